@@ -1,0 +1,57 @@
+# The two commands a newcomer needs: `make demo` and `make test`. Everything else is plumbing.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: demo test test-fast lint format browser worker clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+
+$(VENV)/.base-installed: requirements/base.txt | $(PY)
+	$(VENV)/bin/pip install -q -r requirements/base.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(PY)
+	$(VENV)/bin/pip install -q -r requirements/dev.txt
+	touch $(VENV)/.base-installed $@
+
+## demo: set up on a bare machine and serve the demo shop at http://$(HOST):$(PORT)/
+demo: $(VENV)/.base-installed
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+
+## test: install what the tests need (Python packages, Debian's chromium) and run the whole suite
+test: $(VENV)/.dev-installed browser
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/pytest
+
+## test-fast: the suite without the slow end-to-end tests
+test-fast: $(VENV)/.dev-installed
+	$(VENV)/bin/pytest -m "not slow"
+
+# Browser tests drive Debian's chromium through Playwright (Playwright's own download cannot work here).
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "Installing Debian's chromium for the browser tests"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check --fix . && $(VENV)/bin/ruff format .
+
+## worker: a Celery worker (with beat) for deployments that set CELERY_BROKER_URL
+worker: $(VENV)/.base-installed
+	$(VENV)/bin/celery -A config worker -B --loglevel=info
+
+clean:
+	rm -rf $(VENV) db.sqlite3* test_db*.sqlite3* staticfiles

@@ -1,0 +1,71 @@
+"""Shared fixtures: a pair of named customers used across the suite.
+
+Alice owns order A1001; Mallory is a customer who must never see it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import ApiKey
+from accounts.tokens import issue_customer_token
+from tests.factories import CustomerFactory, ProductFactory, UserFactory, delivered_order
+
+
+@pytest.fixture
+def alice(db):
+    return CustomerFactory(name="Alice Example", email="alice@example.com", external_id="cust-alice")
+
+
+@pytest.fixture
+def mallory(db):
+    return CustomerFactory(name="Mallory Other", email="mallory@example.com", external_id="cust-mallory")
+
+
+@pytest.fixture
+def mug(db):
+    return ProductFactory(sku="MUG-1", name="Ceramic Mug", price=Decimal("12.50"))
+
+
+@pytest.fixture
+def alice_order(alice, mug):
+    """A1001: delivered 3 days ago, two mugs."""
+    return delivered_order(customer=alice, number="A1001", items=[(2, mug)])
+
+
+@pytest.fixture
+def api_key(db):
+    owner = UserFactory(username="shop-backend")
+    _, raw = ApiKey.issue(owner=owner, name="test backend")
+    return raw
+
+
+@pytest.fixture
+def shop_client(api_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key}")
+    return client
+
+
+def customer_client(customer) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_customer_token(customer.pk)}")
+    return client
+
+
+@pytest.fixture
+def alice_client(alice):
+    return customer_client(alice)
+
+
+@pytest.fixture
+def mallory_client(mallory):
+    return customer_client(mallory)
+
+
+@pytest.fixture
+def staff_user(db):
+    return UserFactory(username="agent", is_staff=True)
