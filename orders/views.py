@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from orders.models import Customer
 from orders.selectors import order_detail_queryset
 
 
-def demo_home(request):
+def demo_home(request: HttpRequest) -> HttpResponse:
     customers = Customer.objects.order_by("name")
-    selected = None
+    requested = request.GET.get("customer", "").strip()
+    selected = customers.filter(email=requested.lower()).first() if requested else None
     orders = []
-    if email := request.GET.get("customer"):
-        selected = customers.filter(email=email.strip().lower()).first()
-        if selected is not None:
-            orders = order_detail_queryset(selected.orders.all())
-    return render(request, "shop/home.html", {"customers": customers, "selected": selected, "orders": orders})
+    if selected is not None:
+        orders = order_detail_queryset(selected.orders.all()).prefetch_related("returns__item")
+    context = {"customers": customers, "requested": requested, "selected": selected, "orders": orders}
+    return render(request, "shop/home.html", context)
