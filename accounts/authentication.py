@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey
@@ -55,6 +56,20 @@ class BearerAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request) -> str:
         return self.keyword
+
+
+class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
+    """How /api/docs/ describes BearerAuthentication (defined here, so it is registered with it)."""
+
+    target_class = "accounts.authentication.BearerAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (ck_…) for the shop's backend, or a customer token (ct_…).",
+        }
 
 
 def actor_for_request(request) -> Actor:

@@ -8,6 +8,7 @@ REDIS_URL, CELERY_BROKER_URL and the secrets; DEBUG=false makes the secrets mand
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import environ
@@ -92,8 +93,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
-    # A file, not memory: live-server tests and worker subprocesses share the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "test_db.sqlite3")}
+    # A file, not memory: live-server tests and worker subprocesses share the test database. One per
+    # pytest process, so two runs at once do not collide.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -175,6 +177,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "The shop's orders and returns (/api/) and the Assistants-compatible runtime (/v1/).",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Three models have a `status`; named here, the schema (and `check --deploy`) has no collision.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.Order.Status",
+        "ShipmentStatusEnum": "orders.models.Shipment.Status",
+        "ReturnStatusEnum": "orders.models.Return.Status",
+    },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
 
@@ -186,7 +194,9 @@ if not DEBUG:
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+    # `check --deploy` warns without it (security.W021); the header only allows a submission to the
+    # browsers' preload list, which the site's owner still has to make. SECURE_HSTS_PRELOAD=false opts out.
+    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
@@ -197,8 +207,40 @@ IDEMPOTENCY_LOCK_TIMEOUT_SECONDS = env.int("IDEMPOTENCY_LOCK_TIMEOUT_SECONDS", d
 # Customer tokens for /api/ (bound to one customer); how long one stays valid.
 CUSTOMER_TOKEN_MAX_AGE_SECONDS = env.int("CUSTOMER_TOKEN_MAX_AGE_SECONDS", default=60 * 60 * 24 * 30)
 
+# --- LLM access -------------------------------------------------------------------------------
+# With OPENAI_API_KEY, a real provider (OPENAI_BASE_URL for any OpenAI-compatible server); without
+# it, the built-in offline model, reached through the same openai SDK over an in-process transport.
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
+CONCIERGE_MODEL = env.str("CONCIERGE_MODEL", default="gpt-4o-mini")
+OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=60.0)
+# The context window assumed when a run sets no max_prompt_tokens.
+MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=100_000)
+# Delay between the offline model's streamed chunks (0 in tests; a little in the demo to look real).
+OFFLINE_MODEL_TOKEN_DELAY_MS = env.float("OFFLINE_MODEL_TOKEN_DELAY_MS", default=0.0)
+
+# --- Runs ---------------------------------------------------------------------------------------
+RUN_EXPIRES_AFTER_SECONDS = env.int("RUN_EXPIRES_AFTER_SECONDS", default=600)
+RUN_MAX_ROUND_TRIPS = env.int("RUN_MAX_ROUND_TRIPS", default=8)  # model calls per run, tool loops included
+RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=60)  # a crashed worker's run is reclaimed after this
+MODEL_MAX_ATTEMPTS = env.int("MODEL_MAX_ATTEMPTS", default=4)  # per model call: 429, 5xx, timeouts, cut streams
+MODEL_RETRY_BASE_SECONDS = env.float("MODEL_RETRY_BASE_SECONDS", default=0.5)
+MODEL_STREAM_DEADLINE_SECONDS = env.float("MODEL_STREAM_DEADLINE_SECONDS", default=120.0)
+# Order lookups with a wrong order/email pair allowed per thread, against guessing customers' emails.
+THREAD_MAX_FAILED_LOOKUPS = env.int("THREAD_MAX_FAILED_LOOKUPS", default=5)
+TOOL_TIMEOUT_SECONDS = env.float("TOOL_TIMEOUT_SECONDS", default=15.0)
+# Older turns beyond this many messages are compacted into a summary (the seed's advice: ~20).
+THREAD_COMPACT_AFTER_MESSAGES = env.int("THREAD_COMPACT_AFTER_MESSAGES", default=20)
+# Deltas are published in batches this many milliseconds apart, not one message per token.
+STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=40)
+# How runs reach a worker: "celery" (a broker is set), "thread" (embedded: a pool in this process),
+# or "inline" (tests: right after the creating transaction commits, in the same thread).
+RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")
+EMBEDDED_RUN_WORKERS = env.int("EMBEDDED_RUN_WORKERS", default=16)
+
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
+    "expire-runs": {"task": "support.tasks.expire_stale_runs", "schedule": 30},
 }
 
 LOGGING = {
@@ -207,5 +249,9 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},  # one INFO line per model request is noise
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -11,11 +11,19 @@ class DomainError(Exception):
     code = "domain_error"
     http_status = 400
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, param: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.param = param  # the request field at fault, when there is one
         if code:
             self.code = code
+
+
+class InvalidInput(DomainError):
+    """A value the caller sent breaks a rule (the API answers 400, naming the field in `param`)."""
+
+    code = "invalid_request"
+    http_status = 400
 
 
 class NotFound(DomainError):

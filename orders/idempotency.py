@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -65,7 +66,7 @@ def run_idempotent(
         raise DomainError("An Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
     request_fp = fingerprint(request)
     try:
-        with transaction.atomic():
+        with _sqlite_busy_timeout(), transaction.atomic():
             _set_lock_timeout()
             IdempotencyKey.objects.filter(scope=scope, key=key, created_at__lt=_expiry_cutoff()).delete()
             try:
@@ -105,23 +106,44 @@ def _replay(stored: IdempotencyKey, request_fp: str) -> IdempotentResult:
 def _result(record: IdempotencyKey, *, replayed: bool) -> IdempotentResult:
     body = record.response_body
     if isinstance(body, dict) and "__domain_error__" in body:
-        error = DomainError(body["message"], code=body["code"])
+        error = DomainError(body["message"], code=body["code"], param=body.get("param"))
         error.http_status = record.response_status
         raise error
     return IdempotentResult(status=record.response_status, body=body, replayed=replayed)
 
 
 def _error_record(error: DomainError) -> dict:
-    return {"__domain_error__": True, "code": error.code, "message": error.message}
+    return {"__domain_error__": True, "code": error.code, "message": error.message, "param": error.param}
 
 
 def _set_lock_timeout() -> None:
-    """Bound how long we wait for a concurrent request holding the same key."""
+    """Bound how long we wait for a concurrent request holding the same key (PostgreSQL)."""
     seconds = settings.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SELECT set_config('lock_timeout', %s, true)", [f"{seconds * 1000}"])
-    # SQLite: IMMEDIATE transactions already queue writers on the connection's busy timeout.
+
+
+@contextmanager
+def _sqlite_busy_timeout() -> Iterator[None]:
+    """The same bound on SQLite, entered before BEGIN.
+
+    IMMEDIATE transactions wait for the write lock at BEGIN, on the connection's busy timeout
+    (20 s in settings), so the wait is shortened for this transaction and restored afterwards.
+    """
+    if connection.vendor != "sqlite" or connection.in_atomic_block:
+        yield
+        return
+    milliseconds = int(settings.IDEMPOTENCY_LOCK_TIMEOUT_SECONDS * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA busy_timeout = {milliseconds}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(previous)}")
 
 
 def _is_lock_timeout(error: OperationalError) -> bool:

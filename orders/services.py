@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders.actors import Actor
-from orders.errors import InvalidState, PermissionDenied, ReturnNotAllowed
+from orders.errors import InvalidInput, InvalidState, PermissionDenied, ReturnNotAllowed
 from orders.models import Order, OrderEvent, OrderItem, Return
 from orders.selectors import access_order, access_return, find_order_item
 
@@ -131,9 +131,10 @@ def return_refund(*, actor: Actor, return_id: int, amount: Decimal | None = None
     ret = _decide(actor, return_id, allowed_from=(Return.Status.RECEIVED,), action="refunded")
     if amount is not None:
         if amount <= 0 or amount > ret.refund_amount:
-            raise InvalidState(
+            raise InvalidInput(
                 f"A refund for return #{ret.pk} must be more than 0 and at most {ret.refund_amount} {ret.currency}.",
                 code="invalid_refund_amount",
+                param="amount",
             )
         ret.refund_amount = amount
     ret.status, ret.refunded_at = Return.Status.REFUNDED, timezone.now()

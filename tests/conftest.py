@@ -69,3 +69,25 @@ def mallory_client(mallory):
 @pytest.fixture
 def staff_user(db):
     return UserFactory(username="agent", is_staff=True)
+
+
+def session_client(user) -> APIClient:
+    """An APIClient signed in as `user` with a session, as the console's browser is."""
+    # UserFactory skips its post-generation save, so the password it set is only in memory; the
+    # session's hash is checked against the database's, so store it first.
+    user.save(update_fields=["password"])
+    client = APIClient()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    """A support agent signed in to the console (a staff session)."""
+    return session_client(staff_user)
+
+
+@pytest.fixture
+def mallory_order(mallory):
+    """M2001: Mallory's own delivered order, one item."""
+    return delivered_order(customer=mallory, number="M2001")

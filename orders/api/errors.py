@@ -51,7 +51,7 @@ def _first_message(detail) -> tuple[str | None, str]:
 
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return error_response(exc.http_status, exc.code, exc.message)
+        return error_response(exc.http_status, exc.code, exc.message, param=exc.param)
     if isinstance(exc, Http404):
         return error_response(404, "not_found", "Not found.")
     if isinstance(exc, exceptions.ValidationError):

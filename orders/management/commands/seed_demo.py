@@ -25,6 +25,8 @@ from orders.models import (
     Shipment,
     TrackingEvent,
 )
+from support.demo import ensure_demo_assistant
+from support.models import Assistant
 
 # (username, password, group or None for the superuser): passwords are set only on creation.
 DEMO_LOGINS = [
@@ -49,6 +51,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             created = seed_shop(data)
             created["staff users"] = seed_staff()
+            _, created["assistants"] = ensure_demo_assistant()
         self.print_summary(created)
 
     def print_summary(self, created: dict[str, int]) -> None:
@@ -62,6 +65,7 @@ class Command(BaseCommand):
             "returns": Return.objects.count(),
             "order events": OrderEvent.objects.count(),
             "staff users": get_user_model().objects.filter(is_staff=True).count(),
+            "assistants": Assistant.objects.filter(owner__isnull=True).count(),
         }
         self.stdout.write(self.style.SUCCESS("Demo data ready (created by this run / now in the database):"))
         for name, total in totals.items():

@@ -1,0 +1,134 @@
+"""Writing the assistant's message as the model streams it.
+
+The message and its message_creation step are created at the first piece of text (the API's order:
+step.created, step.in_progress, message.created with empty content, message.in_progress, deltas,
+message.completed, step.completed). Deltas are published in batches (settings.STREAM_BATCH_MS),
+not one event per token: the Redis channel layer drops messages past a consumer's capacity. Each
+flush also saves the text so far as the thread's stream snapshot, from which a reconnecting
+subscriber resumes.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from support import events
+from support.engine.model import SinkRefused
+from support.models import Message, Run, RunStep, Thread
+from support.shapes import message_obj, step_obj, text_part
+
+
+class HumanTookOver(SinkRefused):
+    """A person owns the thread now: the assistant must not post."""
+
+
+def assistant_may_post(thread_pk: int) -> bool:
+    """Checked at the moment of posting, not when the run started (a takeover may have happened since)."""
+    return Thread.objects.filter(pk=thread_pk, mode__in=[Thread.Mode.ASSISTANT, Thread.Mode.WAITING_HUMAN]).exists()
+
+
+class MessageWriter:
+    def __init__(self, run: Run) -> None:
+        self.run = run
+        self.thread_id = run.thread.public_id
+        self.message: Message | None = None
+        self.step: RunStep | None = None
+        self.text = ""
+        self._pending = ""
+        self._sent_first = False
+        self._last_flush = 0.0
+
+    @property
+    def started(self) -> bool:
+        return self.message is not None
+
+    def write(self, piece: str) -> None:
+        if self.message is None:
+            self._open()
+        self.text += piece
+        self._pending += piece
+        if (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
+            self.flush()
+
+    def _open(self) -> None:
+        if not assistant_may_post(self.run.thread_id):
+            raise HumanTookOver()
+        with transaction.atomic():
+            self.message = Message.objects.create(
+                thread=self.run.thread,
+                role=Message.Role.ASSISTANT,
+                author=Message.Author.ASSISTANT,
+                author_name=self.run.assistant.name,
+                content=[],
+                status=Message.Status.IN_PROGRESS,
+                assistant=self.run.assistant,
+                run=self.run,
+            )
+            self.step = RunStep.objects.create(run=self.run, type=RunStep.Type.MESSAGE_CREATION, message=self.message)
+        self.step.run = self.run
+        self.message.thread, self.message.run = self.run.thread, self.run
+        events.publish(self.thread_id, "thread.run.step.created", step_obj(self.step))
+        events.publish(self.thread_id, "thread.run.step.in_progress", step_obj(self.step))
+        events.publish(self.thread_id, "thread.message.created", message_obj(self.message))
+        seq = events.publish(self.thread_id, "thread.message.in_progress", message_obj(self.message))
+        self._save_snapshot(seq)
+        self._last_flush = time.monotonic()
+
+    def flush(self) -> None:
+        if self.message is None or not self._pending:
+            return
+        text = {"value": self._pending}
+        if not self._sent_first:
+            text["annotations"] = []  # the SDKs expect the list on a block's first delta only
+            self._sent_first = True
+        delta = {
+            "id": self.message.public_id,
+            "object": "thread.message.delta",
+            "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
+        }
+        self._pending = ""
+        seq = events.publish(self.thread_id, "thread.message.delta", delta)
+        self._save_snapshot(seq)
+        self._last_flush = time.monotonic()
+
+    def _save_snapshot(self, seq: int) -> None:
+        events.save_stream_snapshot(
+            self.thread_id, message_id=self.message.public_id, run_id=self.run.public_id, text=self.text, seq=seq
+        )
+
+    def finish(self, *, prompt_tokens: int, completion_tokens: int, incomplete_reason: str | None = None) -> None:
+        """Complete the message (or leave it incomplete, e.g. at max_tokens) and its step."""
+        if self.message is None:
+            return
+        self.flush()
+        now = timezone.now()
+        message, step = self.message, self.step
+        message.content = [text_part(self.text)]
+        if incomplete_reason:
+            message.status, message.incomplete_at = Message.Status.INCOMPLETE, now
+            message.incomplete_details = {"reason": incomplete_reason}
+        else:
+            message.status, message.completed_at = Message.Status.COMPLETED, now
+        step.status, step.completed_at = RunStep.Status.COMPLETED, now
+        step.prompt_tokens, step.completion_tokens = prompt_tokens, completion_tokens
+        with transaction.atomic():
+            message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
+            step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
+        events.publish(self.thread_id, f"thread.message.{message.status}", message_obj(message))
+        events.publish(self.thread_id, "thread.run.step.completed", step_obj(step))
+        events.clear_stream_snapshot(self.thread_id)
+        self._reset()
+
+    def abandon(self, reason: str) -> None:
+        """Leave what was written as an incomplete message (a retry said something else, a takeover)."""
+        if self.message is None:
+            return
+        self.finish(prompt_tokens=0, completion_tokens=0, incomplete_reason=reason)
+
+    def _reset(self) -> None:
+        self.message, self.step = None, None
+        self.text, self._pending, self._sent_first = "", "", False

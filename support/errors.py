@@ -1,0 +1,24 @@
+"""The runtime's domain errors. Messages match the Assistants API's where it has one."""
+
+from __future__ import annotations
+
+from orders.errors import DomainError
+
+
+class InvalidRequest(DomainError):
+    """A request the Assistants API answers with 400 invalid_request_error."""
+
+    code = "invalid_request"
+    http_status = 400
+
+
+class ThreadBusy(InvalidRequest):
+    """The thread has an active run. A 400, never a 409: the SDKs retry 409."""
+
+    code = "thread_busy"
+
+
+class ThreadNotAnswering(InvalidRequest):
+    """A human owns the thread (or it is closed): the assistant must not start a run on it."""
+
+    code = "thread_not_answering"

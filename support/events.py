@@ -1,0 +1,169 @@
+"""Publishing a thread's events to its channel-layer group.
+
+One vocabulary for every transport: the Assistants API's stream events (`thread.run.created`,
+`thread.message.delta`, ...) with the API's payload shapes, plus Concierge's own
+(`conversation.escalated`, `agent.message`, ...). The engine publishes; the websocket consumer and
+the /v1 SSE view subscribe. Neither side knows the other.
+
+Each event carries a per-thread sequence number, so a subscriber can tell a gap or a repeat. The
+Redis channel layer delivers at most once, so the text of a message still being written is also
+kept as a snapshot (`stream_snapshot`), from which a reconnecting subscriber resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.core.cache import cache
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "thread.event"  # the consumer method name channels dispatches to: thread_event
+SNAPSHOT_TTL_SECONDS = 60 * 30
+
+SHARDS = 8  # groups are spread over this many ordered senders
+
+
+class _Publisher:
+    """Sends group messages from sync code through one long-lived event loop.
+
+    Calling async_to_sync per event would open a Redis connection per event (channels_redis pools
+    connections per loop). Instead every event goes to a loop that lives as long as the process:
+    the ASGI server's own loop when one is bound (required for the in-memory layer, whose queues
+    belong to that loop), else a daemon thread's. A group always maps to the same shard, whose
+    messages are sent one after another, so a thread's events keep their order.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._pending = 0
+        self._idle = threading.Condition()
+        if loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
+        self.loop = loop
+        try:
+            in_loop = asyncio.get_running_loop() is loop
+        except RuntimeError:
+            in_loop = False
+        if in_loop:  # bound from a consumer running on this very loop
+            self._queues = self._start()
+        else:
+            self._queues = asyncio.run_coroutine_threadsafe(self._start_async(), loop).result(timeout=10)
+
+    def _start(self) -> list[asyncio.Queue]:
+        queues = [asyncio.Queue() for _ in range(SHARDS)]
+        self._tasks = [self.loop.create_task(self._drain(queue)) for queue in queues]
+        return queues
+
+    async def _start_async(self) -> list[asyncio.Queue]:
+        return self._start()
+
+    async def _drain(self, queue: asyncio.Queue) -> None:
+        layer = get_channel_layer()
+        while True:
+            group, message = await queue.get()
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                # The events are a live view; the database stays the truth and subscribers resume from it.
+                log.exception("could not publish %s to %s", message.get("event"), group)
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
+
+    def send(self, group: str, message: dict) -> None:
+        with self._idle:
+            self._pending += 1
+        queue = self._queues[hash(group) % SHARDS]
+        self.loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything sent so far has reached the channel layer."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+
+_lock = threading.Lock()
+_publisher: _Publisher | None = None
+
+
+def group_for(thread_public_id: str) -> str:
+    return f"thread.{thread_public_id}"
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Publish through the ASGI server's loop from now on (called by consumers on connect)."""
+    global _publisher
+    with _lock:
+        if _publisher is None or _publisher.loop is not loop:
+            _publisher = _Publisher(loop) if _in_memory_layer() else (_publisher or _Publisher())
+
+
+def _in_memory_layer() -> bool:
+    return isinstance(get_channel_layer(), InMemoryChannelLayer)
+
+
+def _get_publisher() -> _Publisher:
+    global _publisher
+    with _lock:
+        if _publisher is None or _publisher.loop.is_closed():
+            _publisher = _Publisher()
+        return _publisher
+
+
+def flush(timeout: float = 5.0) -> bool:
+    return _get_publisher().flush(timeout)
+
+
+def next_seq(thread_public_id: str) -> int:
+    key = f"events:seq:{thread_public_id}"
+    cache.add(key, 0, timeout=None)
+    return cache.incr(key)
+
+
+def current_seq(thread_public_id: str) -> int:
+    return cache.get(f"events:seq:{thread_public_id}", 0)
+
+
+def publish(thread_public_id: str, event: str, data: Any) -> int:
+    """Send one event to the thread's group (asynchronously, in order). Returns its sequence number."""
+    seq = next_seq(thread_public_id)
+    message = {"type": EVENT_TYPE, "event": event, "data": data, "seq": seq, "thread": thread_public_id}
+    if get_channel_layer() is not None:
+        _get_publisher().send(group_for(thread_public_id), message)
+    return seq
+
+
+def publish_on_commit(thread_public_id: str, event: str, data: Any) -> None:
+    """Send the event once the surrounding transaction commits, so nobody sees uncommitted state."""
+    transaction.on_commit(lambda: publish(thread_public_id, event, data))
+
+
+# --- The snapshot of a message being streamed ------------------------------------------------
+
+
+def _snapshot_key(thread_public_id: str) -> str:
+    return f"events:stream:{thread_public_id}"
+
+
+def save_stream_snapshot(thread_public_id: str, *, message_id: str, run_id: str, text: str, seq: int) -> None:
+    cache.set(
+        _snapshot_key(thread_public_id),
+        {"message_id": message_id, "run_id": run_id, "text": text, "seq": seq},
+        timeout=SNAPSHOT_TTL_SECONDS,
+    )
+
+
+def stream_snapshot(thread_public_id: str) -> dict | None:
+    """The message being written right now in this thread (its text so far and the seq it reached)."""
+    return cache.get(_snapshot_key(thread_public_id))
+
+
+def clear_stream_snapshot(thread_public_id: str) -> None:
+    cache.delete(_snapshot_key(thread_public_id))

@@ -1,0 +1,68 @@
+"""What a tool knows about who it acts for: the thread's proven identity, never the model's word."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F
+
+from orders.actors import Actor
+from orders.errors import PermissionDenied
+from orders.models import Customer, Order
+from orders.selectors import normalize_order_number
+from support.models import Run, Thread, VerifiedOrder
+
+
+@dataclass
+class ToolContext:
+    thread: Thread
+    run: Run | None = None
+    call_id: str = ""
+
+    @property
+    def customer(self) -> Customer | None:
+        """The customer the shop's signed identity bound this thread to, if any."""
+        return self.thread.customer
+
+    def verify_order(self, order: Order) -> None:
+        VerifiedOrder.objects.get_or_create(thread=self.thread, order=order)
+
+    def verified_order_numbers(self) -> list[str]:
+        return list(
+            VerifiedOrder.objects.filter(thread=self.thread)
+            .order_by("verified_at")
+            .values_list("order__number", flat=True)
+        )
+
+    def proven_order(self, number: str) -> Order:
+        """An order this thread may act on: the signed-in customer's own, or one verified here.
+
+        Anything else gets the same answer whether the order exists or not: prove it first.
+        """
+        normalized = normalize_order_number(number)
+        orders = Order.objects.select_related("customer")
+        if self.customer is not None:
+            own = orders.filter(number=normalized, customer=self.customer).first()
+            if own is not None:
+                return own
+        verified = orders.filter(number=normalized, pk__in=self.thread.verified_orders.values("order")).first()
+        if verified is not None:
+            return verified
+        raise PermissionDenied(
+            f"Order {normalized} is not verified in this conversation yet: look it up with the email "
+            "address it was placed with first.",
+            code="not_verified",
+        )
+
+    def actor_for(self, order: Order) -> Actor:
+        """The assistant acting for the customer who owns `order` (and only that customer)."""
+        return Actor.assistant(self.thread.public_id, customer_id=order.customer_id)
+
+    def note_failed_lookup(self) -> int:
+        Thread.objects.filter(pk=self.thread.pk).update(failed_lookups=F("failed_lookups") + 1)
+        self.thread.refresh_from_db(fields=["failed_lookups"])
+        return self.thread.failed_lookups
+
+    def lookups_exhausted(self) -> bool:
+        return self.thread.failed_lookups >= settings.THREAD_MAX_FAILED_LOOKUPS

@@ -1,0 +1,27 @@
+"""The assistant's way to hand a conversation to a person."""
+
+from __future__ import annotations
+
+from support.handoff import PRIORITIES, request_human
+from support.tools.context import ToolContext
+from support.tools.registry import tool
+
+
+@tool(
+    "escalate_to_human",
+    "Hand the conversation to a human support agent: when the customer asks for a person, is upset, "
+    "or you cannot solve the problem. Say that a person will join.",
+    {
+        "type": "object",
+        "properties": {
+            "reason": {"type": "string", "description": "Why a person is needed, in one sentence.", "maxLength": 500},
+            "priority": {"type": "string", "enum": list(PRIORITIES), "default": "normal"},
+        },
+        "required": ["reason"],
+    },
+    activity=lambda args: "Asking a person from our team to join…",
+)
+def escalate_to_human(ctx: ToolContext, args: dict) -> dict:
+    return request_human(
+        thread=ctx.thread, trigger="model_tool", reason=args["reason"], priority=args.get("priority", "normal")
+    )

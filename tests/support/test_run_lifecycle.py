@@ -1,0 +1,280 @@
+"""A run through its lifecycle, on the real-provider path: the openai SDK against a scripted server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from support import lifecycle
+from support.errors import InvalidRequest, ThreadBusy
+from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+
+
+def ask(thread, text="Hello"):
+    lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+
+
+def test_a_text_answer_streams_the_api_events_in_order(scripted, thread, assistant, tap):
+    scripted.text("Hi! How can I help with your order today?")
+    events = tap(thread.public_id)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    delta_free = [n for n in events.names() if n != "thread.message.delta"]
+    assert delta_free == [
+        "thread.message.completed",  # the customer's message
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.completed",
+        "thread.run.step.completed",
+        "thread.run.completed",
+    ]
+    deltas = [m["data"] for m in events.received if m["event"] == "thread.message.delta"]
+    text = "".join(d["delta"]["content"][0]["text"]["value"] for d in deltas)
+    assert text == "Hi! How can I help with your order today?"
+    assert deltas[0]["delta"]["content"][0]["text"]["annotations"] == []
+    seqs = [m["seq"] for m in events.received]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+    reply = thread.messages.get(role="assistant")
+    assert reply.text == text and reply.status == "completed" and reply.run == run
+    assert run.completion_tokens == 10 and run.prompt_tokens == 20
+
+
+def test_a_second_run_on_a_busy_thread_is_refused_with_the_api_message(thread, assistant):
+    Run.objects.create(thread=thread, assistant=assistant, model="m", status="requires_action")
+    with pytest.raises(ThreadBusy, match=f"Thread {thread.public_id} already has an active run"):
+        lifecycle.run_create(thread=thread, assistant=assistant)
+    with pytest.raises(ThreadBusy, match="Can't add messages to"):
+        ask(thread)
+
+
+def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, assistant, tap):
+    client_assistant = Assistant.objects.create(name="Weather", model="m", tools=[WEATHER])
+    thread = Thread.objects.create()
+    scripted.tool_calls(("get_weather", {"city": "Paris"}))
+    scripted.text("It is sunny in Paris.")
+    events = tap(thread.public_id)
+    ask(thread, "Weather in Paris?")
+
+    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
+    run.refresh_from_db()
+    assert run.status == "requires_action"
+    (call,) = run.required_action["submit_tool_outputs"]["tool_calls"]
+    assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert events.names()[-1] == "thread.run.requires_action"
+
+    with pytest.raises(InvalidRequest, match="Expected tool outputs"):
+        lifecycle.run_submit_tool_outputs(run, [])
+    with pytest.raises(InvalidRequest, match="No tool call found"):
+        lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": "call_nope", "output": "x"}])
+
+    lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": '{"sky": "sunny"}'}])
+    run.refresh_from_db()
+    assert run.status == "completed"
+    step = run.steps.get(type="tool_calls")
+    assert step.status == "completed"
+    assert step.tool_calls.get().output == '{"sky": "sunny"}'
+    # The model saw the output on its second call.
+    assert scripted.requests[1]["messages"][-1] == {
+        "role": "tool",
+        "tool_call_id": call["id"],
+        "content": '{"sky": "sunny"}',
+    }
+    with pytest.raises(InvalidRequest, match='Runs in status "completed" do not accept tool outputs'):
+        lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": "again"}])
+
+
+def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answers(
+    scripted, thread, assistant, alice_order
+):
+    scripted.tool_calls(
+        ("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}),
+        ("get_order_status", {"order_number": "A9999", "email": "alice@example.com"}),
+        split=5,
+    )
+    scripted.text("Order A1001 was delivered; I could not find A9999.")
+    ask(thread, "Status of A1001 and A9999? alice@example.com")
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    calls = list(ToolCall.objects.filter(step__run=run).order_by("index"))
+    assert [c.side for c in calls] == ["server", "server"]
+    assert '"status": "delivered"' in calls[0].output
+    assert calls[1].error_code == "not_found"
+    assert all(c.duration_ms is not None for c in calls)
+    assert thread.verified_orders.get().order == alice_order
+
+
+def test_a_rate_limit_then_success_is_retried(scripted, thread, assistant):
+    scripted.status(429, headers={"retry-after-ms": "10"})
+    scripted.text("Here I am.")
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert len(scripted.requests) == 2
+    assert thread.messages.get(role="assistant").text == "Here I am."
+
+
+def test_persistent_rate_limits_fail_the_run_with_a_clear_message(scripted, settings, thread, assistant, tap):
+    settings.MODEL_MAX_ATTEMPTS = 3
+    for _ in range(3):
+        scripted.status(429)
+    events = tap(thread.public_id)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.last_error["code"] == "rate_limit_exceeded"
+    assert "try again" in run.last_error["message"]
+    assert events.names()[-1] == "thread.run.failed"
+    assert len(scripted.requests) == 3
+
+
+def test_server_errors_fail_the_run_as_server_error(scripted, settings, thread, assistant):
+    settings.MODEL_MAX_ATTEMPTS = 2
+    scripted.status(500)
+    scripted.status(503)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "failed" and run.last_error["code"] == "server_error"
+
+
+def test_a_stream_cut_mid_answer_is_retried_without_repeating_text(scripted, thread, assistant, tap):
+    answer = "Your order A1001 is on its way and should arrive on Friday."
+    scripted.text(answer, pieces=6, cut_after=4)  # role chunk + 3 pieces, then the connection drops
+    scripted.text(answer, pieces=6)
+    events = tap(thread.public_id)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    deltas = [m["data"] for m in events.drain() if m["event"] == "thread.message.delta"]
+    assert "".join(d["delta"]["content"][0]["text"]["value"] for d in deltas) == answer
+    assert [m.text for m in thread.messages.filter(role="assistant")] == [answer]
+
+
+def test_max_completion_tokens_ends_the_run_incomplete(scripted, thread, assistant):
+    scripted.text("A very long answer that", finish="length")
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant, max_completion_tokens=256)
+    run.refresh_from_db()
+    assert run.status == "incomplete"
+    assert run.incomplete_details == {"reason": "max_completion_tokens"}
+    assert scripted.requests[0]["max_completion_tokens"] == 256
+    message = thread.messages.get(role="assistant")
+    assert message.status == "incomplete" and message.incomplete_details == {"reason": "max_tokens"}
+
+
+def test_last_messages_truncation_sends_only_the_most_recent_messages(scripted, thread, assistant):
+    for i in range(4):
+        Message.objects.create(thread=thread, role="user", author="customer", content=[_text(f"old {i}")])
+    scripted.text("ok")
+    ask(thread, "newest")
+    lifecycle.run_create(
+        thread=thread, assistant=assistant, truncation_strategy={"type": "last_messages", "last_messages": 2}
+    )
+    sent = [m["content"] for m in scripted.requests[0]["messages"][1:]]
+    assert sent == ["old 3", "newest"]
+
+
+def test_auto_truncation_drops_the_oldest_turns_to_fit_max_prompt_tokens(scripted, thread):
+    assistant = Assistant.objects.create(name="Plain", model="m", instructions="Be brief.")
+    for i in range(8):
+        Message.objects.create(thread=thread, role="user", author="customer", content=[_text(f"{i} " + "word " * 100)])
+    scripted.text("ok")
+    ask(thread, "newest")
+    lifecycle.run_create(thread=thread, assistant=assistant, max_prompt_tokens=400)
+    messages = scripted.requests[0]["messages"]
+    assert messages[-1]["content"] == "newest"
+    assert len(messages) < 10
+    assert "earlier part(s) of this conversation are not shown" in messages[0]["content"]
+
+
+def test_a_prompt_that_cannot_fit_ends_incomplete(scripted, thread, assistant):
+    ask(thread, "word " * 2000)
+    run = lifecycle.run_create(thread=thread, assistant=assistant, max_prompt_tokens=256)
+    run.refresh_from_db()
+    assert run.status == "incomplete" and run.incomplete_details == {"reason": "max_prompt_tokens"}
+    assert scripted.requests == []
+
+
+def test_the_model_tool_loop_is_capped(scripted, settings, thread, assistant, alice_order):
+    settings.RUN_MAX_ROUND_TRIPS = 3
+    for _ in range(3):
+        scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.round_trips == 3 and len(scripted.requests) == 3
+
+
+def test_cancelling_a_run_waiting_for_tool_outputs_cancels_it_and_its_step(scripted, assistant):
+    client_assistant = Assistant.objects.create(name="Weather", model="m", tools=[WEATHER])
+    thread = Thread.objects.create()
+    scripted.tool_calls(("get_weather", {"city": "Oslo"}))
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
+    cancelled = lifecycle.run_cancel(run)
+    assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
+    step = run.steps.get()
+    assert step.status == "cancelled"
+    assert step.tool_calls.get().status == "cancelled"
+    with pytest.raises(InvalidRequest, match="Cannot cancel run with status 'cancelled'"):
+        lifecycle.run_cancel(cancelled)
+
+
+def test_a_run_waiting_past_its_expiry_expires(scripted, assistant):
+    client_assistant = Assistant.objects.create(name="Weather", model="m", tools=[WEATHER])
+    thread = Thread.objects.create()
+    scripted.tool_calls(("get_weather", {"city": "Oslo"}))
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
+    Run.objects.filter(pk=run.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert lifecycle.expire_stale_runs() == 1
+    run.refresh_from_db()
+    assert run.status == "expired"
+    assert run.steps.get().status == RunStep.Status.EXPIRED
+    with pytest.raises(InvalidRequest):
+        lifecycle.run_submit_tool_outputs(run, [])
+
+
+def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thread, assistant):
+    scripted.text("I would have answered.")
+    ask(thread)
+    Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)
+    run = Run.objects.create(thread=thread, assistant=assistant, model="m")
+    from support.engine.runner import execute_run
+
+    execute_run(run.pk)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert not thread.messages.filter(role="assistant", status="completed").exists()
+
+
+def _text(value):
+    return {"type": "text", "text": {"value": value, "annotations": []}}
