@@ -75,9 +75,9 @@ class Dialogue:
         frustrated = Intent.FRUSTRATION in self.intents
         if frustrated:
             parts.insert(0, "I'm sorry for the trouble.")
-        if frustrated or (failed_now and self.turn.failures + failed_now >= 2):
-            if not any("offer_human" in phrasing.asked_in(part) for part in parts):
-                parts.append(phrasing.OFFER_HUMAN)
+        offered = any("offer_human" in phrasing.asked_in(part) for part in parts)
+        if (frustrated or (failed_now and self.turn.failures + failed_now >= 2)) and not offered:
+            parts.append(phrasing.OFFER_HUMAN)
         return Reply(text="\n\n".join(parts))
 
     def worth_telling(self, results: list[ToolExchange]) -> list[ToolExchange]:
