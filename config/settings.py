@@ -20,7 +20,21 @@ log = logging.getLogger("concierge.settings")
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+
+def strict_bool(name: str, default: bool) -> bool:
+    """A boolean from the environment that refuses junk: DEBUG=flase must not quietly mean False."""
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ImproperlyConfigured(f"{name} must be true or false, not {raw!r}.")
+
+
+DEBUG = strict_bool("DEBUG", default=True)
 
 _DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production-0123456789abcdef"
 SECRET_KEY = env.str("SECRET_KEY", default="")
@@ -189,14 +203,14 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_SSL_REDIRECT = strict_bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = strict_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     # `check --deploy` warns without it (security.W021); the header only allows a submission to the
     # browsers' preload list, which the site's owner still has to make. SECURE_HSTS_PRELOAD=false opts out.
-    SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+    SECURE_HSTS_PRELOAD = strict_bool("SECURE_HSTS_PRELOAD", default=True)
     SECURE_CONTENT_TYPE_NOSNIFF = True
     X_FRAME_OPTIONS = "DENY"
 
@@ -237,6 +251,21 @@ STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=40)
 # or "inline" (tests: right after the creating transaction commits, in the same thread).
 RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")
 EMBEDDED_RUN_WORKERS = env.int("EMBEDDED_RUN_WORKERS", default=16)
+
+# --- Chat widget ----------------------------------------------------------------------------------
+# The shop's secret for identity verification: its backend signs a customer's email or external id
+# with HMAC-SHA256 and this key. Empty: the widget accepts only anonymous visitors.
+WIDGET_IDENTITY_SECRET = env.str("WIDGET_IDENTITY_SECRET", default="demo-identity-secret" if DEBUG else "")
+WIDGET_REQUIRE_IDENTITY = strict_bool("WIDGET_REQUIRE_IDENTITY", default=False)
+# Pages (origins) allowed to embed the widget, besides this server's own; "*" allows any.
+WIDGET_ALLOWED_ORIGINS = env.list("WIDGET_ALLOWED_ORIGINS", default=[])
+WIDGET_REQUIRE_ORIGIN = strict_bool("WIDGET_REQUIRE_ORIGIN", default=not DEBUG)
+WIDGET_SESSION_MAX_AGE_SECONDS = env.int("WIDGET_SESSION_MAX_AGE_SECONDS", default=60 * 60 * 24 * 30)
+WIDGET_TICKET_MAX_AGE_SECONDS = env.int("WIDGET_TICKET_MAX_AGE_SECONDS", default=60)
+WIDGET_SESSIONS_PER_IP_PER_MINUTE = env.int("WIDGET_SESSIONS_PER_IP_PER_MINUTE", default=20)
+WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE", default=12)
+WIDGET_MESSAGES_PER_IP_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_IP_PER_MINUTE", default=60)
+WIDGET_MAX_MESSAGE_CHARS = env.int("WIDGET_MAX_MESSAGE_CHARS", default=4000)
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},

@@ -3,10 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from orders.views import demo_home
+from support.views import widget_session
 
 urlpatterns = [
     path("", demo_home, name="demo-home"),
     path("admin/", admin.site.urls),
+    path("chat/session/", widget_session, name="widget-session"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("orders.api.urls")),

@@ -1,0 +1,239 @@
+"""The customer's websocket (/ws/chat/?ticket=…): messages in, the thread's events out.
+
+On connect the socket gets the conversation from the database and the text of an answer still
+being written (the stream snapshot), then live events. Events carry the thread's sequence numbers;
+deltas already contained in the snapshot are dropped, so a reconnect (network drop, page reload,
+mid-answer) shows nothing twice and misses nothing. Only what a customer should see goes out: no
+instructions, no tool schemas, no internal ids beyond the message's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from support import events, lifecycle, widget
+from support.errors import InvalidRequest
+from support.models import Message, Thread
+from support.ratelimit import allow
+
+log = logging.getLogger(__name__)
+
+RUN_STATES = {
+    "thread.run.queued": "thinking",
+    "thread.run.in_progress": "thinking",
+    "thread.run.requires_action": "waiting",
+    "thread.run.completed": "done",
+    "thread.run.incomplete": "done",
+    "thread.run.cancelled": "done",
+    "thread.run.expired": "failed",
+    "thread.run.failed": "failed",
+}
+
+
+def message_view(message: dict | Message) -> dict:
+    """A message as the widget shows it."""
+    if isinstance(message, Message):
+        return {
+            "id": message.public_id,
+            "role": message.role,
+            "author": message.author,
+            "author_name": message.author_name,
+            "text": message.text,
+            "status": message.status,
+            "created_at": int(message.created_at.timestamp()),
+        }
+    text = "".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
+    metadata = message.get("metadata") or {}
+    return {
+        "id": message["id"],
+        "role": message["role"],
+        "author": metadata.get("author", "assistant" if message["role"] == "assistant" else "customer"),
+        "author_name": metadata.get("author_name", ""),
+        "text": text,
+        "status": message["status"],
+        "created_at": message["created_at"],
+    }
+
+
+class ChatConsumer(AsyncJsonWebsocketConsumer):
+    session: widget.WidgetSession | None = None
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers") or [])
+        origin = headers.get(b"origin", b"").decode() or None
+        host = headers.get(b"host", b"").decode() or None
+        if not widget.origin_allowed(origin, host):
+            await self.close(code=4003)
+            return
+        ticket = self._query("ticket")
+        self.session = await database_sync_to_async(widget.redeem_ticket)(ticket) if ticket else None
+        if self.session is None:
+            await self.close(code=4001)
+            return
+        self.thread = await database_sync_to_async(
+            Thread.objects.select_related("customer").filter(public_id=self.session.thread_id).first
+        )()
+        if self.thread is None:
+            await self.close(code=4004)
+            return
+        events.bind_server_loop(asyncio.get_running_loop())
+        self.group = events.group_for(self.thread.public_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(await database_sync_to_async(self._hello)())
+
+    def _query(self, name: str) -> str:
+        values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
+        return values[0] if values else ""
+
+    def _hello(self) -> dict:
+        """The conversation so far; subscribed first, so nothing published after this is missed."""
+        floor = events.current_seq(self.thread.public_id)
+        snapshot = events.stream_snapshot(self.thread.public_id)
+        messages = [
+            message_view(m)
+            for m in self.thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
+        ]
+        streaming = None
+        if snapshot and not any(m["id"] == snapshot["message_id"] for m in messages):
+            streaming = {"id": snapshot["message_id"], "text": snapshot["text"], "seq": snapshot["seq"]}
+            floor = max(floor, snapshot["seq"]) if snapshot["seq"] else floor
+        self.delta_floor = snapshot["seq"] if streaming else floor
+        active = self.thread.runs.active().exists()
+        customer = self.thread.customer
+        return {
+            "type": "hello",
+            "thread_id": self.thread.public_id,
+            "mode": self.thread.mode,
+            "customer": {"name": customer.name} if customer else None,
+            "messages": messages,
+            "streaming": streaming,
+            "busy": active,
+            "seq": floor,
+        }
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- from the customer -------------------------------------------------------------------
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "message":
+            await self._on_message(content)
+        elif kind == "typing":
+            await database_sync_to_async(events.publish)(
+                self.thread.public_id, "typing", {"who": "customer", "thread_id": self.thread.public_id}
+            )
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self._error("bad_request", "Unknown message type.")
+
+    async def _on_message(self, content: dict) -> None:
+        text = content.get("text")
+        client_id = str(content.get("client_id") or "")[:64]
+        if not isinstance(text, str) or not text.strip():
+            await self._error("empty", "Type a message first.", client_id)
+            return
+        if len(text) > settings.WIDGET_MAX_MESSAGE_CHARS:
+            await self._error(
+                "too_long",
+                f"That message is too long ({len(text)} characters; the limit is {settings.WIDGET_MAX_MESSAGE_CHARS}).",
+                client_id,
+            )
+            return
+        ip = (self.scope.get("client") or ["?"])[0]
+        visitor_ok = await database_sync_to_async(allow)(
+            f"widget:visitor:{self.session.visitor}",
+            limit=settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE,
+            window_seconds=60,
+        )
+        ip_ok = visitor_ok and await database_sync_to_async(allow)(
+            f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60
+        )
+        if not (visitor_ok and ip_ok):
+            await self._error("rate_limited", "You're sending messages too quickly. Please wait a moment.", client_id)
+            return
+        result = await database_sync_to_async(self._store_and_answer)(text.strip(), client_id)
+        if "error" in result:
+            await self._error(result["error"], result["message"], client_id)
+        else:
+            await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
+
+    def _store_and_answer(self, text: str, client_id: str) -> dict:
+        """Store the customer's message, then start a run unless a person owns the conversation."""
+        thread = Thread.objects.select_related("assistant").get(pk=self.thread.pk)
+        if client_id:
+            already = thread.messages.filter(metadata__client_id=client_id).first()
+            if already is not None:  # a resend after a reconnect: the message is stored once
+                return {"message": message_view(already)}
+        if thread.runs.active().exists():
+            return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        if thread.mode == Thread.Mode.CLOSED:
+            return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
+        name = thread.customer.name if thread.customer_id else ""
+        try:
+            message = lifecycle.message_create(
+                thread=thread,
+                role="user",
+                content=text,
+                author=Message.Author.CUSTOMER,
+                author_name=name,
+                metadata={"client_id": client_id} if client_id else {},
+            )
+        except InvalidRequest:
+            return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        if thread.mode == Thread.Mode.ASSISTANT and thread.assistant_id:
+            try:
+                lifecycle.run_create(thread=thread, assistant=thread.assistant)
+            except InvalidRequest as error:
+                # The message is stored either way; the customer is told why no answer comes yet.
+                log.info("no run for %s: %s", thread.public_id, error.message)
+        return {"message": message_view(message)}
+
+    async def _error(self, code: str, message: str, client_id: str = "") -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id or None})
+
+    # --- to the customer ---------------------------------------------------------------------
+
+    async def thread_event(self, event: dict) -> None:
+        name, data, seq = event["event"], event["data"], event["seq"]
+        out = self._view(name, data, seq)
+        if out is not None:
+            out["seq"] = seq
+            await self.send_json(out)
+
+    def _view(self, name: str, data: dict, seq: int) -> dict | None:
+        if name == "thread.message.delta":
+            if seq <= self.delta_floor:
+                return None  # already in the snapshot this socket started from
+            text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
+            return {"type": "delta", "id": data["id"], "text": text}
+        if name in ("thread.message.created", "thread.message.in_progress"):
+            return {"type": "message_started", "message": message_view(data)}
+        if name in ("thread.message.completed", "thread.message.incomplete"):
+            return {"type": "message", "message": message_view(data)}
+        if name in RUN_STATES:
+            out = {"type": "run", "state": RUN_STATES[name]}
+            if name == "thread.run.failed" and data.get("last_error"):
+                out["message"] = data["last_error"]["message"]
+            if name == "thread.run.expired":
+                out["message"] = "I couldn't finish that answer in time. Please ask again."
+            return out
+        if name == "conversation.activity":
+            return {"type": "activity", "label": data.get("label", ""), "status": data.get("status")}
+        if name == "conversation.escalated":
+            return {"type": "handoff", "state": "waiting", "message": "A person from our team will join shortly."}
+        if name in ("agent.joined", "agent.left", "agent.message", "conversation.mode"):
+            return {"type": name.replace(".", "_"), **{k: v for k, v in data.items() if k != "thread_id"}}
+        if name == "typing" and data.get("who") == "agent":
+            return {"type": "typing", "who": "agent", "name": data.get("name", "")}
+        return None

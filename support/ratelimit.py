@@ -1,0 +1,20 @@
+"""Fixed-window rate limits on the shared cache (Redis in production, so limits hold across servers)."""
+
+from __future__ import annotations
+
+import time
+
+from django.core.cache import cache
+
+
+def allow(key: str, *, limit: int, window_seconds: int) -> bool:
+    """Count one hit for `key`; False once `limit` hits fell in the current window."""
+    window = int(time.time() // window_seconds)
+    bucket = f"ratelimit:{key}:{window}"
+    cache.add(bucket, 0, timeout=window_seconds + 1)
+    try:
+        hits = cache.incr(bucket)
+    except ValueError:  # the bucket expired between add and incr
+        cache.set(bucket, 1, timeout=window_seconds + 1)
+        hits = 1
+    return hits <= limit
