@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -183,7 +184,11 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "orders.api.errors.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.CallerRateThrottle"],
-    "DEFAULT_THROTTLE_RATES": {"api_key": env.str("API_THROTTLE_RATE", default="600/min")},
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key": env.str("API_THROTTLE_RATE", default="600/min"),
+        # /v1 (the Assistants-compatible API), per API key; run polling counts, so leave room for it.
+        "v1": env.str("V1_THROTTLE_RATE", default="1200/min"),
+    },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -199,6 +204,9 @@ SPECTACULAR_SETTINGS = {
     },
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# /v1: the longest message content accepted (characters of text), as the Assistants API's 256,000.
+# Larger bodies than DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before they are parsed.
+V1_MESSAGE_MAX_CHARS = env.int("V1_MESSAGE_MAX_CHARS", default=256_000)
 
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG:
@@ -266,6 +274,25 @@ WIDGET_SESSIONS_PER_IP_PER_MINUTE = env.int("WIDGET_SESSIONS_PER_IP_PER_MINUTE",
 WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE", default=12)
 WIDGET_MESSAGES_PER_IP_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_IP_PER_MINUTE", default=60)
 WIDGET_MAX_MESSAGE_CHARS = env.int("WIDGET_MAX_MESSAGE_CHARS", default=4000)
+
+# --- Human agents -----------------------------------------------------------------------------------
+# Wait-time targets (minutes until a person should join) by escalation priority.
+ESCALATION_SLA_MINUTES = {
+    "urgent": env.int("SLA_URGENT_MINUTES", default=2),
+    "high": env.int("SLA_HIGH_MINUTES", default=5),
+    "normal": env.int("SLA_NORMAL_MINUTES", default=15),
+    "low": env.int("SLA_LOW_MINUTES", default=60),
+}
+# A return whose refund is above this amount waits for a person's approval before it is opened.
+RETURN_APPROVAL_THRESHOLD = Decimal(env.str("RETURN_APPROVAL_THRESHOLD", default="150.00"))
+APPROVAL_WAIT_SECONDS = env.int("APPROVAL_WAIT_SECONDS", default=60 * 60 * 24)
+# Failures (tool errors, fallback answers, failed runs) in one thread before a person is called.
+ESCALATE_AFTER_FAILURES = env.int("ESCALATE_AFTER_FAILURES", default=3)
+# How often (seconds) an open escalation's summary may be rewritten as the conversation goes on.
+SUMMARY_REFRESH_SECONDS = env.int("SUMMARY_REFRESH_SECONDS", default=30)
+# An estimate of model cost for the metrics page, in dollars per million tokens.
+COST_PER_MILLION_PROMPT_TOKENS = env.float("COST_PER_MILLION_PROMPT_TOKENS", default=0.15)
+COST_PER_MILLION_COMPLETION_TOKENS = env.float("COST_PER_MILLION_COMPLETION_TOKENS", default=0.60)
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},

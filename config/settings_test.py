@@ -1,8 +1,12 @@
 """Test settings: the real settings with a fast password hasher."""
 
 from config.settings import *  # noqa: F403
+from config.settings import REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 RUN_DISPATCH = "inline"
 # Tests share one cache; don't let unrelated tests add up to a throttle.
-REST_FRAMEWORK = {**REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api_key": "100000/min"}}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api_key": "100000/min"},
+}

@@ -7,12 +7,14 @@ business intent, so a re-executed run never opens a second return.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from orders import services
 from orders.errors import DomainError, IdempotencyConflict
 from orders.idempotency import run_idempotent
 from orders.models import Customer, Order, Return
 from orders.selectors import find_order_item, normalize_order_number, order_owned_by_email
-from support.handoff import request_human
+from support.tools.approvals import NeedsApproval
 from support.tools.context import ToolContext
 from support.tools.registry import tool
 
@@ -157,6 +159,17 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
     order = ctx.proven_order(args["order_number"])
     item = find_order_item(order, args["item"])
     quantity = int(args.get("quantity") or 1)
+    refund = item.unit_price * quantity
+    if refund > settings.RETURN_APPROVAL_THRESHOLD and not ctx.approved:
+        # Large refunds wait for a person; the rules are checked first, so nobody approves the impossible.
+        services.check_return_allowed(order=order, item=item, quantity=quantity)
+        raise NeedsApproval(
+            kind="return",
+            summary=f"Return {quantity} × {item.name} from order {order.number}: refund {refund} {order.currency}",
+            amount=refund,
+            currency=order.currency,
+            details={"order_number": order.number, "item": item.name, "reason": args["reason"], "quantity": quantity},
+        )
 
     def open_return():
         try:
@@ -253,8 +266,10 @@ def cancel_order(ctx: ToolContext, args: dict) -> dict:
     activity=lambda args: "Booking a callback from our team…",
 )
 def request_callback(ctx: ToolContext, args: dict) -> dict:
+    from agents.services import escalate
+
     when = args.get("preferred_time") or "as soon as possible"
-    request_human(
+    escalate(
         thread=ctx.thread,
         trigger="model_tool",
         reason=f"Premium callback requested ({when}): {args['topic']}",

@@ -17,6 +17,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from agents.services import open_escalation, refresh_summary_soon
+from agents.triggers import check_customer_message
 from support import events, lifecycle, widget
 from support.errors import InvalidRequest
 from support.models import Message, Thread
@@ -191,7 +193,13 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
         except InvalidRequest:
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
-        if thread.mode == Thread.Mode.ASSISTANT and thread.assistant_id:
+        if thread.mode != Thread.Mode.ASSISTANT:
+            # A person has (or will have) the conversation: they see the message live; keep their brief fresh.
+            escalation = open_escalation(thread)
+            if escalation is not None:
+                refresh_summary_soon(escalation)
+        elif check_customer_message(thread, text) is None and thread.assistant_id:
+            # No rule called a person, so the assistant answers.
             try:
                 lifecycle.run_create(thread=thread, assistant=thread.assistant)
             except InvalidRequest as error:

@@ -1,11 +1,11 @@
-"""How a run reaches something that executes it, chosen by settings.RUN_DISPATCH.
+"""How background work (a run, a summary) reaches something that executes it: settings.RUN_DISPATCH.
 
-- "celery": a Celery task on the broker (production; separate worker processes).
+- "celery": the Celery task on the broker (production; separate worker processes).
 - "thread": a thread pool in this process (the embedded default: no broker, and conversations
   must not wait on each other, which Celery's eager mode would make them do).
 - "inline": in the calling thread (tests: deterministic).
 
-Always after the creating transaction commits, so the worker finds the run.
+Always after the current transaction commits, so the worker finds what it is asked to work on.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
+from celery import Task
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
@@ -23,33 +24,34 @@ _pool: ThreadPoolExecutor | None = None
 def _embedded_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=settings.EMBEDDED_RUN_WORKERS, thread_name_prefix="run")
+        _pool = ThreadPoolExecutor(max_workers=settings.EMBEDDED_RUN_WORKERS, thread_name_prefix="work")
     return _pool
 
 
-def _execute_in_thread(run_id: int) -> None:
-    from support.engine.runner import execute_run
-
+def _run_in_thread(task: Task, args: tuple) -> None:
     close_old_connections()
     try:
-        execute_run(run_id)
+        task.run(*args)
     except Exception:
-        log.exception("run %s crashed", run_id)
+        log.exception("background task %s%r failed", task.name, args)
     finally:
         connection.close()
 
 
-def enqueue_run(run_id: int) -> None:
+def enqueue(task: Task, *args) -> None:
+    """Run `task(*args)` in the background once the current transaction commits."""
     mode = settings.RUN_DISPATCH
     if mode == "celery":
-        from support.tasks import execute_run_task
-
-        transaction.on_commit(lambda: execute_run_task.apply_async(args=[run_id]))
+        transaction.on_commit(lambda: task.apply_async(args=args))
     elif mode == "thread":
-        transaction.on_commit(lambda: _embedded_pool().submit(_execute_in_thread, run_id))
+        transaction.on_commit(lambda: _embedded_pool().submit(_run_in_thread, task, args))
     elif mode == "inline":
-        from support.engine.runner import execute_run
-
-        transaction.on_commit(lambda: execute_run(run_id))
+        transaction.on_commit(lambda: task.run(*args))
     else:
         raise ValueError(f"RUN_DISPATCH must be celery, thread or inline, not {mode!r}")
+
+
+def enqueue_run(run_id: int) -> None:
+    from support.tasks import execute_run_task
+
+    enqueue(execute_run_task, run_id)

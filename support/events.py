@@ -24,6 +24,8 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "thread.event"  # the consumer method name channels dispatches to: thread_event
+STAFF_GROUP = "staff.updates"  # every agent console listens here
+STAFF_EVENT_TYPE = "staff.event"
 SNAPSHOT_TTL_SECONDS = 60 * 30
 
 SHARDS = 8  # groups are spread over this many ordered senders
@@ -138,6 +140,16 @@ def publish(thread_public_id: str, event: str, data: Any) -> int:
     if get_channel_layer() is not None:
         _get_publisher().send(group_for(thread_public_id), message)
     return seq
+
+
+def notify_staff(event: str, data: Any) -> None:
+    """Tell every connected agent console (the queue, approvals, metrics of the moment)."""
+    if get_channel_layer() is not None:
+        _get_publisher().send(STAFF_GROUP, {"type": STAFF_EVENT_TYPE, "event": event, "data": data})
+
+
+def notify_staff_on_commit(event: str, data: Any) -> None:
+    transaction.on_commit(lambda: notify_staff(event, data))
 
 
 def publish_on_commit(thread_public_id: str, event: str, data: Any) -> None:

@@ -21,7 +21,7 @@ from django.utils import timezone
 from support import events
 from support.dispatch import enqueue_run
 from support.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
-from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
+from support.models import Assistant, Message, Run, RunStep, Thread, ToolApproval, ToolCall
 from support.shapes import message_obj, run_obj, step_obj, text_part
 
 S = Run.Status
@@ -360,21 +360,55 @@ def run_submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
         missing = sorted(set(pending) - set(given))
         if missing:
             raise InvalidRequest(f"Expected tool outputs for call_ids {sorted(pending)}, got {sorted(given)}.")
-        now = timezone.now()
-        steps = {}
-        for call_id, output in given.items():
-            call = pending[call_id]
-            call.output, call.status, call.finished_at = output, ToolCall.Status.COMPLETED, now
-            if call.started_at:
-                call.duration_ms = int((now - call.started_at).total_seconds() * 1000)
-            call.save(update_fields=["output", "status", "finished_at", "duration_ms"])
-            steps[call.step_id] = call.step
-        for step in steps.values():
-            if not step.tool_calls.filter(status=ToolCall.Status.PENDING).exists():
-                step.status, step.completed_at = RunStep.Status.COMPLETED, now
-                step.save(update_fields=["status", "completed_at"])
-                step.run = locked
-                events.publish_on_commit(locked.thread.public_id, "thread.run.step.completed", step_obj(step))
-        queued = move_run(locked, S.QUEUED, allowed_from=[S.REQUIRES_ACTION], required_action=None)
-        enqueue_run(queued.pk)
+        return _complete_calls(locked, {pending[call_id]: output for call_id, output in given.items()})
+
+
+def _complete_calls(run: Run, outputs: dict[ToolCall, str], *, error_code: str = "") -> Run:
+    """Store outputs of waiting calls (run locked, in requires_action); queue the run when none wait."""
+    now = timezone.now()
+    steps = {}
+    for call, output in outputs.items():
+        call.output, call.finished_at, call.error_code = output, now, error_code
+        call.status = ToolCall.Status.FAILED if error_code else ToolCall.Status.COMPLETED
+        if call.started_at:
+            call.duration_ms = int((now - call.started_at).total_seconds() * 1000)
+        call.save(update_fields=["output", "status", "finished_at", "duration_ms", "error_code"])
+        steps[call.step_id] = call.step
+    for step in steps.values():
+        if not step.tool_calls.filter(status=ToolCall.Status.PENDING).exists():
+            step.status, step.completed_at = RunStep.Status.COMPLETED, now
+            step.save(update_fields=["status", "completed_at"])
+            step.run = run
+            events.publish_on_commit(run.thread.public_id, "thread.run.step.completed", step_obj(step))
+    still_waiting = list(ToolCall.objects.filter(step__run=run, status=ToolCall.Status.PENDING))
+    if still_waiting:
+        Run.objects.filter(pk=run.pk).update(required_action=required_action(still_waiting))
+        return _load(run.pk)
+    queued = move_run(
+        run, S.QUEUED, allowed_from=[S.REQUIRES_ACTION], required_action=None, expires_at=Run.default_expiry()
+    )
+    enqueue_run(queued.pk)
     return queued
+
+
+def required_action(calls: list[ToolCall]) -> dict:
+    """The run's `required_action` for the calls it waits on."""
+    return {
+        "type": "submit_tool_outputs",
+        "submit_tool_outputs": {
+            "tool_calls": [
+                {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+                for c in calls
+            ]
+        },
+    }
+
+
+def run_resolve_approval(approval: ToolApproval, *, output: str, declined: bool) -> Run:
+    """Give a call that waited for a person's decision its result; the run goes on when nothing else waits."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("thread").get(pk=approval.call.step.run_id)
+        call = ToolCall.objects.select_related("step").get(pk=approval.call_id)
+        if run.status != S.REQUIRES_ACTION or call.status != ToolCall.Status.PENDING:
+            raise InvalidRequest("This request was already answered, or its conversation moved on.")
+        return _complete_calls(run, {call: output}, error_code="declined" if declined else "")

@@ -284,6 +284,7 @@ class ToolCall(models.Model):
     class Side(models.TextChoices):
         SERVER = "server", "Runs on the server"
         CLIENT = "client", "Answered by the caller (requires_action)"
+        APPROVAL = "approval", "Runs on the server once a person approves it"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -310,3 +311,37 @@ class ToolCall(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.call_id})"
+
+
+class ToolApproval(models.Model):
+    """A risky tool call waiting for a person's decision (e.g. a large refund).
+
+    The run rests in requires_action meanwhile; deciding completes the call and the run goes on.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for a decision"
+        APPROVED = "approved", "Approved"
+        DECLINED = "declined", "Declined"
+        EXPIRED = "expired", "Expired"
+
+    call = models.OneToOneField(ToolCall, on_delete=models.CASCADE, related_name="approval")
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="approvals")
+    kind = models.CharField(max_length=40)
+    summary = models.CharField(max_length=500)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING, db_index=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decision_note = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.summary} ({self.status})"

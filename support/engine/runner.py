@@ -19,6 +19,7 @@ import os
 import socket
 import threading
 import time
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -32,6 +33,7 @@ from support.engine.prompt import PromptTooLarge, build_messages, tool_specs
 from support.engine.writer import HumanTookOver, MessageWriter, assistant_may_post
 from support.models import Message, Run, RunStep, ToolCall
 from support.shapes import step_obj
+from support.signals import run_rested
 from support.tools import registry
 from support.tools.context import ToolContext
 from support.tools.executor import execute_server_calls
@@ -56,6 +58,10 @@ def execute_run(run_pk: int) -> None:
     except Exception:
         log.exception("run %s crashed", run.public_id)
         lifecycle.run_fail(run, code="server_error", message="Something went wrong on our side. Please try again.")
+    rested = Run.objects.select_related("thread").get(pk=run.pk)
+    for receiver, error in run_rested.send_robust(sender=Run, run=rested):
+        if isinstance(error, Exception):
+            log.error("run_rested receiver %r failed: %r", receiver, error)
 
 
 class RunExecution:
@@ -285,20 +291,26 @@ class RunExecution:
                         "status": "failed" if call.error_code else "finished",
                     },
                 )
-        waiting = [c for c in calls if c.side == ToolCall.Side.CLIENT and c.status == ToolCall.Status.PENDING]
+        waiting = [c for c in calls if c.side != ToolCall.Side.SERVER and c.status == ToolCall.Status.PENDING]
         if waiting:
             now = timezone.now()
             ToolCall.objects.filter(pk__in=[c.pk for c in waiting], started_at__isnull=True).update(started_at=now)
-            required = {
-                "type": "submit_tool_outputs",
-                "submit_tool_outputs": {
-                    "tool_calls": [
-                        {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
-                        for c in waiting
-                    ]
-                },
-            }
-            lifecycle.move_run(self.run, S.REQUIRES_ACTION, allowed_from=[S.IN_PROGRESS], required_action=required)
+            fields = {"required_action": lifecycle.required_action(waiting)}
+            if any(c.side == ToolCall.Side.APPROVAL for c in waiting):
+                # A person decides; that may take longer than a caller's tool outputs.
+                fields["expires_at"] = now + timedelta(seconds=settings.APPROVAL_WAIT_SECONDS)
+                events.publish(
+                    tid,
+                    "conversation.activity",
+                    {
+                        "run_id": self.run.public_id,
+                        "tool": "approval",
+                        "label": "A colleague is checking this request. I'll continue as soon as it's approved.",
+                        "status": "waiting",
+                    },
+                )
+                events.notify_staff("approval.requested", {"thread_id": tid})
+            lifecycle.move_run(self.run, S.REQUIRES_ACTION, allowed_from=[S.IN_PROGRESS], **fields)
             return False
         step.status, step.completed_at = RunStep.Status.COMPLETED, timezone.now()
         step.save(update_fields=["status", "completed_at"])

@@ -18,6 +18,7 @@ from support.llm.transport import OfflineTransport
 OFFLINE_BASE_URL = "http://offline.concierge/v1"
 OFFLINE_API_KEY = "offline"
 CONNECT_TIMEOUT_SECONDS = 10
+MAX_CACHED_CLIENTS = 8
 
 _clients: dict[tuple, openai.OpenAI] = {}
 _lock = threading.Lock()
@@ -47,8 +48,11 @@ def chat_client(*, token_delay_ms: float | None = None) -> openai.OpenAI:
     client = _clients.get(key)
     if client is None:
         with _lock:
-            client = _clients.get(key) or _build(key)
-            _clients[key] = client
+            client = _clients.get(key)
+            if client is None:
+                if len(_clients) >= MAX_CACHED_CLIENTS:  # only tests cycle through many configurations
+                    _clients.clear()
+                client = _clients[key] = _build(key)
     return client
 
 

@@ -8,6 +8,7 @@ in-process transport serves, through the same `support.llm.offline.http.answer`.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +36,12 @@ class OfflineModelServer(ThreadingHTTPServer):
         self.model_names = list(model_names)
         self.quiet = quiet
         super().__init__(address, OfflineModelHandler)
+
+    def handle_error(self, request, client_address) -> None:
+        # A client closing an idle keep-alive connection is how HTTP/1.1 ends, not an error.
+        if isinstance(sys.exception(), ConnectionError):
+            return
+        logger.exception("The offline model server failed on a request from %s", client_address)
 
     @property
     def url(self) -> str:
@@ -68,7 +75,7 @@ class OfflineModelHandler(BaseHTTPRequestHandler):
                 self.send_whole(result)
             else:
                 self.send_stream(result)
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:
             # The client hung up mid-answer (a cancelled run): nothing is left to tell it.
             self.close_connection = True
 

@@ -19,6 +19,7 @@ class ToolContext:
     thread: Thread
     run: Run | None = None
     call_id: str = ""
+    approved: bool = False  # a person approved this very call (support.tools.approvals)
 
     @property
     def customer(self) -> Customer | None:

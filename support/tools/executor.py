@@ -19,11 +19,14 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from orders.errors import DomainError
-from support.models import ToolCall
+from support.models import ToolApproval, ToolCall
 from support.tools import registry
+from support.tools.approvals import NeedsApproval
 from support.tools.context import ToolContext
 
 log = logging.getLogger(__name__)
+
+NEEDS_APPROVAL = "needs_approval"
 
 # Shared by all runs in this process; each call also gets its own deadline.
 _pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tool")
@@ -67,6 +70,16 @@ def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_
     future = _pool.submit(_call_in_thread, tool, ctx, arguments)
     try:
         result = future.result(timeout=timeout)
+    except NeedsApproval as need:
+        return {
+            "approval": {
+                "kind": need.kind,
+                "summary": need.summary,
+                "amount": need.amount,
+                "currency": need.currency,
+                "details": need.details,
+            }
+        }, NEEDS_APPROVAL
     except FutureTimeout:
         log.warning("tool %s timed out after %ss", name, timeout)
         return error_result("timeout", f"The {name} tool did not answer in time. Try again shortly."), "timeout"
@@ -86,10 +99,17 @@ def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Too
     if not pending:
         return
 
+    approvals: list[tuple[ToolCall, dict]] = []
+
     def one(call: ToolCall) -> None:
         started = time.monotonic()
         call_ctx = ToolContext(thread=ctx.thread, run=ctx.run, call_id=call.call_id)
         result, error_code = run_tool(tools.get(call.name), call_ctx, call.name, call.arguments)
+        if error_code == NEEDS_APPROVAL:
+            # The call waits for a person; it stays pending and gets its output when they decide.
+            call.side = ToolCall.Side.APPROVAL
+            approvals.append((call, result["approval"]))
+            return
         call.output = json.dumps(result, default=str)
         call.error_code = error_code
         call.status = ToolCall.Status.FAILED if error_code else ToolCall.Status.COMPLETED
@@ -105,4 +125,6 @@ def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Too
         # Independent calls of one model response run at once; run_tool bounds each one's time.
         with ThreadPoolExecutor(max_workers=min(len(pending), 8), thread_name_prefix="calls") as batch:
             list(batch.map(one, pending))
-    ToolCall.objects.bulk_update(pending, ["output", "error_code", "status", "duration_ms", "finished_at"])
+    ToolCall.objects.bulk_update(pending, ["side", "output", "error_code", "status", "duration_ms", "finished_at"])
+    for call, request in approvals:
+        ToolApproval.objects.get_or_create(call=call, defaults={"thread": ctx.thread, **request})

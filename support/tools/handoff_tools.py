@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from support.handoff import PRIORITIES, request_human
 from support.tools.context import ToolContext
 from support.tools.registry import tool
+
+PRIORITIES = ["low", "normal", "high", "urgent"]
 
 
 @tool(
@@ -22,6 +23,15 @@ from support.tools.registry import tool
     activity=lambda args: "Asking a person from our team to join…",
 )
 def escalate_to_human(ctx: ToolContext, args: dict) -> dict:
-    return request_human(
+    from agents.services import escalate, open_escalation
+
+    already_waiting = open_escalation(ctx.thread) is not None
+    escalation = escalate(
         thread=ctx.thread, trigger="model_tool", reason=args["reason"], priority=args.get("priority", "normal")
     )
+    return {
+        "escalated": True,
+        "already_waiting": already_waiting,
+        "priority": escalation.priority,
+        "message": "A person from our support team will join this conversation shortly.",
+    }

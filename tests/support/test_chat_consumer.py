@@ -54,7 +54,7 @@ def fresh_ticket(session_token: str) -> str:
 
 async def test_a_socket_without_a_valid_ticket_is_refused(chat_ready):
     for ticket in ["", "forged.ticket.value"]:
-        comm, connected, code = await connect(ticket)
+        _, connected, code = await connect(ticket)
         assert not connected and code == 4001
 
 
@@ -65,13 +65,13 @@ async def test_a_ticket_opens_one_socket_only(chat_ready):
     hello = await comm.receive_json_from()
     assert hello["type"] == "hello" and hello["thread_id"] == session["thread_id"]
     await comm.disconnect()
-    again, connected, code = await connect(session["ticket"])
+    _, connected, code = await connect(session["ticket"])
     assert not connected and code == 4001
 
 
 async def test_a_page_on_a_foreign_origin_is_refused(chat_ready):
     session = await database_sync_to_async(new_session)()
-    comm, connected, code = await connect(session["ticket"], origin=b"https://evil.example")
+    _, connected, code = await connect(session["ticket"], origin=b"https://evil.example")
     assert not connected and code == 4003
 
 

@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from support.llm.offline.slots import Item, emails_in, house_style, items_in, order_numbers_in
+from support.llm.offline.slots import (
+    Item,
+    emails_in,
+    house_style,
+    items_in,
+    normalise_order_number,
+    order_numbers_in,
+)
 from support.llm.tokens import content_text
 
+VERIFIED_LINE_RE = re.compile(r"orders? verified[^:\n]*:(?P<numbers>[^\n]+)", re.IGNORECASE)
 SIGNED_IN_RE = re.compile(r"signed[- ]in (?:customer|user|as)\b[^\n:]*[:\s]\s*(?P<rest>[^\n]+)", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 ORDER_KEYS = ("order_number", "orderNumber", "orderId", "order_id", "order_no", "orderNo", "order")
@@ -102,7 +110,11 @@ class Conversation:
     @property
     def previous_prompt(self) -> str:
         """What the assistant last said before the latest user message (what the customer answers)."""
-        texts = [text for turn, text in self.assistant_texts if turn < self.turn]
+        return self.prompt_before(self.turn - 1)
+
+    def prompt_before(self, index: int) -> str:
+        """What the assistant last said before user message `index`."""
+        texts = [text for turn, text in self.assistant_texts if turn <= index]
         return texts[-1] if texts else ""
 
     @property
@@ -146,7 +158,20 @@ class Conversation:
         for exchange in reversed(self.successful()):
             if exchange.order_number:
                 return exchange.order_number
-        return None
+        stated = self.stated_verified_orders
+        return stated[-1] if stated else None
+
+    @cached_property
+    def stated_verified_orders(self) -> list[str]:
+        """Orders the system message says were verified earlier ("Orders verified in this conversation: A1001.").
+
+        The engine states them because the tool results that proved them may have been cut from the prompt.
+        """
+        match = VERIFIED_LINE_RE.search(self.system)
+        if not match:
+            return []
+        tokens = re.findall(r"[A-Za-z0-9#-]+", match.group("numbers"))
+        return [normalise_order_number(token) for token in tokens if any(char.isdigit() for char in token)]
 
     def latest_email(self) -> str | None:
         emails = [email for text in self.user_texts for email in emails_in(text)]
@@ -158,8 +183,8 @@ class Conversation:
         return [exchange for exchange in self.exchanges if exchange.answered and not exchange.failed]
 
     def verified_orders(self) -> set[str]:
-        """Orders a successful tool result has shown to belong to this customer."""
-        numbers: set[str] = set()
+        """Orders shown to belong to this customer: by a successful tool result, or as the system says."""
+        numbers: set[str] = set(self.stated_verified_orders)
         for exchange in self.successful():
             if exchange.order_number:
                 numbers.add(exchange.order_number)

@@ -13,6 +13,7 @@ import re
 from support.llm.offline import phrasing
 from support.llm.offline.conversation import Conversation, ToolExchange
 from support.llm.offline.intents import Intent, detect, task_of
+from support.llm.offline.results import phrase_result
 from support.llm.offline.slots import emails_in, match_items, order_numbers_in, reason_in
 from support.llm.offline.tasks import Tasks
 from support.llm.offline.toolbox import Toolbox
@@ -68,7 +69,7 @@ class Dialogue:
         results = [exchange for exchange in since if exchange.answered]
         if not results:
             return plan if plan.text else Reply(text=phrasing.FALLBACK)
-        parts = [phrasing.phrase_result(e, self.tools.role_of(e.name)) for e in self.worth_telling(results)]
+        parts = [phrase_result(e, self.tools.role_of(e.name)) for e in self.worth_telling(results)]
         if plan.text:
             parts.append(plan.text)
         failed_now = sum(exchange.failed for exchange in results)

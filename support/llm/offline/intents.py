@@ -116,7 +116,8 @@ SHOUTED_WORD_RE = re.compile(r"\b[A-Za-z]{2,}\b")
 
 def is_shouting(text: str) -> bool:
     """Three or more words, (nearly) all in capitals: "WHERE IS MY ORDER"."""
-    words = [word for word in SHOUTED_WORD_RE.findall(text) if len(word) > 1]
+    text = re.sub(r"\S+@\S+", " ", text)  # an email address is typed in lower case even when shouting
+    words = SHOUTED_WORD_RE.findall(text)
     if len(words) < 3:
         return False
     shouted = sum(1 for word in words if word.isupper())

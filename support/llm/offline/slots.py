@@ -226,6 +226,20 @@ def free_item_in(text: str, *, answer: bool = False) -> str | None:
     return None if candidate.lower() in VAGUE_ITEMS or not candidate else candidate
 
 
+ORDINALS = {"first": 0, "1st": 0, "former": 0, "second": 1, "2nd": 1, "third": 2, "3rd": 2, "fourth": 3, "4th": 3}
+ORDINALS |= {"last": -1, "latter": -1, "final": -1}
+
+
+def ordinal_in(text: str) -> int | None:
+    """The position a customer picks from a list ("the first one" → 0, "the last" → -1, a bare "2" → 1)."""
+    lowered = text.lower()
+    bare = re.fullmatch(r"\W*(?:number|no\.?|#)?\s*(\d)\W*", lowered)
+    if bare:
+        return int(bare.group(1)) - 1
+    found = re.search(r"\b(" + "|".join(ORDINALS) + r")\b", lowered)
+    return ORDINALS[found.group(1)] if found else None
+
+
 def quantity_in(text: str, item: Item | None) -> int | None:
     """A quantity the customer states for the item: "2 mugs", "both", "two of them"."""
     lowered = EMAIL_RE.sub(" ", ORDER_RE.sub(" ", text.lower()))

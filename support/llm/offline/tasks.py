@@ -8,9 +8,19 @@ a successful status lookup, unless the acting tool takes the email itself.
 
 from __future__ import annotations
 
+import re
+
 from support.llm.offline import phrasing
 from support.llm.offline.intents import Intent
-from support.llm.offline.slots import Item, free_item_in, match_items, quantity_in, reason_clause, reason_in
+from support.llm.offline.slots import (
+    Item,
+    free_item_in,
+    match_items,
+    ordinal_in,
+    quantity_in,
+    reason_clause,
+    reason_in,
+)
 from support.llm.offline.toolbox import Facts, OfferedTool, fill_arguments
 from support.llm.offline.turn import Call, Reply, Turn
 
@@ -112,11 +122,11 @@ class Tasks:
         needs = {self.turn.slot(tool, prop) for prop in tool.properties}
         facts = self.turn.facts(order)
         if "item" in needs:
-            question = self.choose_item(facts, span, order)
+            question = self.choose_item(facts, start, order)
             if question is not None:
                 return question
         item_name = facts.item.name if facts.item else facts.item_text or "item"
-        facts.reason, facts.reason_text = self.reason(span)
+        facts.reason, facts.reason_text = self.reason(start)
         if facts.reason is None and "reason" in needs:
             return Reply(text=phrasing.ask_reason(item_name))
         stated = next((q for q in (quantity_in(text, facts.item) for text in reversed(span)) if q), None)
@@ -157,7 +167,7 @@ class Tasks:
         return Reply(text=phrasing.confirm_cancel(order))
 
     def confirmation(self, question: str, *, adds_detail: bool) -> str | None:
-        """ "yes" or "no" when the customer answers our confirmation `question`; None otherwise."""
+        """The customer's answer to our confirmation `question`: "yes", "no", or None (neither)."""
         if question not in self.turn.asked:
             return None
         if Intent.YES in self.turn.intents:
@@ -178,37 +188,45 @@ class Tasks:
             wanted += self.turn.missing_facts(checker, arguments, missing)
         return Reply(text=phrasing.ask_for(list(dict.fromkeys(wanted)), None, purpose=purpose))
 
-    def choose_item(self, facts: Facts, span: list[str], order: str) -> Reply | None:
-        """Put the item to return into `facts`, or give the question to ask about it."""
-        items = self.conversation.known_items(order)
-        answering = "item" in self.turn.asked
-        if not items:  # the results list no items (a shop's own function): take the customer's words
-            facts.item_text = free_item_in(self.turn.last, answer=True) if answering else None
-            for text in reversed(span):
-                facts.item_text = facts.item_text or free_item_in(text)
-            return None if facts.item_text else Reply(text=phrasing.ask_item([], order))
-        matches: list[Item] = []
-        for text in reversed(span):
-            matches = match_items(text, items)
-            if matches:
-                break
-        if len(matches) != 1 and len(items) == 1:
-            matches = items
-        if len(matches) != 1:
-            return Reply(text=phrasing.ask_item(matches or items, order, unmatched=answering and not matches))
-        facts.item = matches[0]
-        if facts.item.returnable is False:
-            return Reply(text=phrasing.not_returnable(facts.item.name, order))
-        return None
+    def choose_item(self, facts: Facts, start: int, order: str) -> Reply | None:
+        """Put the item to return into `facts`, or give the question to ask about it.
 
-    def reason(self, span: list[str]) -> tuple[str | None, str]:
+        The latest turn naming an item wins; an answer to our "which item?" may also name it by its
+        place in the list that question showed, or (when no result lists items) in its own words.
+        """
+        items = self.conversation.known_items(order)
+        texts = self.turn.texts
+        for index in range(len(texts) - 1, start - 1, -1):
+            prompt = self.conversation.prompt_before(index)
+            answering = "item" in phrasing.asked_in(prompt)
+            if not items:  # the results list no items (a shop's own function): take the customer's words
+                facts.item_text = free_item_in(texts[index], answer=answering)
+                if facts.item_text:
+                    return None
+                continue
+            matches = match_items(texts[index], items) or (picked(items, texts[index], prompt) if answering else [])
+            if len(matches) == 1:
+                facts.item = matches[0]
+                if facts.item.returnable is False:
+                    return Reply(text=phrasing.not_returnable(facts.item.name, order))
+                return None
+            if matches:
+                return Reply(text=phrasing.ask_item(matches, order))
+        if len(items) == 1:
+            facts.item = items[0]
+            return None
+        unmatched = "item" in self.turn.asked
+        return Reply(text=phrasing.ask_item(items, order, unmatched=unmatched and bool(items)))
+
+    def reason(self, start: int) -> tuple[str | None, str]:
         """(canonical reason, the customer's words for it); any answer to our reason question counts."""
-        for text in reversed(span):
-            found = reason_in(text)
+        texts = self.turn.texts
+        for index in range(len(texts) - 1, start - 1, -1):
+            found = reason_in(texts[index])
             if found:
-                return found, reason_clause(text)
-        if "reason" in self.turn.asked and self.turn.last.strip():
-            return "other", self.turn.last.strip()
+                return found, reason_clause(texts[index])
+            if "reason" in phrasing.asked_in(self.conversation.prompt_before(index)) and texts[index].strip():
+                return "other", texts[index].strip()
         return None, ""
 
     def adds_return_detail(self) -> bool:
@@ -234,3 +252,12 @@ class Tasks:
             return None
         arguments, missing = fill_arguments(tool, self.turn.facts())
         return None if missing else Reply(calls=(Call(tool.name, arguments),))
+
+
+def picked(items: list[Item], answer: str, question: str) -> list[Item]:
+    """The item picked by position ("the first one") from the list `question` showed in bold."""
+    position = ordinal_in(answer)
+    shown = [item for name in re.findall(r"\*\*(.+?)\*\*", question) for item in items if item.name == name]
+    if position is None or not -len(shown) <= position < len(shown):
+        return []
+    return [shown[position]]

@@ -164,7 +164,7 @@ def _value_for(prop: str, schema: dict[str, Any], slot: str | None, facts: Facts
             return None
         return choose_enum(enum, facts.reason, facts.reason_text) if enum else (facts.reason_text or facts.reason)
     if slot == "priority":
-        wanted = ("urgent", "high", "p1", "critical") if facts.urgent else ("normal", "medium", "standard", "low")
+        wanted = ("high", "urgent", "p1", "critical") if facts.urgent else ("normal", "medium", "standard", "low")
         if not enum:
             return "high" if facts.urgent else "normal"
         return next((value for value in wanted if value in enum), enum[0] if not facts.urgent else enum[-1])

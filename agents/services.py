@@ -1,0 +1,264 @@
+"""Every change on the human side of a conversation, one function each.
+
+Escalating (from any trigger), claiming, assigning, replying, noting, deciding approvals, handing
+back and resolving. Each takes the acting user explicitly, checks their rights, writes in one
+transaction under the thread's row lock, and tells the widget (the thread's group) and every
+console (the staff group) after commit.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import Escalation, InternalNote
+from agents.permissions import check_agent, check_supervisor, is_supervisor
+from orders.errors import InvalidState, PermissionDenied
+from support import events, lifecycle
+from support.dispatch import enqueue
+from support.models import Message, Run, Thread, ToolApproval
+
+PRIORITIES = Escalation.Priority.values
+
+
+def escalation_view(escalation: Escalation) -> dict:
+    """What a console needs to show an escalation in the queue."""
+    thread = escalation.thread
+    summary = escalation.summary or {}
+    return {
+        "id": escalation.pk,
+        "thread_id": thread.public_id,
+        "trigger": escalation.trigger,
+        "trigger_label": escalation.get_trigger_display(),
+        "reason": escalation.reason,
+        "priority": escalation.priority,
+        "status": escalation.status,
+        "assigned_to": escalation.assigned_to.get_username() if escalation.assigned_to_id else None,
+        "customer": thread.customer.name if thread.customer_id else None,
+        "headline": summary.get("headline") or escalation.reason,
+        "created_at": int(escalation.created_at.timestamp()),
+        "sla_due_at": int(escalation.sla_due_at.timestamp()),
+    }
+
+
+def _notify(escalation: Escalation, event: str) -> None:
+    escalation = Escalation.objects.select_related("thread__customer", "assigned_to").get(pk=escalation.pk)
+    events.notify_staff_on_commit(event, escalation_view(escalation))
+
+
+def _display_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def open_escalation(thread: Thread) -> Escalation | None:
+    return thread.escalations.filter(status__in=Escalation.OPEN).first()
+
+
+def escalate(*, thread: Thread, trigger: str, reason: str, priority: str = "normal") -> Escalation:
+    """Hand the conversation to a person: the single entry point of every trigger. Idempotent per thread.
+
+    The thread stops being the assistant's to start runs on; the AI summary is written in the
+    background and never holds this up.
+    """
+    from agents.tasks import write_summary
+
+    if priority not in PRIORITIES:
+        priority = Escalation.Priority.NORMAL
+    with transaction.atomic():
+        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        existing = open_escalation(locked)
+        if existing is not None:
+            if Escalation.PRIORITY_RANK[priority] < existing.priority_rank:
+                existing.priority = priority
+                existing.save(update_fields=["priority", "priority_rank"])
+                _notify(existing, "escalation.updated")
+            return existing
+        if locked.mode in (Thread.Mode.ASSISTANT, Thread.Mode.CLOSED):
+            locked.mode = Thread.Mode.WAITING_HUMAN
+            locked.save(update_fields=["mode", "updated_at"])
+        escalation = Escalation.objects.create(
+            thread=locked,
+            trigger=trigger,
+            reason=reason[:2000],
+            priority=priority,
+            sla_due_at=Escalation.sla_for(priority),
+        )
+        events.publish_on_commit(
+            locked.public_id,
+            "conversation.escalated",
+            {"thread_id": locked.public_id, "trigger": trigger, "reason": reason, "priority": priority},
+        )
+        _notify(escalation, "escalation.created")
+        enqueue(write_summary, escalation.pk)
+    thread.mode = locked.mode
+    return escalation
+
+
+def supervisor_escalate(*, thread: Thread, supervisor, reason: str, priority: str = "normal") -> Escalation:
+    """A supervisor picks a conversation the assistant is handling and queues it for a person."""
+    check_supervisor(supervisor)
+    return escalate(thread=thread, trigger=Escalation.Trigger.SUPERVISOR, reason=reason, priority=priority)
+
+
+def _lock_open(escalation: Escalation) -> Escalation:
+    locked = Escalation.objects.select_for_update().select_related("thread").get(pk=escalation.pk)
+    if not locked.is_open:
+        raise InvalidState(f"This conversation was already {locked.get_status_display().lower()}.")
+    return locked
+
+
+def assign(*, escalation: Escalation, agent, by) -> Escalation:
+    """Give the conversation to `agent` (by themselves: claiming; by a supervisor: assigning).
+
+    A person now owns the thread: any run still going is cancelled, and the engine checks again
+    before it posts, so the assistant never talks over the agent.
+    """
+    check_agent(by)
+    check_agent(agent)
+    if agent != by:
+        check_supervisor(by)
+    with transaction.atomic():
+        locked = _lock_open(escalation)
+        if locked.assigned_to_id and locked.assigned_to_id != agent.pk and not is_supervisor(by):
+            raise PermissionDenied("Another agent already has this conversation.")
+        joined = locked.assigned_to_id != agent.pk
+        locked.status, locked.assigned_to = Escalation.Status.ASSIGNED, agent
+        locked.assigned_at = locked.assigned_at or timezone.now()
+        locked.save(update_fields=["status", "assigned_to", "assigned_at"])
+        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.HUMAN)
+        for run in Run.objects.filter(
+            thread_id=locked.thread_id, status__in=[Run.Status.QUEUED, Run.Status.IN_PROGRESS]
+        ):
+            lifecycle.run_cancel(run)
+        if joined:
+            events.publish_on_commit(
+                locked.thread.public_id,
+                "agent.joined",
+                {"thread_id": locked.thread.public_id, "name": _display_name(agent)},
+            )
+        _notify(locked, "escalation.updated")
+    return locked
+
+
+def claim(*, escalation: Escalation, agent) -> Escalation:
+    return assign(escalation=escalation, agent=agent, by=agent)
+
+
+def _check_owner(escalation: Escalation, user) -> None:
+    check_agent(user)
+    if escalation.assigned_to_id != user.pk and not is_supervisor(user):
+        raise PermissionDenied("Claim this conversation before acting on it.")
+
+
+def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
+    """The agent's reply, delivered live into the customer's widget."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidState("Write a reply first.", code="empty_reply")
+    with transaction.atomic():
+        locked = _lock_open(escalation)
+        _check_owner(locked, agent)
+        message = lifecycle.message_create(
+            thread=locked.thread,
+            role=Message.Role.ASSISTANT,
+            content=text,
+            author=Message.Author.AGENT,
+            author_name=_display_name(agent),
+            metadata={"author": "agent", "author_name": _display_name(agent)},
+            check_active_run=False,
+        )
+        if locked.first_human_reply_at is None:
+            locked.first_human_reply_at = message.created_at
+            locked.save(update_fields=["first_human_reply_at"])
+        refresh_summary_soon(locked)
+    return message
+
+
+def add_note(*, thread: Thread, author, text: str) -> InternalNote:
+    check_agent(author)
+    text = (text or "").strip()
+    if not text:
+        raise InvalidState("Write the note first.", code="empty_note")
+    note = InternalNote.objects.create(thread=thread, author=author, text=text)
+    events.notify_staff_on_commit(
+        "note.added", {"thread_id": thread.public_id, "author": author.get_username(), "text": text, "id": note.pk}
+    )
+    return note
+
+
+def hand_back(*, escalation: Escalation, agent) -> Escalation:
+    """Give the conversation back to the assistant, which answers the next message with the agent's turns in view."""
+    with transaction.atomic():
+        locked = _lock_open(escalation)
+        _check_owner(locked, agent)
+        locked.status, locked.handed_back_at = Escalation.Status.HANDED_BACK, timezone.now()
+        locked.save(update_fields=["status", "handed_back_at"])
+        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.ASSISTANT)
+        events.publish_on_commit(
+            locked.thread.public_id,
+            "conversation.mode",
+            {"thread_id": locked.thread.public_id, "mode": "assistant", "name": _display_name(agent)},
+        )
+        _notify(locked, "escalation.updated")
+    return locked
+
+
+def resolve(*, escalation: Escalation, agent) -> Escalation:
+    with transaction.atomic():
+        locked = _lock_open(escalation)
+        _check_owner(locked, agent)
+        locked.status, locked.resolved_at = Escalation.Status.RESOLVED, timezone.now()
+        locked.save(update_fields=["status", "resolved_at"])
+        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.CLOSED)
+        events.publish_on_commit(
+            locked.thread.public_id, "conversation.mode", {"thread_id": locked.thread.public_id, "mode": "closed"}
+        )
+        _notify(locked, "escalation.updated")
+    return locked
+
+
+def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str = "") -> ToolApproval:
+    """Approve (the tool then acts, through orders.services) or decline a risky tool call; the run goes on."""
+    from support.tools import registry
+    from support.tools.context import ToolContext
+    from support.tools.executor import run_tool
+
+    check_agent(agent)
+    with transaction.atomic():
+        locked = (
+            ToolApproval.objects.select_for_update().select_related("call__step__run", "thread").get(pk=approval.pk)
+        )
+        if locked.status != ToolApproval.Status.PENDING:
+            raise InvalidState(f"This request was already {locked.get_status_display().lower()}.")
+        locked.status = ToolApproval.Status.APPROVED if approve else ToolApproval.Status.DECLINED
+        locked.decided_by, locked.decided_at, locked.decision_note = agent, timezone.now(), note
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    call = locked.call
+    if approve:
+        ctx = ToolContext(thread=locked.thread, run=call.step.run, call_id=call.call_id, approved=True)
+        result, _ = run_tool(registry.get(call.name), ctx, call.name, call.arguments)
+    else:
+        reason = f" ({note})" if note else ""
+        result = {
+            "error": {"code": "declined", "message": f"A colleague reviewed this request and declined it{reason}."}
+        }
+    lifecycle.run_resolve_approval(locked, output=json.dumps(result, default=str), declined=not approve)
+    events.notify_staff(
+        "approval.decided", {"thread_id": locked.thread.public_id, "id": locked.pk, "status": locked.status}
+    )
+    return locked
+
+
+def refresh_summary_soon(escalation: Escalation) -> None:
+    """Rewrite the summary as the conversation goes on, at most every SUMMARY_REFRESH_SECONDS."""
+    from django.conf import settings
+
+    from agents.tasks import write_summary
+
+    stale = escalation.summary_updated_at is None or (
+        (timezone.now() - escalation.summary_updated_at).total_seconds() >= settings.SUMMARY_REFRESH_SECONDS
+    )
+    if escalation.is_open and stale:
+        enqueue(write_summary, escalation.pk)

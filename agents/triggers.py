@@ -1,0 +1,117 @@
+"""When a conversation goes to a person without the model deciding it: rules that hold whatever the model does.
+
+- The customer asks for a person ("can I talk to a human?").
+- Frustration: one strongly worded message, or a second frustrated one in the same conversation.
+- Repeated failures: tool errors, fallback answers ("I can't help with that"), failed or expired
+  runs — ESCALATE_AFTER_FAILURES of them since the conversation last had a person.
+The model's own `escalate_to_human` tool and a supervisor's pick go through agents.services too.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.db.models import Q
+
+from agents.models import Escalation
+from agents.services import escalate, open_escalation
+from support.models import Message, Run, Thread, ToolCall
+
+ASKS_FOR_HUMAN = re.compile(
+    r"\b(talk|speak|chat|connect|transfer)\w*\b.{0,25}\b(human|person|agent|someone|somebody|representative|"
+    r"operator|real people|staff|manager)\b"
+    r"|\b(real|live|actual)\s+(person|human|agent)\b"
+    r"|\bhuman\s+(please|agent|being)\b|^\s*(agent|human|representative|operator)\s*[.!?]*\s*$",
+    re.IGNORECASE,
+)
+STRONG_FRUSTRATION = re.compile(
+    r"\b(useless|ridiculous|terrible|awful|worst|scam|fraud|unacceptable|pathetic|wtf|fed up|sick of|"
+    r"waste of (my )?time|furious|livid|rubbish|garbage)\b",
+    re.IGNORECASE,
+)
+MILD_FRUSTRATION = re.compile(
+    r"\b(annoy\w*|frustrat\w*|still (not|waiting|no)|again\?|not helpful|doesn'?t help|come on|seriously)\b"
+    r"|!{2,}|\?{3,}",
+    re.IGNORECASE,
+)
+FALLBACK_ANSWER = re.compile(
+    r"\b(I'?m not sure I (understand|follow)|I (can'?t|cannot|couldn'?t) help with (that|this)|"
+    r"I didn'?t (quite )?(get|understand) that|I don'?t understand)\b",
+    re.IGNORECASE,
+)
+
+
+def frustration(text: str) -> int:
+    """0 calm, 1 annoyed, 2 strongly frustrated."""
+    letters = [c for c in text if c.isalpha()]
+    shouting = len(letters) >= 12 and sum(c.isupper() for c in letters) / len(letters) > 0.7
+    if STRONG_FRUSTRATION.search(text) or (shouting and MILD_FRUSTRATION.search(text)):
+        return 2
+    if shouting or MILD_FRUSTRATION.search(text):
+        return 1
+    return 0
+
+
+def check_customer_message(thread: Thread, text: str) -> Escalation | None:
+    """Apply the customer-side rules to a message just stored; escalate when one holds."""
+    if thread.mode != Thread.Mode.ASSISTANT:
+        return None
+    if ASKS_FOR_HUMAN.search(text):
+        return escalate(
+            thread=thread,
+            trigger=Escalation.Trigger.CUSTOMER_REQUEST,
+            reason=f"The customer asked for a person: “{text[:200]}”",
+        )
+    level = frustration(text)
+    if level == 0:
+        return None
+    earlier = [
+        m.text for m in thread.messages.filter(role="user").order_by("-created_at", "-id")[1:6] if frustration(m.text)
+    ]
+    if level == 2 or earlier:
+        return escalate(
+            thread=thread,
+            trigger=Escalation.Trigger.FRUSTRATION,
+            reason=f"The customer sounds frustrated: “{text[:200]}”",
+            priority=Escalation.Priority.HIGH,
+        )
+    return None
+
+
+def failures_since_last_person(thread: Thread) -> int:
+    since = (
+        thread.escalations.exclude(status__in=Escalation.OPEN)
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    window = Q(created_at__gt=since) if since else Q()
+    runs = Run.objects.filter(window, thread=thread, status__in=[Run.Status.FAILED, Run.Status.EXPIRED]).count()
+    tools = (
+        ToolCall.objects.filter(step__run__thread=thread, status=ToolCall.Status.FAILED)
+        .filter(Q(finished_at__gt=since) if since else Q())
+        .count()
+    )
+    fallbacks = sum(
+        1
+        for text in thread.messages.filter(window, role="assistant", author=Message.Author.ASSISTANT)
+        if FALLBACK_ANSWER.search(text.text)
+    )
+    return runs + tools + fallbacks
+
+
+def check_run_outcome(run: Run) -> Escalation | None:
+    """After a run comes to rest: call a person when failures keep piling up in this conversation."""
+    thread = run.thread
+    if thread.mode != Thread.Mode.ASSISTANT or open_escalation(thread) is not None:
+        return None
+    failures = failures_since_last_person(thread)
+    if failures < settings.ESCALATE_AFTER_FAILURES:
+        return None
+    return escalate(
+        thread=thread,
+        trigger=Escalation.Trigger.REPEATED_FAILURES,
+        reason=f"{failures} failed lookups, errors or unanswered questions in this conversation.",
+        priority=Escalation.Priority.HIGH,
+    )
