@@ -7,6 +7,7 @@ from django.shortcuts import render
 
 from orders.models import Customer
 from orders.selectors import order_detail_queryset
+from support.widget import identity_signature
 
 
 def demo_home(request: HttpRequest) -> HttpResponse:
@@ -16,5 +17,13 @@ def demo_home(request: HttpRequest) -> HttpResponse:
     orders = []
     if selected is not None:
         orders = order_detail_queryset(selected.orders.all()).prefetch_related("returns__item")
-    context = {"customers": customers, "requested": requested, "selected": selected, "orders": orders}
+    # What a shop's backend does for a signed-in customer: sign their email for the chat widget.
+    widget_signature = identity_signature(selected.email) if selected is not None else ""
+    context = {
+        "customers": customers,
+        "requested": requested,
+        "selected": selected,
+        "orders": orders,
+        "widget_signature": widget_signature,
+    }
     return render(request, "shop/home.html", context)

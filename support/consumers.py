@@ -10,6 +10,7 @@ instructions, no tool schemas, no internal ids beyond the message's.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from urllib.parse import parse_qs
 
@@ -25,6 +26,10 @@ from support.models import Message, Thread
 from support.ratelimit import allow
 
 log = logging.getLogger(__name__)
+
+# Database work of different sockets must not queue behind each other in one thread (channels'
+# default); each call takes a pool thread and its persistent connection (CONN_MAX_AGE).
+db = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 RUN_STATES = {
     "thread.run.queued": "thinking",
@@ -49,6 +54,8 @@ def message_view(message: dict | Message) -> dict:
             "text": message.text,
             "status": message.status,
             "created_at": int(message.created_at.timestamp()),
+            # Lets the widget match a stored message to the copy it is still waiting to have acknowledged.
+            "client_id": (message.metadata or {}).get("client_id"),
         }
     text = "".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
     metadata = message.get("metadata") or {}
@@ -60,6 +67,7 @@ def message_view(message: dict | Message) -> dict:
         "text": text,
         "status": message["status"],
         "created_at": message["created_at"],
+        "client_id": metadata.get("client_id"),
     }
 
 
@@ -74,11 +82,11 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4003)
             return
         ticket = self._query("ticket")
-        self.session = await database_sync_to_async(widget.redeem_ticket)(ticket) if ticket else None
+        self.session = await db(widget.redeem_ticket)(ticket) if ticket else None
         if self.session is None:
             await self.close(code=4001)
             return
-        self.thread = await database_sync_to_async(
+        self.thread = await db(
             Thread.objects.select_related("customer").filter(public_id=self.session.thread_id).first
         )()
         if self.thread is None:
@@ -88,7 +96,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         self.group = events.group_for(self.thread.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json(await database_sync_to_async(self._hello)())
+        await self.send_json(await db(self._hello)())
 
     def _query(self, name: str) -> str:
         values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
@@ -131,7 +139,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if kind == "message":
             await self._on_message(content)
         elif kind == "typing":
-            await database_sync_to_async(events.publish)(
+            await db(events.publish)(
                 self.thread.public_id, "typing", {"who": "customer", "thread_id": self.thread.public_id}
             )
         elif kind == "ping":
@@ -153,26 +161,25 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             )
             return
         ip = (self.scope.get("client") or ["?"])[0]
-        visitor_ok = await database_sync_to_async(allow)(
-            f"widget:visitor:{self.session.visitor}",
-            limit=settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE,
-            window_seconds=60,
-        )
-        ip_ok = visitor_ok and await database_sync_to_async(allow)(
-            f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60
-        )
-        if not (visitor_ok and ip_ok):
-            await self._error("rate_limited", "You're sending messages too quickly. Please wait a moment.", client_id)
-            return
-        result = await database_sync_to_async(self._store_and_answer)(text.strip(), client_id)
+        result = await db(self._store_and_answer)(text.strip(), client_id, ip)
         if "error" in result:
             await self._error(result["error"], result["message"], client_id)
         else:
             await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
 
-    def _store_and_answer(self, text: str, client_id: str) -> dict:
+    def _store_and_answer(self, text: str, client_id: str, ip: str) -> dict:
         """Store the customer's message, then start a run unless a person owns the conversation."""
-        thread = Thread.objects.select_related("assistant").get(pk=self.thread.pk)
+        visitor_ok = allow(
+            f"widget:visitor:{self.session.visitor}",
+            limit=settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE,
+            window_seconds=60,
+        )
+        if not (
+            visitor_ok
+            and allow(f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60)
+        ):
+            return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
+        thread = Thread.objects.select_related("assistant", "customer").get(pk=self.thread.pk)
         if client_id:
             already = thread.messages.filter(metadata__client_id=client_id).first()
             if already is not None:  # a resend after a reconnect: the message is stored once
@@ -237,7 +244,12 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 out["message"] = "I couldn't finish that answer in time. Please ask again."
             return out
         if name == "conversation.activity":
-            return {"type": "activity", "label": data.get("label", ""), "status": data.get("status")}
+            return {
+                "type": "activity",
+                "label": data.get("label", ""),
+                "status": data.get("status"),
+                "call_id": data.get("call_id"),
+            }
         if name == "conversation.escalated":
             return {"type": "handoff", "state": "waiting", "message": "A person from our team will join shortly."}
         if name in ("agent.joined", "agent.left", "agent.message", "conversation.mode"):

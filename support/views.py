@@ -20,6 +20,7 @@ def _client_ip(request: HttpRequest) -> str:
 def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
     if origin:
         response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Expose-Headers"] = "Retry-After"
         response["Vary"] = "Origin"
     return response
 

@@ -270,7 +270,13 @@ class RunExecution:
                 events.publish(
                     tid,
                     "conversation.activity",
-                    {"run_id": self.run.public_id, "tool": call.name, "label": label, "status": "started"},
+                    {
+                        "run_id": self.run.public_id,
+                        "call_id": call.call_id,
+                        "tool": call.name,
+                        "label": label,
+                        "status": "started",
+                    },
                 )
         return step
 
@@ -282,12 +288,15 @@ class RunExecution:
         tid = self.thread.public_id
         for call in calls:
             if call.side == ToolCall.Side.SERVER and call.finished_at:
+                tool = self.server_tools.get(call.name)
                 events.publish(
                     tid,
                     "conversation.activity",
                     {
                         "run_id": self.run.public_id,
+                        "call_id": call.call_id,
                         "tool": call.name,
+                        "label": tool.describe(_safe_args(call.arguments)) if tool else "",
                         "status": "failed" if call.error_code else "finished",
                     },
                 )

@@ -51,7 +51,8 @@ class MessageWriter:
             self._open()
         self.text += piece
         self._pending += piece
-        if (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
+        # The first words go out at once (time to first token); later ones in batches.
+        if not self._sent_first or (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
             self.flush()
 
     def _open(self) -> None:

@@ -1,0 +1,319 @@
+"""Chat load benchmark: K concurrent websocket customers against a running deployment.
+
+Each customer opens a widget session, connects to /ws/chat/ and holds a short conversation (a
+greeting, then an order-status question that makes the assistant call a tool), with a little think
+time between turns. For every answer it measures, from the moment the message was sent, the time to
+the first streamed text and to the final message, and checks that the streamed text equals the
+final message (nothing lost, nothing duplicated). The same prompts are then sent straight to the
+model server, so the model's own time to first and last token can be subtracted.
+
+With --spawn it starts the deployment itself: the offline model served over HTTP with a per-token
+delay, daphne on the Redis channel layer, and a Celery worker on a Redis broker, all on the database
+in DATABASE_URL (migrated and seeded first). Without it, point --url at a running deployment whose
+model is reachable at --model-url.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_load REDIS_URL=redis://127.0.0.1:6379/0 \
+        .venv/bin/python bench/chat_load.py --spawn --customers 200
+
+Prints figures; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import websockets
+
+PROJECT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+CONVERSATION = [
+    "Hello!",
+    "Where is my order {order}? My email is {email}",
+]
+
+
+@dataclass
+class Answer:
+    sent_at: float
+    first_token_at: float | None = None
+    final_at: float | None = None
+    streamed: str = ""
+    final: str = ""
+    finals: int = 0
+
+
+@dataclass
+class Customer:
+    answers: list[Answer] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def post_json(url: str, body: dict, origin: str) -> dict:
+    request = urllib.request.Request(
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json", "Origin": origin}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+async def customer(url: str, order: tuple[str, str], start_delay: float, think: float) -> Customer:
+    result = Customer()
+    await asyncio.sleep(start_delay)
+    try:
+        session = await asyncio.to_thread(post_json, f"{url}/chat/session/", {}, url)
+        ws_url = url.replace("http", "ws", 1) + f"/ws/chat/?ticket={session['ticket']}"
+        async with websockets.connect(ws_url, origin=url, max_size=2**22, open_timeout=60) as socket:
+            json.loads(await socket.recv())  # hello
+            for template in CONVERSATION:
+                text = template.format(order=order[0], email=order[1])
+                answer = Answer(sent_at=time.perf_counter())
+                await socket.send(json.dumps({"type": "message", "text": text, "client_id": str(uuid.uuid4())}))
+                answer_id = None
+                async with asyncio.timeout(120):
+                    while True:
+                        event = json.loads(await socket.recv())
+                        now = time.perf_counter()
+                        kind = event.get("type")
+                        if kind == "error":
+                            result.errors.append(event.get("code", "error"))
+                            break
+                        if kind == "message_started" and event["message"]["role"] == "assistant":
+                            answer_id = answer_id or event["message"]["id"]
+                        elif kind == "delta" and event["id"] == answer_id:
+                            if answer.first_token_at is None and event["text"]:
+                                answer.first_token_at = now
+                            answer.streamed += event["text"]
+                        elif kind == "message" and event["message"]["id"] == answer_id:
+                            answer.final, answer.final_at = event["message"]["text"], now
+                            answer.finals += 1
+                        elif kind == "run" and event["state"] in ("done", "failed"):
+                            if event["state"] == "failed":
+                                result.errors.append("run_failed")
+                            break
+                result.answers.append(answer)
+                await asyncio.sleep(think * random.uniform(0.5, 1.5))
+    except Exception as error:  # a customer's failure is a figure, not a crash of the benchmark
+        result.errors.append(f"{type(error).__name__}: {error}")
+    return result
+
+
+def model_baseline(model_url: str, samples: int = 20) -> tuple[list[float], list[float]]:
+    """The model server's own time to first and last chunk for the same kind of answers."""
+    import openai
+
+    client = openai.OpenAI(base_url=model_url, api_key="offline", max_retries=0)
+    firsts, lasts = [], []
+    prompts = [
+        [{"role": "user", "content": "Hello!"}],
+        [
+            {"role": "user", "content": "Where is my order A1001? My email is alice@example.com"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {
+                            "name": "get_order_status",
+                            "arguments": '{"order_number": "A1001", "email": "alice@example.com"}',
+                        },
+                    }
+                ],
+            },
+            {
+                "role": "tool",
+                "tool_call_id": "call_1",
+                "content": json.dumps(
+                    {
+                        "found": True,
+                        "order_number": "A1001",
+                        "status": "delivered",
+                        "status_label": "Delivered",
+                        "total": "53.51",
+                        "currency": "USD",
+                        "items": [],
+                        "shipment": None,
+                    }
+                ),
+            },
+        ],
+    ]
+    for i in range(samples):
+        started = time.perf_counter()
+        first = None
+        stream = client.chat.completions.create(model="m", messages=prompts[i % 2], stream=True)
+        for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - started
+        firsts.append(first or 0.0)
+        lasts.append(time.perf_counter() - started)
+    return firsts, lasts
+
+
+def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", f"sqlite:///{tempfile.mkdtemp()}/load.sqlite3")
+    env.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
+    queue = f"load-{uuid.uuid4().hex[:6]}"
+    model_port, web_port = args.model_port, args.port
+    model_url = f"http://127.0.0.1:{model_port}/v1"
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        CELERY_BROKER_URL=env["REDIS_URL"],
+        CELERY_QUEUE=queue,
+        OPENAI_API_KEY="offline",
+        OPENAI_BASE_URL=model_url,
+        WIDGET_SESSIONS_PER_IP_PER_MINUTE="100000",
+        WIDGET_MESSAGES_PER_IP_PER_MINUTE="100000",
+        WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE="1000",
+        LOG_LEVEL="WARNING",
+        ASGI_THREADS=str(args.asgi_threads),
+    )
+    env.pop("RUN_DISPATCH", None)
+    manage = [str(BIN / "python"), "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
+    subprocess.run([*manage, "seed_demo"], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if not args.verbose else {}
+    processes = [
+        subprocess.Popen(
+            [*manage, "serve_offline_model", "--port", str(model_port), "--token-delay-ms", str(args.token_delay_ms)],
+            cwd=PROJECT,
+            env=env,
+            **quiet,
+        ),
+        subprocess.Popen(
+            [
+                str(BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "-P",
+                "threads",
+                "-c",
+                str(args.worker_threads),
+                "-Q",
+                queue,
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel=WARNING",
+            ],
+            cwd=PROJECT,
+            env=env,
+            **quiet,
+        ),
+        subprocess.Popen(
+            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
+            cwd=PROJECT,
+            env=env,
+            **quiet,
+        ),
+    ]
+    url = f"http://127.0.0.1:{web_port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/", timeout=2)
+            urllib.request.urlopen(f"{model_url}/models", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.3)
+    time.sleep(3)  # let the worker connect to the broker
+    return url, model_url, processes
+
+
+async def run_customers(args, url: str) -> list[Customer]:
+    orders = [("A1001", "alice@example.com"), ("A1002", "bob@example.com")]
+    tasks = [
+        customer(url, orders[i % len(orders)], random.uniform(0, args.ramp), args.think) for i in range(args.customers)
+    ]
+    return await asyncio.gather(*tasks)
+
+
+def report(customers: list[Customer], model_first: list[float], model_last: list[float], wall: float) -> None:
+    answers = [a for c in customers for a in c.answers]
+    ttft = [(a.first_token_at - a.sent_at) * 1000 for a in answers if a.first_token_at]
+    ttlt = [(a.final_at - a.sent_at) * 1000 for a in answers if a.final_at]
+    lost = sum(1 for a in answers if a.finals == 0 or a.streamed != a.final or not a.first_token_at)
+    duplicated = sum(1 for a in answers if a.finals > 1 or (a.final and a.streamed.count(a.final) > 1))
+    errors = [e for c in customers for e in c.errors]
+    expected = len(customers) * len(CONVERSATION)
+    mf = [v * 1000 for v in model_first]
+    ml = [v * 1000 for v in model_last]
+    print(f"customers: {len(customers)}, answers: {len(answers)}/{expected}, wall {wall:.1f} s")
+    print(f"{'':28}{'p50':>9}{'p95':>9}{'p99':>9}")
+    for label, values in [
+        ("time to first token (ms)", ttft),
+        ("  model alone (ms)", mf),
+        ("time to last token (ms)", ttlt),
+        ("  model alone (ms)", ml),
+    ]:
+        print(f"{label:28}" + "".join(f"{percentile(values, q):9.1f}" for q in (50, 95, 99)))
+    if ttft and mf:
+        added = [percentile(ttft, q) - percentile(mf, q) for q in (50, 95, 99)]
+        print(f"{'added to first token (ms)':28}" + "".join(f"{v:9.1f}" for v in added))
+    print(f"lost answers: {lost + (expected - len(answers))}, duplicated: {duplicated}, errors: {len(errors)}")
+    if errors:
+        counts: dict[str, int] = {}
+        for error in errors:
+            counts[error[:80]] = counts.get(error[:80], 0) + 1
+        for error, n in sorted(counts.items(), key=lambda item: -item[1])[:5]:
+            print(f"  {n} x {error}")
+    if ttft:
+        print(f"mean first token {statistics.mean(ttft):.1f} ms over {len(ttft)} answers")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=200)
+    parser.add_argument("--ramp", type=float, default=5.0, help="customers start within this many seconds")
+    parser.add_argument("--think", type=float, default=2.0, help="seconds between a customer's turns")
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--model-url", default="http://127.0.0.1:8100/v1")
+    parser.add_argument("--spawn", action="store_true", help="start the model server, daphne and a worker")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--model-port", type=int, default=8766)
+    parser.add_argument("--token-delay-ms", type=float, default=20.0)
+    parser.add_argument("--worker-threads", type=int, default=64)
+    parser.add_argument("--asgi-threads", type=int, default=32, help="daphne's pool for database work")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+
+    processes: list[subprocess.Popen] = []
+    url, model_url = args.url, args.model_url
+    try:
+        if args.spawn:
+            url, model_url, processes = spawn(args)
+        started = time.perf_counter()
+        customers = asyncio.run(run_customers(args, url))
+        wall = time.perf_counter() - started
+        model_first, model_last = model_baseline(model_url)
+        report(customers, model_first, model_last, wall)
+    finally:
+        for process in processes:
+            process.terminate()
+
+
+if __name__ == "__main__":
+    main()

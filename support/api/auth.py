@@ -1,0 +1,78 @@
+"""Who may call /v1 and how often: API keys only, throttled per key."""
+
+from __future__ import annotations
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from accounts.authentication import BearerAuthentication
+from accounts.models import ApiKey
+
+
+def _redacted(raw: str) -> str:
+    return f"{raw[:6]}…" if len(raw) > 6 else "…"
+
+
+class ApiKeyAuthentication(BearerAuthentication):
+    """`Authorization: Bearer ck_…`; request.user is the key's owner, request.auth the ApiKey.
+
+    Customer tokens (ct_…) and sessions are refused: /v1 acts for the key's owner, and a customer
+    must never reach another owner's assistants through it.
+    """
+
+    def authenticate(self, request):
+        raw = self._raw_credentials(request)
+        if raw is None:
+            return None
+        try:
+            result = super().authenticate(request)
+        except exceptions.AuthenticationFailed:
+            result = None
+        if result is None or not isinstance(result[1], ApiKey):
+            raise exceptions.AuthenticationFailed(
+                f"Incorrect API key provided: {_redacted(raw)}. Create one with `python manage.py create_api_key`.",
+                code="invalid_api_key",
+            )
+        return result
+
+    @staticmethod
+    def _raw_credentials(request) -> str | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        scheme, _, raw = header.partition(" ")
+        return raw.strip() if scheme.lower() == "bearer" else header
+
+
+class V1KeyThrottle(SimpleRateThrottle):
+    """Requests per API key, at REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["v1"]."""
+
+    scope = "v1"
+
+    def get_rate(self):
+        # Read at request time (not import time), so a settings override takes effect.
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiKey):
+            ident = f"key:{request.auth.key_hash[:24]}"
+        else:
+            ident = f"ip:{self.get_ident(request)}"
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    """How /api/docs/ describes ApiKeyAuthentication (defined here, so it is registered with it)."""
+
+    target_class = "support.api.auth.ApiKeyAuthentication"
+    name = "v1ApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key (ck_…) from `python manage.py create_api_key`; it sees only its owner's "
+            "assistants and threads.",
+        }

@@ -1,0 +1,63 @@
+"""What every /v1 view shares: API-key auth, the per-key throttle, the error envelope, x-request-id."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.http import JsonResponse
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.views import APIView
+
+from support.api.auth import ApiKeyAuthentication, V1KeyThrottle
+from support.api.errors import RequestTooLarge, exception_handler
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+class V1View(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [IsAuthenticated]
+    throttle_classes = [V1KeyThrottle]
+    parser_classes = [JSONParser]  # bodies are JSON, as the API's (others are a 415)
+    # OpenAI-Beta, X-Stainless-* and Idempotency-Key headers are accepted and ignored: nothing reads them.
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        request.request_id = new_request_id()
+        super().initial(request, *args, **kwargs)
+        length = request.META.get("CONTENT_LENGTH") or "0"
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and length.isdigit() and int(length) > limit:
+            raise RequestTooLarge(f"The request body is {length} bytes; the limit is {limit} bytes.")
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["x-request-id"] = getattr(request, "request_id", None) or new_request_id()
+        return response
+
+    @property
+    def owner(self):
+        return self.request.user
+
+
+def unknown_endpoint(request, path: str = "") -> JsonResponse:
+    """404 for a path /v1 does not serve (files, vector stores, …), in the API's envelope."""
+    response = JsonResponse(
+        {
+            "error": {
+                "message": f"Invalid URL ({request.method} {request.path})",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+        status=404,
+    )
+    response["x-request-id"] = new_request_id()
+    return response
