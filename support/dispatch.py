@@ -11,6 +11,8 @@ Always after the current transaction commits, so the worker finds what it is ask
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from celery import Task
@@ -19,13 +21,43 @@ from django.db import close_old_connections, connection, transaction
 
 log = logging.getLogger(__name__)
 _pool: ThreadPoolExecutor | None = None
+SWEEP_SECONDS = 30
 
 
 def _embedded_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=settings.EMBEDDED_RUN_WORKERS, thread_name_prefix="work")
+        threading.Thread(target=_sweep_forever, name="run-sweeper", daemon=True).start()
     return _pool
+
+
+def _sweep_forever() -> None:
+    """The embedded stand-in for Celery beat and broker redelivery.
+
+    Every SWEEP_SECONDS: expire runs past their expiry, and hand runs that nobody is executing (left
+    queued, or in progress under a lapsed lease, e.g. by a restarted server) to the pool again.
+    Claiming makes a second hand-over harmless.
+    """
+    from support import lifecycle
+
+    while True:
+        time.sleep(SWEEP_SECONDS)
+        close_old_connections()
+        try:
+            lifecycle.expire_stale_runs()
+            for run_id in lifecycle.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
+                _embedded_pool().submit(_run_in_thread, _execute_task(), (run_id,))
+        except Exception:
+            log.exception("run sweep failed")
+        finally:
+            connection.close()
+
+
+def _execute_task() -> Task:
+    from support.tasks import execute_run_task
+
+    return execute_run_task
 
 
 def _run_in_thread(task: Task, args: tuple) -> None:
@@ -52,6 +84,4 @@ def enqueue(task: Task, *args) -> None:
 
 
 def enqueue_run(run_id: int) -> None:
-    from support.tasks import execute_run_task
-
-    enqueue(execute_run_task, run_id)
+    enqueue(_execute_task(), run_id)

@@ -334,6 +334,14 @@ def expire_stale_runs() -> int:
     return sum(1 for run in stale if expire_run(run) is not None)
 
 
+def orphaned_runs(*, older_than_seconds: int) -> list[int]:
+    """Runs nobody executes: queued for a while, or in progress under a lapsed lease."""
+    now = timezone.now()
+    queued = Run.objects.filter(status=S.QUEUED, created_at__lt=now - timedelta(seconds=older_than_seconds))
+    abandoned = Run.objects.filter(status__in=[S.IN_PROGRESS, S.CANCELLING], lease_expires_at__lt=now)
+    return list((queued | abandoned).values_list("pk", flat=True))
+
+
 def run_submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
     """Answer every pending client-side call of a run in requires_action; the run is queued again."""
     if run.expires_at and timezone.now() >= run.expires_at and expire_run(run) is not None:

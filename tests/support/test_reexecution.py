@@ -1,0 +1,123 @@
+"""At-least-once execution: a run delivered twice, or resumed after a crash, acts once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from orders.models import Return
+from support import lifecycle
+from support.engine.runner import execute_run
+from support.models import Message, Run, RunStep, ToolCall, VerifiedOrder
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+RETURN_ARGS = {"order_number": "A1001", "item": "MUG-1", "reason": "defective", "quantity": 1}
+
+
+@pytest.fixture
+def verified(thread, alice_order):
+    VerifiedOrder.objects.create(thread=thread, order=alice_order)
+    lifecycle.message_create(thread=thread, role="user", content="Return one mug please", author="customer")
+    return alice_order
+
+
+def test_a_crash_after_the_tool_ran_resumes_from_the_stored_step_and_opens_one_return(
+    scripted, thread, assistant, verified
+):
+    scripted.tool_calls(("initiate_return", RETURN_ARGS))
+    scripted.text("Return opened.")
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "completed" and Return.objects.count() == 1
+
+    # The worker died after the return was opened but before the step's outcome was stored, and the
+    # broker redelivered the task once the lease lapsed.
+    step = run.steps.get(type="tool_calls")
+    ToolCall.objects.filter(step=step).update(status="pending", output=None, finished_at=None)
+    RunStep.objects.filter(pk=step.pk).update(status="in_progress", completed_at=None)
+    Run.objects.filter(pk=run.pk).update(
+        status="in_progress", completed_at=None, lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    scripted.text("Return opened.")
+    execute_run(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert Return.objects.count() == 1
+    call = ToolCall.objects.get(step=step)
+    assert '"return_id"' in call.output
+    assert len(scripted.requests) == 3  # resumed from the stored step: the model was not asked for the call again
+
+
+def test_a_model_asked_again_with_new_call_ids_still_opens_one_return(scripted, thread, assistant, verified):
+    scripted.tool_calls(("initiate_return", RETURN_ARGS))
+    scripted.text("Return opened.")
+    lifecycle.run_create(thread=thread, assistant=assistant)
+    first = Return.objects.get()
+
+    lifecycle.message_create(thread=thread, role="user", content="Did it work?", author="customer")
+    scripted.tool_calls(("initiate_return", RETURN_ARGS))  # new ids: call_scripted…
+    scripted.text("Yes, return opened.")
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert list(Return.objects.all()) == [first]
+    outputs = ToolCall.objects.filter(name="initiate_return").values_list("output", flat=True)
+    assert len(set(outputs)) == 1  # the second call got the stored result
+
+
+def test_a_run_delivered_twice_at_once_is_executed_once(scripted, settings, thread, assistant):
+    if connection.vendor == "sqlite":
+        settings.DATABASES["default"]["OPTIONS"]["timeout"] = 20
+    scripted.text("Only once.")
+    lifecycle.message_create(thread=thread, role="user", content="Hi", author=Message.Author.CUSTOMER)
+    run = Run.objects.create(thread=thread, assistant=assistant, model="m", expires_at=Run.default_expiry())
+
+    def deliver():
+        try:
+            execute_run(run.pk)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=deliver) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert len(scripted.requests) == 1
+    assert thread.messages.filter(role="assistant").count() == 1
+
+
+def test_the_sweep_finds_runs_nobody_executes(thread, assistant):
+    old = timezone.now() - timedelta(minutes=5)
+    stale_queued = Run.objects.create(thread=thread, assistant=assistant, model="m", created_at=old)
+    abandoned = Run.objects.create(
+        thread=thread.__class__.objects.create(assistant=assistant),
+        assistant=assistant,
+        model="m",
+        status="in_progress",
+        lease_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+    running = Run.objects.create(
+        thread=thread.__class__.objects.create(assistant=assistant),
+        assistant=assistant,
+        model="m",
+        status="in_progress",
+        lease_expires_at=timezone.now() + timedelta(seconds=30),
+    )
+    fresh = Run.objects.create(
+        thread=thread.__class__.objects.create(assistant=assistant), assistant=assistant, model="m"
+    )
+
+    found = set(lifecycle.orphaned_runs(older_than_seconds=30))
+    assert {stale_queued.pk, abandoned.pk} <= found
+    assert running.pk not in found and fresh.pk not in found
