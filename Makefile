@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+NODE_E2E := tests/e2e/node
+NODE_SDK := $(NODE_E2E)/node_modules/.package-lock.json
 
 .PHONY: demo test test-fast lint format browser worker clean
 
@@ -25,8 +27,8 @@ demo: $(VENV)/.base-installed
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
-## test: install what the tests need (Python packages, Debian's chromium) and run the whole suite
-test: $(VENV)/.dev-installed browser
+## test: install what the tests need (Python packages, Debian's chromium, the Node SDK) and run the whole suite
+test: $(VENV)/.dev-installed browser $(NODE_SDK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
@@ -35,6 +37,12 @@ test: $(VENV)/.dev-installed browser
 ## test-fast: the suite without the slow end-to-end tests
 test-fast: $(VENV)/.dev-installed
 	$(VENV)/bin/pytest -m "not slow"
+
+# The official openai Node SDK for tests/e2e/test_openai_node_sdk.py, at the exact version of its lock file.
+# npm writes node_modules/.package-lock.json on install: newer than the lock file means nothing to do.
+$(NODE_SDK): $(NODE_E2E)/package.json $(NODE_E2E)/package-lock.json
+	npm ci --prefix $(NODE_E2E) --no-audit --no-fund
+	touch $@
 
 # Browser tests drive Debian's chromium through Playwright (Playwright's own download cannot work here).
 browser:

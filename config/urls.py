@@ -8,8 +8,10 @@ from support.views import widget_session
 urlpatterns = [
     path("", demo_home, name="demo-home"),
     path("admin/", admin.site.urls),
+    path("console/", include("agents.urls")),
     path("chat/session/", widget_session, name="widget-session"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/", include("orders.api.urls")),
+    path("v1/", include("support.api.urls")),
 ]
