@@ -15,3 +15,6 @@ urlpatterns = [
     path("api/", include("orders.api.urls")),
     path("v1/", include("support.api.urls")),
 ]
+
+handler404 = "config.errors.not_found"
+handler500 = "config.errors.server_error"

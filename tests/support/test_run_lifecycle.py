@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -278,3 +279,36 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
 
 def _text(value):
     return {"type": "text", "text": {"value": value, "annotations": []}}
+
+
+def test_a_long_thread_compacts_its_older_turns_into_a_summary(scripted, settings, thread, assistant):
+    settings.THREAD_COMPACT_AFTER_MESSAGES = 12
+    for i in range(14):
+        role = "user" if i % 2 == 0 else "assistant"
+        Message.objects.create(thread=thread, role=role, author="customer", content=[_text(f"turn {i}")])
+    summary = {
+        "headline": "Alice asks about A1001",
+        "problem": "Wants to know where order A1001 is.",
+        "customer": "Alice",
+        "verified_orders": ["A1001"],
+        "actions_taken": ["Looked up A1001: shipped"],
+        "open_items": ["Delivery date"],
+        "mood": "calm",
+        "suggested_next_step": "Track the parcel.",
+    }
+    scripted.text(json.dumps(summary))  # the compaction call
+    scripted.text("Here is the latest.")
+    ask(thread, "and now?")
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run.refresh_from_db()
+    thread.refresh_from_db()
+    assert run.status == "completed"
+    assert scripted.requests[0]["response_format"]["type"] == "json_schema"
+    assert "Verified orders: A1001" in thread.compacted_summary
+    prompt = scripted.requests[1]["messages"]
+    assert "Summary of the earlier part of this conversation" in prompt[0]["content"]
+    assert "Alice asks about A1001" in prompt[0]["content"]
+    sent = [m["content"] for m in prompt[1:]]
+    assert "turn 0" not in sent and sent[-1] == "and now?"
+    assert len(sent) == 10  # the most recent turns, verbatim
