@@ -36,54 +36,52 @@ class _Publisher:
 
     Calling async_to_sync per event would open a Redis connection per event (channels_redis pools
     connections per loop). Instead every event goes to a loop that lives as long as the process:
-    the ASGI server's own loop when one is bound (required for the in-memory layer, whose queues
-    belong to that loop), else a daemon thread's. A group always maps to the same shard, whose
-    messages are sent one after another, so a thread's events keep their order.
+    a daemon thread's for a network layer, where a group always maps to the same shard whose
+    messages are sent one after another, so a thread's events keep their order. The in-memory
+    layer's queues belong to the ASGI server's loop, so there each event is a task on that loop;
+    its sends never suspend, so those tasks finish in the order they were made.
     """
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._pending = 0
         self._idle = threading.Condition()
-        if loop is None:
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, name="event-publisher", daemon=True).start()
-        self.loop = loop
-        try:
-            in_loop = asyncio.get_running_loop() is loop
-        except RuntimeError:
-            in_loop = False
-        if in_loop:  # bound from a consumer running on this very loop
-            self._queues = self._start()
-        else:
-            self._queues = asyncio.run_coroutine_threadsafe(self._start_async(), loop).result(timeout=10)
+        self._queues: list[asyncio.Queue] = []
+        if loop is not None:
+            self.loop = loop
+            return
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="event-publisher", daemon=True).start()
+        self._queues = asyncio.run_coroutine_threadsafe(self._start_shards(), self.loop).result(timeout=10)
 
-    def _start(self) -> list[asyncio.Queue]:
+    async def _start_shards(self) -> list[asyncio.Queue]:
         queues = [asyncio.Queue() for _ in range(SHARDS)]
-        self._tasks = [self.loop.create_task(self._drain(queue)) for queue in queues]
+        self._tasks = [asyncio.ensure_future(self._drain(queue)) for queue in queues]
         return queues
 
-    async def _start_async(self) -> list[asyncio.Queue]:
-        return self._start()
-
     async def _drain(self, queue: asyncio.Queue) -> None:
-        layer = get_channel_layer()
         while True:
             group, message = await queue.get()
-            try:
-                await layer.group_send(group, message)
-            except Exception:
-                # The events are a live view; the database stays the truth and subscribers resume from it.
-                log.exception("could not publish %s to %s", message.get("event"), group)
-            finally:
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
+            await self._send_one(group, message)
+
+    async def _send_one(self, group: str, message: dict) -> None:
+        try:
+            await get_channel_layer().group_send(group, message)
+        except Exception:
+            # The events are a live view; the database stays the truth and subscribers resume from it.
+            log.exception("could not publish %s to %s", message.get("event"), group)
+        finally:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
 
     def send(self, group: str, message: dict) -> None:
         with self._idle:
             self._pending += 1
-        queue = self._queues[hash(group) % SHARDS]
-        self.loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+        if self._queues:
+            queue = self._queues[hash(group) % SHARDS]
+            self.loop.call_soon_threadsafe(queue.put_nowait, (group, message))
+        else:
+            self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self._send_one(group, message)))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything sent so far has reached the channel layer."""
