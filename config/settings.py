@@ -123,7 +123,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": env.int("CHANNEL_CAPACITY", default=100)},
+            "CONFIG": {
+                # redis-py 8 reads with a 5 s socket timeout by default, and channels_redis blocks on
+                # BZPOPMIN for 5 s: a busy server then times out receiving. Give the read headroom.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "capacity": env.int("CHANNEL_CAPACITY", default=100),
+            },
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
