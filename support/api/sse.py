@@ -24,7 +24,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from django.http import StreamingHttpResponse
 
 from orders.errors import DomainError
@@ -96,14 +96,18 @@ class RunRelay:
 
 
 def _with_fresh_connection(function: Callable[[], Any]) -> Callable[[], Any]:
-    """Run `function` in a worker thread with a usable database connection, closed afterwards."""
+    """Run `function` in a worker thread with a usable database connection, closed afterwards.
+
+    Closed, not kept for CONN_MAX_AGE: the pool's threads are not request threads, so nothing else
+    would ever close it (and an idle connection keeps a test database from being dropped).
+    """
 
     def call():
         close_old_connections()
         try:
             return function()
         finally:
-            close_old_connections()
+            connections.close_all()
 
     return call
 

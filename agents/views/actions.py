@@ -1,0 +1,230 @@
+"""The console's actions: thin adapters onto agents.services and orders.services.
+
+Each is a POST (CSRF-protected: a form's token or the X-CSRFToken header), checks the user is
+console staff, calls the one service that makes the change (which checks the finer rights and
+tells the widget and every console), and answers JSON or redirects back with a message.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from agents import services
+from agents.models import Escalation
+from agents.selectors import console_message_view, conversation_orders
+from agents.views.access import access_thread, agent_required, done, failed, posted, supervisor_required
+from orders import services as order_services
+from orders.actors import Actor
+from orders.errors import DomainError, InvalidInput, InvalidState, NotFound
+from orders.models import Return
+from support.engine.model import ModelCallFailed, call_model
+from support.engine.prompt import history
+from support.llm.client import default_model
+from support.models import Thread, ToolApproval
+
+MAX_REPLY_CHARS = 4000
+
+
+def _conversation_url(thread: Thread) -> str:
+    return reverse("console:conversation", args=[thread.public_id])
+
+
+def _open_escalation(thread: Thread, data: dict) -> Escalation:
+    """The conversation's open escalation; the one the page showed, if it says which."""
+    escalation = services.open_escalation(thread)
+    if escalation is None:
+        raise InvalidState("This conversation is not waiting for or held by a person.", code="not_escalated")
+    shown = str(data.get("escalation") or "")
+    if shown and shown != str(escalation.pk):
+        raise InvalidState("This conversation changed since you opened it. Reload to see where it stands.")
+    return escalation
+
+
+@require_POST
+@agent_required
+def claim(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        escalation = services.claim(escalation=_open_escalation(thread, posted(request)), agent=request.user)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(
+        request,
+        message="You have this conversation now.",
+        fallback=_conversation_url(thread),
+        data={"escalation": services.escalation_view(escalation)},
+    )
+
+
+@require_POST
+@agent_required
+def assign(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    data = posted(request)
+    try:
+        agent_id = str(data.get("agent") or "")
+        agent = get_user_model().objects.filter(pk=int(agent_id)).first() if agent_id.isdigit() else None
+        if agent is None:
+            raise InvalidInput("Choose who should take this conversation.", param="agent")
+        escalation = services.assign(escalation=_open_escalation(thread, data), agent=agent, by=request.user)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(
+        request,
+        message=f"Assigned to {agent.get_username()}.",
+        fallback=_conversation_url(thread),
+        data={"escalation": services.escalation_view(escalation)},
+    )
+
+
+@require_POST
+@agent_required
+def reply(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    data = posted(request)
+    text = str(data.get("text") or "")
+    try:
+        if len(text) > MAX_REPLY_CHARS:
+            raise InvalidInput(f"Keep a reply under {MAX_REPLY_CHARS} characters.", param="text")
+        message = services.agent_reply(escalation=_open_escalation(thread, data), agent=request.user, text=text)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(
+        request, message="Sent.", fallback=_conversation_url(thread), data={"message": console_message_view(message)}
+    )
+
+
+@require_POST
+@agent_required
+def add_note(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        note = services.add_note(thread=thread, author=request.user, text=str(posted(request).get("text") or ""))
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(
+        request,
+        message="Note added.",
+        fallback=_conversation_url(thread),
+        data={"note": {"id": note.pk, "author": request.user.get_username(), "text": note.text}},
+    )
+
+
+@require_POST
+@agent_required
+def hand_back(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        services.hand_back(escalation=_open_escalation(thread, posted(request)), agent=request.user)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(request, message="Handed back to the assistant.", fallback=_conversation_url(thread))
+
+
+@require_POST
+@agent_required
+def resolve(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        services.resolve(escalation=_open_escalation(thread, posted(request)), agent=request.user)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(request, message="Resolved; the conversation is closed.", fallback=reverse("console:queue"))
+
+
+@require_POST
+@supervisor_required
+def escalate(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    data = posted(request)
+    reason = str(data.get("reason") or "").strip() or "A supervisor picked this conversation for a person."
+    try:
+        services.supervisor_escalate(
+            thread=thread, supervisor=request.user, reason=reason, priority=str(data.get("priority") or "normal")
+        )
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(request, message="Queued for a person.", fallback=_conversation_url(thread))
+
+
+@require_POST
+@agent_required
+def decide_return(request: HttpRequest, thread_id: str, return_id: int, decision: str) -> HttpResponse:
+    """Approve or reject a requested return of an order shown beside this conversation."""
+    thread = access_thread(thread_id)
+    note = str(posted(request).get("note") or "").strip()
+    actor = Actor.staff(request.user.get_username())
+    try:
+        orders = {order.pk for order in conversation_orders(thread)}
+        if not Return.objects.filter(pk=return_id, order_id__in=orders).exists():
+            raise NotFound(f"No return {return_id} was found in this conversation.")
+        if decision == "approve":
+            ret = order_services.return_approve(actor=actor, return_id=return_id, note=note)
+        else:
+            ret = order_services.return_reject(actor=actor, return_id=return_id, note=note)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(
+        request,
+        message=f"Return #{ret.pk} {ret.get_status_display().lower()}.",
+        fallback=_conversation_url(thread),
+        data={"return": {"id": ret.pk, "status": ret.status}},
+    )
+
+
+@require_POST
+@agent_required
+def decide_approval(request: HttpRequest, approval_id: int) -> HttpResponse:
+    """Approve or decline a risky tool call the assistant is waiting on; its run then goes on."""
+    approval = ToolApproval.objects.select_related("thread").filter(pk=approval_id).first()
+    fallback = reverse("console:queue") if approval is None else _conversation_url(approval.thread)
+    data = posted(request)
+    decision = str(data.get("decision") or "")
+    try:
+        if approval is None:
+            raise NotFound(f"No approval request {approval_id} was found.")
+        if decision not in ("approve", "decline"):
+            raise InvalidInput("Approve or decline the request.", param="decision")
+        decided = services.decide_approval(
+            approval=approval,
+            agent=request.user,
+            approve=decision == "approve",
+            note=str(data.get("note") or "").strip(),
+        )
+    except DomainError as error:
+        return failed(request, error, fallback=fallback)
+    return done(
+        request,
+        message=f"Request {decided.get_status_display().lower()}.",
+        fallback=fallback,
+        data={"approval": {"id": decided.pk, "status": decided.status}},
+    )
+
+
+SUGGEST_INSTRUCTIONS = (
+    "You draft the next message a human support agent will send to the customer in this conversation. "
+    "The agent will read and edit it before sending. Write only the message: friendly, brief, concrete, "
+    "in the customer's language. Do not promise what the conversation does not show is possible."
+)
+
+
+@require_POST
+@agent_required
+def suggest(request: HttpRequest, thread_id: str) -> JsonResponse:
+    """An AI draft of the agent's next reply (the offline model answers when no provider is set)."""
+    thread = access_thread(thread_id)
+    chat = [message for turn in history(thread) for message in turn.messages]
+    if thread.compacted_summary:
+        chat.insert(0, {"role": "user", "content": "(Summary of what came before) " + thread.compacted_summary})
+    model = thread.assistant.model if thread.assistant_id else default_model()
+    request_body = {"model": model, "messages": [{"role": "system", "content": SUGGEST_INSTRUCTIONS}, *chat]}
+    try:
+        turn = call_model(request_body)
+    except ModelCallFailed as error:
+        return JsonResponse(
+            {"error": {"code": error.code, "message": "No suggestion right now; try again."}}, status=503
+        )
+    return JsonResponse({"text": turn.text.strip()})

@@ -1,0 +1,131 @@
+"""The console's pages: the queue, one conversation, recent conversations, metrics.
+
+Server-rendered with what agents.selectors returns; console.js keeps them live over /ws/console/.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from agents import selectors
+from agents.forms import MetricsPeriodForm
+from agents.models import Escalation
+from agents.permissions import is_supervisor
+from agents.services import escalation_view
+from agents.views.access import access_thread, agent_required, supervisor_required
+
+
+def _me(request: HttpRequest) -> dict:
+    user = request.user
+    return {
+        "username": user.get_username(),
+        "name": user.get_full_name() or user.get_username(),
+        "supervisor": is_supervisor(user),
+    }
+
+
+@require_GET
+@agent_required
+def queue(request: HttpRequest) -> HttpResponse:
+    state = {"me": _me(request), "queue": selectors.queue(), "approvals": selectors.pending_approvals()}
+    return render(request, "console/queue.html", {"state": state, "page": "queue"})
+
+
+@require_GET
+@agent_required
+def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    escalation = (
+        thread.escalations.select_related("assigned_to", "thread__customer").order_by("-created_at", "-id").first()
+    )
+    is_open = escalation is not None and escalation.is_open
+    me = _me(request)
+    owns = is_open and (escalation.assigned_to_id == request.user.pk or me["supervisor"])
+    summary = next((e.summary for e in thread.escalations.exclude(summary=None).order_by("-created_at", "-id")), None)
+    state = {
+        "me": me,
+        "thread_id": thread.public_id,
+        "mode": thread.mode,
+        "escalation": escalation_view(escalation) if escalation else None,
+        "approvals": selectors.pending_approvals(thread),
+    }
+    context = {
+        "page": "conversation",
+        "state": state,
+        "thread": thread,
+        "escalation": escalation,
+        "is_open": is_open,
+        "owns": owns,
+        "summary": summary,
+        "timeline": selectors.timeline(thread),
+        "orders": selectors.conversation_orders(thread),
+        "notes": selectors.thread_notes(thread),
+        "canned": selectors.canned_replies(thread=thread, agent=request.user),
+        "approvals": state["approvals"],
+        "agents": selectors.assignable_agents() if me["supervisor"] else [],
+        "priorities": Escalation.Priority.choices,
+    }
+    return render(request, "console/conversation.html", context)
+
+
+@require_GET
+@supervisor_required
+def conversations(request: HttpRequest) -> HttpResponse:
+    context = {"page": "conversations", "threads": selectors.recent_conversations(), "state": {"me": _me(request)}}
+    return render(request, "console/conversations.html", context)
+
+
+@require_GET
+@supervisor_required
+def metrics(request: HttpRequest) -> HttpResponse:
+    form = MetricsPeriodForm(request.GET or None)
+    period = selectors.Period.last_days(7)
+    if form.is_bound:
+        if form.is_valid():
+            period = form.period()
+        else:
+            for error in form.non_field_errors() or [e for errors in form.errors.values() for e in errors]:
+                messages.error(request, error)
+    m = selectors.metrics(period)
+    c = m.conversations
+    tiles = [
+        (str(c.conversations), "conversations (a customer wrote in the period)"),
+        (_percent(c.containment_rate), f"contained: {c.contained} ended without a person"),
+        (_percent(c.confirmed_rate), f"resolved, confirmed by the customer ({c.resolved_confirmed})"),
+        (_percent(c.assumed_rate), f"resolved, assumed: quiet for 24 h after our reply ({c.resolved_assumed})"),
+        (
+            _duration(m.first_reply_median_s),
+            f"median time to first human reply (average {_duration(m.first_reply_average_s)}, "
+            f"{m.first_reply_count} escalations answered)",
+        ),
+        (
+            f"${m.estimated_cost}",
+            f"estimated model cost: {m.prompt_tokens:,} prompt + {m.completion_tokens:,} completion tokens",
+        ),
+    ]
+    tools = [
+        (t.name, t.calls, f"{t.failures} ({_percent(t.failure_rate)})", _ms(t.p50_ms), _ms(t.p95_ms)) for t in m.tools
+    ]
+    context = {"page": "metrics", "metrics": m, "tiles": tiles, "tools": tools, "state": {"me": _me(request)}}
+    return render(request, "console/metrics.html", context)
+
+
+def _percent(share: float | None) -> str:
+    return "–" if share is None else f"{share * 100:.0f}%"
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f} ms"

@@ -1,0 +1,700 @@
+// The agent console, live: the queue and open conversations over the /ws/console/ socket.
+// An ES module with no build step and no framework. Whatever a customer or an agent typed reaches
+// the page through textContent only, never as HTML.
+
+const state = JSON.parse(document.getElementById("console-state")?.textContent || "{}");
+const page = document.querySelector(".console")?.dataset.page;
+const me = state.me || {};
+
+const PRIORITY_RANK = { urgent: 0, high: 1, normal: 2, low: 3 };
+const SUMMARY_LISTS = ["verified_orders", "actions_taken", "open_items"];
+const SUMMARY_TEXTS = ["problem", "customer", "mood", "suggested_next_step"];
+const ESCALATION_LABELS = {
+  waiting: "Waiting for an agent",
+  assigned: "Assigned",
+  resolved: "Resolved",
+  handed_back: "Handed back to the assistant",
+};
+const MODE_LABELS = {
+  assistant: "Assistant answers",
+  waiting_human: "Waiting for a human",
+  human: "A human answers",
+  closed: "Closed",
+};
+const TYPING_SHOWN_MS = 4000;
+const TYPING_SEND_EVERY_MS = 1500;
+
+// --- small helpers -----------------------------------------------------------------------------
+
+/** An element with attributes and children; strings become text nodes (so they are never parsed as HTML). */
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "text") node.textContent = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+function csrfToken() {
+  const field = document.querySelector("input[name=csrfmiddlewaretoken]");
+  if (field) return field.value;
+  const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));
+  return cookie ? decodeURIComponent(cookie.split("=")[1]) : "";
+}
+
+/** POST form fields with the CSRF header; resolves to the JSON answer or throws its message. */
+async function post(url, fields = {}) {
+  // URL-encoded, not FormData: an empty multipart body is refused by Django's parser.
+  const body = new URLSearchParams(fields);
+  const response = await fetch(url, {
+    method: "POST",
+    body,
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+  });
+  let payload = {};
+  try {
+    payload = await response.json();
+  } catch {
+    payload = {};
+  }
+  if (!response.ok) throw new Error(payload.error?.message || `That didn't work (HTTP ${response.status}).`);
+  return payload;
+}
+
+function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, "0");
+  return h ? `${h}:${String(m).padStart(2, "0")}:${rest}` : `${m}:${rest}`;
+}
+
+function since(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+const now = () => Date.now() / 1000;
+const timeOf = (unix) => new Date(unix * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+function conversationUrl(threadId) {
+  return `/console/conversations/${encodeURIComponent(threadId)}/`;
+}
+
+/** The SLA cell: time left until a person should have joined, red once breached. */
+function renderSla(node, escalation) {
+  if (!node) return;
+  if (escalation.status !== "waiting") {
+    node.textContent = "person joined";
+    node.className = "sla sla-met";
+    return;
+  }
+  const left = escalation.sla_due_at - now();
+  node.textContent = left >= 0 ? `${clock(left)} left` : `breached ${clock(-left)} ago`;
+  node.className = left >= 0 ? (left < 60 ? "sla sla-soon" : "sla") : "sla sla-breached";
+}
+
+// --- the assistant's markdown, as DOM nodes (never parsed as HTML) ------------------------------
+
+const INLINE = /(\*\*[^*\n]+\*\*|`[^`\n]+`|\*[^*\s][^*\n]*\*)/g;
+const LIST_ITEM = /^\s*(?:[-*•]|\d+[.)])\s+(.*)$/;
+
+function inline(text) {
+  const fragment = document.createDocumentFragment();
+  for (const part of text.split(INLINE)) {
+    if (!part) continue;
+    if (part.startsWith("**") && part.endsWith("**") && part.length > 4) fragment.append(el("strong", { text: part.slice(2, -2) }));
+    else if (part.startsWith("`") && part.endsWith("`") && part.length > 2) fragment.append(el("code", { text: part.slice(1, -1) }));
+    else if (part.startsWith("*") && part.endsWith("*") && part.length > 2) fragment.append(el("em", { text: part.slice(1, -1) }));
+    else fragment.append(document.createTextNode(part));
+  }
+  return fragment;
+}
+
+/** Paragraphs, line breaks, bulleted and numbered lists, **bold**, *italic* and `code`. */
+function markdown(text) {
+  const fragment = document.createDocumentFragment();
+  for (const block of text.split(/\n{2,}/)) {
+    let paragraph = null;
+    let list = null;
+    for (const line of block.split("\n")) {
+      const item = LIST_ITEM.exec(line);
+      if (item) {
+        const numbered = /^\s*\d/.test(line);
+        if (!list || list.tagName !== (numbered ? "OL" : "UL")) {
+          list = el(numbered ? "ol" : "ul");
+          fragment.append(list);
+        }
+        list.append(el("li", {}, inline(item[1])));
+        paragraph = null;
+      } else if (line.trim()) {
+        if (!paragraph) {
+          paragraph = el("p");
+          fragment.append(paragraph);
+        } else {
+          paragraph.append(el("br"));
+        }
+        paragraph.append(inline(line));
+        list = null;
+      }
+    }
+  }
+  return fragment;
+}
+
+function messageBody(m) {
+  if (m.author === "customer" || m.status === "in_progress") return el("div", { class: "msg-text", text: m.text });
+  return el("div", { class: "msg-text md" }, markdown(m.text));
+}
+
+// --- the socket --------------------------------------------------------------------------------
+
+class ConsoleSocket {
+  constructor(onMessage) {
+    this.onMessage = onMessage;
+    this.watched = new Set();
+    this.backoff = 500;
+    this.status = document.getElementById("live-status");
+    this.connect();
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    this.ws = new WebSocket(`${scheme}://${location.host}/ws/console/`);
+    this.ws.addEventListener("open", () => {
+      this.backoff = 500;
+      this.setStatus("live", "live");
+      for (const threadId of this.watched) this.send({ type: "watch", thread_id: threadId });
+    });
+    this.ws.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      this.onMessage(message);
+    });
+    this.ws.addEventListener("close", (event) => {
+      if (event.code === 4001 || event.code === 4003) {
+        this.setStatus("offline", "signed out");
+        return;
+      }
+      this.setStatus("offline", "reconnecting…");
+      setTimeout(() => this.connect(), this.backoff);
+      this.backoff = Math.min(this.backoff * 2, 15000);
+    });
+  }
+
+  setStatus(value, label) {
+    if (!this.status) return;
+    this.status.dataset.state = value;
+    this.status.textContent = label;
+  }
+
+  send(message) {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  }
+
+  watch(threadId) {
+    this.watched.add(threadId);
+    this.send({ type: "watch", thread_id: threadId });
+  }
+}
+
+// --- what every page keeps: the queue, for the count in the navigation --------------------------
+
+const queue = new Map((state.queue || []).map((e) => [e.id, e]));
+
+function applyEscalation(view) {
+  if (view.status === "waiting" || view.status === "assigned") queue.set(view.id, view);
+  else queue.delete(view.id);
+}
+
+function renderQueueCount() {
+  const badge = document.getElementById("queue-count");
+  if (!badge) return;
+  const waiting = [...queue.values()].filter((e) => e.status === "waiting").length;
+  badge.textContent = String(waiting);
+  badge.hidden = waiting === 0;
+  badge.title = `${waiting} waiting for a person`;
+}
+
+// --- the queue page ----------------------------------------------------------------------------
+
+function queuePage() {
+  const rows = document.getElementById("queue-rows");
+  const empty = document.getElementById("queue-empty");
+  const approvalsList = document.getElementById("approvals");
+  const approvalsEmpty = document.getElementById("approvals-empty");
+  const fresh = new Set();
+  let approvals = state.approvals || [];
+
+  function row(e) {
+    const claim =
+      e.status === "waiting"
+        ? el("button", { type: "button", class: "primary small", dataset: { claim: e.thread_id, escalation: e.id } }, "Claim")
+        : null;
+    return el(
+      "tr",
+      { class: `prio-row prio-row-${e.priority}${fresh.has(e.id) ? " fresh" : ""}`, dataset: { escalation: e.id } },
+      el("td", {}, el("span", { class: `badge prio-${e.priority}`, text: e.priority })),
+      el(
+        "td",
+        { class: "headline-cell" },
+        el("a", { href: conversationUrl(e.thread_id), class: "headline", text: e.headline }),
+        el("div", { class: "muted small", text: `${e.trigger_label} · ${e.customer || "Anonymous visitor"}` }),
+      ),
+      el("td", { class: "waiting", dataset: { since: e.created_at } }, since(now() - e.created_at)),
+      el("td", {}, el("span", { class: "sla", dataset: { sla: e.id } })),
+      el("td", { class: e.assigned_to ? "assignee" : "assignee muted", text: e.assigned_to || "unassigned" }),
+      el("td", { class: "row-actions" }, el("a", { href: conversationUrl(e.thread_id), class: "button small" }, "Open"), claim),
+    );
+  }
+
+  function render() {
+    const sorted = [...queue.values()].sort(
+      (a, b) =>
+        (PRIORITY_RANK[a.priority] ?? 2) - (PRIORITY_RANK[b.priority] ?? 2) || a.created_at - b.created_at || a.id - b.id,
+    );
+    rows.replaceChildren(...sorted.map(row));
+    empty.hidden = sorted.length > 0;
+    tick();
+    renderQueueCount();
+  }
+
+  function tick() {
+    for (const e of queue.values()) {
+      const cell = rows.querySelector(`[data-sla="${e.id}"]`);
+      renderSla(cell, e);
+      const waiting = cell?.closest("tr")?.querySelector(".waiting");
+      if (waiting) waiting.textContent = since(now() - e.created_at);
+    }
+  }
+
+  function renderApprovals() {
+    approvalsList.replaceChildren(
+      ...approvals.map((a) =>
+        el(
+          "li",
+          { class: "approval", dataset: { approval: a.id } },
+          el("a", { href: conversationUrl(a.thread_id), text: a.summary }),
+          el("span", { class: "muted small", text: ` · ${a.customer || "Anonymous visitor"} · waiting ${since(now() - a.created_at)}` }),
+        ),
+      ),
+    );
+    approvalsEmpty.hidden = approvals.length > 0;
+  }
+
+  rows.addEventListener("click", async (event) => {
+    const button = event.target.closest("button[data-claim]");
+    if (!button) return;
+    button.disabled = true;
+    try {
+      await post(`${conversationUrl(button.dataset.claim)}claim/`, { escalation: button.dataset.escalation });
+      location.href = conversationUrl(button.dataset.claim);
+    } catch (error) {
+      button.disabled = false;
+      button.textContent = "Claim";
+      button.title = error.message;
+      alert(error.message);
+    }
+  });
+
+  render();
+  renderApprovals();
+  setInterval(tick, 1000);
+
+  return (message) => {
+    if (message.type === "hello") {
+      queue.clear();
+      for (const e of message.queue) queue.set(e.id, e);
+      approvals = message.approvals;
+      render();
+      renderApprovals();
+    } else if (message.type === "staff") {
+      if (message.event.startsWith("escalation.")) {
+        if (message.event === "escalation.created") {
+          const id = message.data.id;
+          fresh.add(id);
+          setTimeout(() => fresh.delete(id), 4000);
+        }
+        applyEscalation(message.data);
+        render();
+      }
+      if (message.approvals) {
+        approvals = message.approvals;
+        renderApprovals();
+      }
+    }
+  };
+}
+
+// --- one conversation --------------------------------------------------------------------------
+
+function authorLabel(m) {
+  if (m.author === "customer") return m.author_name || "Customer";
+  if (m.author === "agent") return `${m.author_name || "Agent"} (agent)`;
+  return m.author_name || "Assistant";
+}
+
+function messageItem(m) {
+  return el(
+    "li",
+    { class: `msg msg-${m.author}${m.status === "in_progress" ? " streaming" : ""}`, dataset: { id: m.id } },
+    el(
+      "div",
+      { class: "msg-meta" },
+      el("span", { class: "who", text: authorLabel(m) }),
+      " ",
+      el("time", { datetime: new Date(m.created_at * 1000).toISOString(), text: timeOf(m.created_at) }),
+      m.status === "incomplete" ? el("span", { class: "tag", text: "cut off" }) : null,
+    ),
+    messageBody(m),
+  );
+}
+
+function toolItem(call) {
+  const failed = /"error"\s*:/.test(call.output || "");
+  return el(
+    "li",
+    { class: `tool ${failed ? "tool-failed" : "tool-completed"}`, dataset: { call: call.call_id } },
+    el(
+      "details",
+      {},
+      el(
+        "summary",
+        {},
+        el("span", { class: "tool-icon", "aria-hidden": "true", text: "⚙" }),
+        " ",
+        el("span", { class: "tool-name", text: call.name }),
+        " ",
+        el("span", { class: "tool-state", text: failed ? "failed" : "completed" }),
+      ),
+      el(
+        "div",
+        { class: "tool-body" },
+        el("h3", { text: "Arguments" }),
+        el("pre", { text: call.arguments }),
+        el("h3", { text: failed ? "Error" : "Result" }),
+        el("pre", { text: call.output || "(no result yet)" }),
+      ),
+    ),
+  );
+}
+
+function conversationPage(socket) {
+  const threadId = state.thread_id;
+  const timeline = document.getElementById("timeline");
+  const typing = document.getElementById("typing");
+  const activity = document.getElementById("activity");
+  const changed = document.getElementById("changed");
+  const replyForm = document.getElementById("reply-form");
+  const replyText = document.getElementById("reply-text");
+  const composerStatus = document.getElementById("composer-status");
+  const noteForm = document.getElementById("note-form");
+  const notes = document.getElementById("notes");
+  const sla = document.getElementById("sla");
+  let escalation = state.escalation;
+  let typingTimer = null;
+
+  // The server renders text as typed; the assistant's (and agents') markdown is shown formatted.
+  for (const body of timeline.querySelectorAll(".msg-assistant .msg-text, .msg-agent .msg-text")) {
+    body.replaceChildren(markdown(body.textContent.trim()));
+    body.classList.add("md");
+  }
+
+  // Times rendered by the server are UTC; show them in the agent's own time zone.
+  for (const time of timeline.querySelectorAll("time[datetime]")) {
+    time.textContent = timeOf(Date.parse(time.getAttribute("datetime")) / 1000);
+  }
+
+  const nearBottom = () => timeline.scrollHeight - timeline.scrollTop - timeline.clientHeight < 80;
+  const toBottom = () => {
+    timeline.scrollTop = timeline.scrollHeight;
+  };
+  toBottom();
+
+  function append(node) {
+    const stick = nearBottom();
+    timeline.querySelector(":scope > li.empty")?.remove();
+    timeline.append(node);
+    if (stick) toBottom();
+  }
+
+  function showMessage(m) {
+    const existing = timeline.querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
+    if (existing) {
+      if (existing.classList.contains("streaming") || m.status !== "in_progress") existing.replaceWith(messageItem(m));
+      return;
+    }
+    append(messageItem(m));
+    if (m.author === "customer") hideTyping();
+  }
+
+  function showTyping(text) {
+    typing.textContent = text;
+    typing.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(hideTyping, TYPING_SHOWN_MS);
+  }
+
+  function hideTyping() {
+    typing.hidden = true;
+    clearTimeout(typingTimer);
+  }
+
+  function showSummary(summary) {
+    if (!summary) return;
+    document.getElementById("headline").textContent = summary.headline || "Conversation";
+    document.title = `${summary.headline || "Conversation"} · Concierge console`;
+    for (const key of SUMMARY_TEXTS) {
+      const node = document.querySelector(`[data-summary="${key}"]`);
+      if (node) node.textContent = summary[key] || "";
+    }
+    document.querySelector('[data-summary="mood"]')?.setAttribute("data-mood", summary.mood || "");
+    for (const key of SUMMARY_LISTS) {
+      const node = document.querySelector(`[data-summary="${key}"]`);
+      if (node) node.replaceChildren(...(summary[key] || []).map((item) => el("li", { text: item })));
+    }
+    document.querySelector(".summary dl")?.removeAttribute("hidden");
+    const note = document.getElementById("summary-state");
+    if (note) note.textContent = "updated just now";
+  }
+
+  function showEscalation(view) {
+    escalation = view;
+    const status = document.getElementById("esc-status");
+    const assignee = document.getElementById("esc-assignee");
+    if (status) status.textContent = ESCALATION_LABELS[view.status] || view.status;
+    if (assignee) assignee.textContent = view.assigned_to ? `with ${view.assigned_to}` : "unassigned";
+    renderSla(sla, view);
+    // Which actions this agent has depends on who holds it now: offer a reload rather than guess.
+    const shown = state.escalation;
+    changed.hidden = Boolean(
+      shown && shown.id === view.id && shown.status === view.status && shown.assigned_to === view.assigned_to,
+    );
+  }
+
+  function showApprovals(list) {
+    const section = document.getElementById("thread-approvals");
+    if (!section) return;
+    const mine = list.filter((a) => a.thread_id === threadId);
+    const shown = [...section.querySelectorAll("[data-approval]")].map((li) => Number(li.dataset.approval));
+    const same = shown.length === mine.length && mine.every((a) => shown.includes(a.id));
+    if (same) return;
+    section.querySelector("ul").replaceChildren(
+      ...mine.map((a) =>
+        el(
+          "li",
+          { class: "approval", dataset: { approval: a.id } },
+          el("p", { text: a.summary }),
+          el(
+            "form",
+            { method: "post", action: `/console/approvals/${a.id}/decide/` },
+            el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken() }),
+            el("input", { type: "hidden", name: "next", value: location.pathname }),
+            el("input", { type: "text", name: "note", maxlength: 500, placeholder: "Note (optional)", "aria-label": "Note" }),
+            el("button", { type: "submit", name: "decision", value: "approve", class: "primary", text: "Approve" }),
+            " ",
+            el("button", { type: "submit", name: "decision", value: "decline", text: "Decline" }),
+          ),
+        ),
+      ),
+    );
+    section.hidden = mine.length === 0;
+  }
+
+  function addNote(note) {
+    if (notes.querySelector(`[data-note="${note.id}"]`)) return;
+    notes.append(
+      el(
+        "li",
+        { dataset: { note: note.id } },
+        el("span", { class: "who", text: note.author }),
+        " ",
+        el("time", { text: "just now" }),
+        el("div", { class: "note-text", text: note.text }),
+      ),
+    );
+  }
+
+  if (sla && escalation) {
+    renderSla(sla, escalation);
+    setInterval(() => renderSla(sla, escalation), 1000);
+  }
+
+  if (replyForm) {
+    let lastTyping = 0;
+    replyText.addEventListener("input", () => {
+      const t = Date.now();
+      if (replyText.value.trim() && t - lastTyping > TYPING_SEND_EVERY_MS) {
+        lastTyping = t;
+        socket.send({ type: "typing", thread_id: threadId });
+      }
+    });
+    replyText.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+        event.preventDefault();
+        replyForm.requestSubmit();
+      }
+    });
+    replyForm.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = replyText.value.trim();
+      if (!text) return;
+      const send = document.getElementById("send");
+      send.disabled = true;
+      composerStatus.textContent = "Sending…";
+      try {
+        const answer = await post(replyForm.action, { text, escalation: escalation?.id ?? "" });
+        replyText.value = "";
+        composerStatus.textContent = "";
+        showMessage(answer.message);
+      } catch (error) {
+        composerStatus.textContent = error.message;
+      } finally {
+        send.disabled = false;
+        replyText.focus();
+      }
+    });
+    document.getElementById("canned")?.addEventListener("change", (event) => {
+      const option = event.target.selectedOptions[0];
+      if (option?.dataset.text) {
+        const start = replyText.selectionStart ?? replyText.value.length;
+        const end = replyText.selectionEnd ?? start;
+        replyText.setRangeText(option.dataset.text, start, end, "end");
+        replyText.focus();
+      }
+      event.target.value = "";
+    });
+    document.getElementById("suggest")?.addEventListener("click", async (event) => {
+      const button = event.currentTarget;
+      button.disabled = true;
+      composerStatus.textContent = "Drafting a reply…";
+      try {
+        const answer = await post(button.dataset.url);
+        replyText.value = answer.text;
+        composerStatus.textContent = "Suggested by AI: check and edit it before sending.";
+        replyText.focus();
+      } catch (error) {
+        composerStatus.textContent = error.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
+  noteForm?.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const field = noteForm.querySelector("textarea");
+    const text = field.value.trim();
+    if (!text) return;
+    try {
+      const answer = await post(noteForm.action, { text });
+      field.value = "";
+      addNote(answer.note);
+    } catch (error) {
+      alert(error.message);
+    }
+  });
+
+  socket.watch(threadId);
+
+  return (message) => {
+    if (message.type === "staff") {
+      const data = message.data || {};
+      if (message.event.startsWith("escalation.") && data.thread_id === threadId) {
+        showEscalation(data);
+        if (message.event === "escalation.summary" && data.headline) {
+          document.getElementById("headline").textContent = data.headline;
+        }
+      } else if (message.event === "note.added" && data.thread_id === threadId) {
+        addNote(data);
+      }
+      if (message.approvals) showApprovals(message.approvals);
+      return;
+    }
+    if (message.thread_id !== threadId) return;
+    switch (message.type) {
+      case "watching":
+        for (const m of message.messages) showMessage(m);
+        document.getElementById("conversation").dataset.live = "watching";
+        break;
+      case "message":
+      case "message_started":
+        showMessage(message.message);
+        break;
+      case "delta": {
+        const bubble = timeline.querySelector(`li[data-id="${CSS.escape(message.id)}"] .msg-text`);
+        if (bubble) {
+          const stick = nearBottom();
+          bubble.textContent += message.text;
+          if (stick) toBottom();
+        }
+        break;
+      }
+      case "typing":
+        if (message.who === "customer") showTyping("The customer is typing…");
+        else if (message.who === "agent" && message.username !== me.username) showTyping(`${message.name} is typing…`);
+        break;
+      case "activity":
+        activity.textContent = message.label || "";
+        activity.hidden = !message.label || message.status === "finished" || message.status === "failed";
+        break;
+      case "run":
+        if (message.state !== "thinking") activity.hidden = true;
+        break;
+      case "tool_calls":
+        for (const call of message.calls) {
+          if (!timeline.querySelector(`li[data-call="${CSS.escape(call.call_id)}"]`)) append(toolItem(call));
+        }
+        break;
+      case "summary":
+        showSummary(message.summary);
+        break;
+      case "conversation": {
+        const mode = document.getElementById("mode");
+        const current =
+          { "conversation.escalated": "waiting_human", "agent.joined": "human" }[message.event] || message.data.mode;
+        if (mode && current) {
+          mode.textContent = MODE_LABELS[current] || current;
+          mode.className = `badge mode-${current}`;
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  };
+}
+
+// --- start -------------------------------------------------------------------------------------
+
+if (page && state.me) {
+  let handle = () => {};
+  const socket = new ConsoleSocket((message) => {
+    if (message.type === "hello") {
+      queue.clear();
+      for (const e of message.queue) queue.set(e.id, e);
+    } else if (message.type === "staff" && message.event.startsWith("escalation.")) {
+      applyEscalation(message.data);
+    }
+    renderQueueCount();
+    handle(message);
+  });
+  if (page === "queue") handle = queuePage();
+  else if (page === "conversation") handle = conversationPage(socket);
+  renderQueueCount();
+}

@@ -1,0 +1,1 @@
+"""End-to-end tests: a live daphne (tests/e2e/conftest.py), the official SDKs, a real browser."""

@@ -1,0 +1,129 @@
+"""A live Concierge for end-to-end tests: a real daphne process serving the test database.
+
+`daphne_process` (session-wide) starts `daphne config.asgi:application` on a free port with the
+deployment settings (config.settings) pointed at pytest's test database, runs dispatched to its own
+thread pool, the offline model (no OPENAI_API_KEY) and no Celery broker; REDIS_URL is kept when set,
+so the Redis channel layer is exercised too. `daphne_server` is its base URL (no trailing slash);
+`live_server_url` is the same URL and also makes the test transactional, so what the test writes is
+committed and the server sees it.
+
+    @pytest.mark.slow
+    @pytest.mark.django_db(transaction=True)
+    def test_something(live_server_url): ...
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+PROJECT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_SECONDS = 30
+# Not handed to the server: it must run the offline model, in-process runs, the deployment settings.
+WITHHELD = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "CELERY_BROKER_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")
+
+
+@dataclass
+class LiveServer:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def log_tail(self, lines: int = 60) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
+def database_url_of_the_test_database() -> str:
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def server_environment() -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if name not in WITHHELD}
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL=database_url_of_the_test_database(),
+        RUN_DISPATCH="thread",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def _wait_until_answering(server: LiveServer) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {server.process.returncode}:\n{server.log_tail()}")
+        try:
+            urllib.request.urlopen(f"{server.url}/v1/assistants", timeout=2)
+            return
+        except urllib.error.HTTPError:
+            return  # 401 without a key: it answers
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"daphne did not answer within {START_TIMEOUT_SECONDS}s:\n{server.log_tail()}")
+
+
+@pytest.fixture(scope="session")
+def daphne_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
+    """One daphne for the session, on the test database (it is created by django_db_setup first)."""
+    with django_db_blocker.unblock():
+        env = server_environment()
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    daphne = Path(sys.executable).with_name("daphne")
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [str(daphne), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=PROJECT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path)
+    try:
+        _wait_until_answering(server)
+        yield server
+    finally:
+        # Stopped before the test database is dropped (PostgreSQL refuses while it is connected).
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def daphne_server(daphne_process) -> str:
+    """The live server's base URL (no trailing slash), e.g. http://127.0.0.1:54321."""
+    return daphne_process.url
+
+
+@pytest.fixture
+def live_server_url(daphne_process, transactional_db) -> str:
+    """The live server's base URL, for a transactional test (its writes are committed, so served)."""
+    if daphne_process.process.poll() is not None:
+        pytest.fail(f"the live server died:\n{daphne_process.log_tail()}")
+    return daphne_process.url
