@@ -175,8 +175,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             window_seconds=60,
         )
         if not (
-            visitor_ok
-            and allow(f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60)
+            visitor_ok and allow(f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60)
         ):
             return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
         thread = Thread.objects.select_related("assistant", "customer").get(pk=self.thread.pk)
