@@ -47,6 +47,7 @@ CONVERSATION = [
 
 @dataclass
 class Answer:
+    turn: int
     sent_at: float
     first_token_at: float | None = None
     final_at: float | None = None
@@ -85,9 +86,9 @@ async def customer(url: str, order: tuple[str, str], start_delay: float, think: 
         ws_url = url.replace("http", "ws", 1) + f"/ws/chat/?ticket={session['ticket']}"
         async with websockets.connect(ws_url, origin=url, max_size=2**22, open_timeout=60) as socket:
             json.loads(await socket.recv())  # hello
-            for template in CONVERSATION:
+            for turn, template in enumerate(CONVERSATION):
                 text = template.format(order=order[0], email=order[1])
-                answer = Answer(sent_at=time.perf_counter())
+                answer = Answer(turn=turn, sent_at=time.perf_counter())
                 await socket.send(json.dumps({"type": "message", "text": text, "client_id": str(uuid.uuid4())}))
                 answer_id = None
                 async with asyncio.timeout(120):
@@ -118,58 +119,66 @@ async def customer(url: str, order: tuple[str, str], start_delay: float, think: 
     return result
 
 
-def model_baseline(model_url: str, samples: int = 20) -> tuple[list[float], list[float]]:
-    """The model server's own time to first and last chunk for the same kind of answers."""
+ORDER_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "get_order_status",
+        "description": "Look up an order's status. Needs the order number and the email it was placed with.",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_number": {"type": "string"}, "email": {"type": "string"}},
+            "required": ["order_number", "email"],
+        },
+    },
+}
+ORDER_RESULT = {
+    "found": True,
+    "order_number": "A1001",
+    "status": "delivered",
+    "status_label": "Delivered",
+    "total": "53.51",
+    "currency": "USD",
+    "items": [],
+    "shipment": None,
+}
+
+
+def model_baseline(model_url: str, samples: int = 10) -> dict[int, tuple[float, float]]:
+    """The model server's own time to first and last token for each turn, in seconds (medians).
+
+    The greeting is one model call. The order question is two: the tool call, streamed to its end,
+    then the answer; the model's own time to first token for that turn is the first call's whole
+    duration plus the second call's time to first token.
+    """
     import openai
 
     client = openai.OpenAI(base_url=model_url, api_key="offline", max_retries=0)
-    firsts, lasts = [], []
-    prompts = [
-        [{"role": "user", "content": "Hello!"}],
-        [
-            {"role": "user", "content": "Where is my order A1001? My email is alice@example.com"},
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": "call_1",
-                        "type": "function",
-                        "function": {
-                            "name": "get_order_status",
-                            "arguments": '{"order_number": "A1001", "email": "alice@example.com"}',
-                        },
-                    }
-                ],
-            },
-            {
-                "role": "tool",
-                "tool_call_id": "call_1",
-                "content": json.dumps(
-                    {
-                        "found": True,
-                        "order_number": "A1001",
-                        "status": "delivered",
-                        "status_label": "Delivered",
-                        "total": "53.51",
-                        "currency": "USD",
-                        "items": [],
-                        "shipment": None,
-                    }
-                ),
-            },
-        ],
-    ]
-    for i in range(samples):
-        started = time.perf_counter()
-        first = None
-        stream = client.chat.completions.create(model="m", messages=prompts[i % 2], stream=True)
-        for chunk in stream:
+
+    def stream(messages, tools=None) -> tuple[float, float]:
+        started, first = time.perf_counter(), None
+        extra = {"tools": tools} if tools else {}
+        for chunk in client.chat.completions.create(model="m", messages=messages, stream=True, **extra):
             if first is None and chunk.choices and chunk.choices[0].delta.content:
                 first = time.perf_counter() - started
-        firsts.append(first or 0.0)
-        lasts.append(time.perf_counter() - started)
-    return firsts, lasts
+        return first or 0.0, time.perf_counter() - started
+
+    question = {"role": "user", "content": "Where is my order A1001? My email is alice@example.com"}
+    call = {"id": "call_1", "type": "function", "function": {"name": "get_order_status", "arguments": "{}"}}
+    answer_prompt = [
+        question,
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": json.dumps(ORDER_RESULT)},
+    ]
+    greeting, order = [], []
+    for _ in range(samples):
+        greeting.append(stream([{"role": "user", "content": "Hello!"}]))
+        _, tool_call = stream([question], [ORDER_TOOL])
+        first, last = stream(answer_prompt)
+        order.append((tool_call + first, tool_call + last))
+    return {
+        0: (statistics.median(f for f, _ in greeting), statistics.median(v for _, v in greeting)),
+        1: (statistics.median(f for f, _ in order), statistics.median(v for _, v in order)),
+    }
 
 
 def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
@@ -251,28 +260,36 @@ async def run_customers(args, url: str) -> list[Customer]:
     return await asyncio.gather(*tasks)
 
 
-def report(customers: list[Customer], model_first: list[float], model_last: list[float], wall: float) -> None:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def report(customers: list[Customer], baseline: dict[int, tuple[float, float]], wall: float) -> None:
     answers = [a for c in customers for a in c.answers]
-    ttft = [(a.first_token_at - a.sent_at) * 1000 for a in answers if a.first_token_at]
-    ttlt = [(a.final_at - a.sent_at) * 1000 for a in answers if a.final_at]
+    done = [a for a in answers if a.first_token_at and a.final_at]
+    ttft = [(a.first_token_at - a.sent_at) * 1000 for a in done]
+    ttlt = [(a.final_at - a.sent_at) * 1000 for a in done]
+    model_ttft = [baseline[a.turn][0] * 1000 for a in done]
+    model_ttlt = [baseline[a.turn][1] * 1000 for a in done]
+    added_ttft = [ours - model for ours, model in zip(ttft, model_ttft, strict=True)]
+    added_ttlt = [ours - model for ours, model in zip(ttlt, model_ttlt, strict=True)]
     lost = sum(1 for a in answers if a.finals == 0 or a.streamed != a.final or not a.first_token_at)
     duplicated = sum(1 for a in answers if a.finals > 1 or (a.final and a.streamed.count(a.final) > 1))
     errors = [e for c in customers for e in c.errors]
     expected = len(customers) * len(CONVERSATION)
-    mf = [v * 1000 for v in model_first]
-    ml = [v * 1000 for v in model_last]
     print(f"customers: {len(customers)}, answers: {len(answers)}/{expected}, wall {wall:.1f} s")
-    print(f"{'':28}{'p50':>9}{'p95':>9}{'p99':>9}")
+    print(f"{'':30}{'p50':>9}{'p95':>9}{'p99':>9}")
     for label, values in [
         ("time to first token (ms)", ttft),
-        ("  model alone (ms)", mf),
+        ("  the model's own (ms)", model_ttft),
+        ("  added by Concierge (ms)", added_ttft),
         ("time to last token (ms)", ttlt),
-        ("  model alone (ms)", ml),
+        ("  the model's own (ms)", model_ttlt),
+        ("  added by Concierge (ms)", added_ttlt),
     ]:
-        print(f"{label:28}" + "".join(f"{percentile(values, q):9.1f}" for q in (50, 95, 99)))
-    if ttft and mf:
-        added = [percentile(ttft, q) - percentile(mf, q) for q in (50, 95, 99)]
-        print(f"{'added to first token (ms)':28}" + "".join(f"{v:9.1f}" for v in added))
+        print(f"{label:30}" + "".join(f"{percentile(values, q):9.1f}" for q in (50, 95, 99)))
     print(f"lost answers: {lost + (expected - len(answers))}, duplicated: {duplicated}, errors: {len(errors)}")
     if errors:
         counts: dict[str, int] = {}
@@ -280,8 +297,6 @@ def report(customers: list[Customer], model_first: list[float], model_last: list
             counts[error[:80]] = counts.get(error[:80], 0) + 1
         for error, n in sorted(counts.items(), key=lambda item: -item[1])[:5]:
             print(f"  {n} x {error}")
-    if ttft:
-        print(f"mean first token {statistics.mean(ttft):.1f} ms over {len(ttft)} answers")
 
 
 def main() -> None:
@@ -305,11 +320,17 @@ def main() -> None:
     try:
         if args.spawn:
             url, model_url, processes = spawn(args)
+        names = ["offline model server", "celery worker", "daphne"]
+        cpu_before = [cpu_seconds(p.pid) for p in processes]
         started = time.perf_counter()
         customers = asyncio.run(run_customers(args, url))
         wall = time.perf_counter() - started
-        model_first, model_last = model_baseline(model_url)
-        report(customers, model_first, model_last, wall)
+        cpu_used = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)]
+        report(customers, model_baseline(model_url), wall)
+        answers = sum(len(c.answers) for c in customers) or 1
+        for name, used in zip(names, cpu_used, strict=False):
+            share = f"{used / answers * 1000:.0f} ms per answer, {used / wall:.0%} of a core"
+            print(f"CPU {name:22} {used:6.1f} s  ({share})")
     finally:
         for process in processes:
             process.terminate()

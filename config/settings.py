@@ -122,12 +122,16 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            # Redis pub/sub: a group send is one PUBLISH, and each process fans messages out to its
+            # sockets itself, without the core layer's per-channel capacity (measured in
+            # docs/benchmarks.md). CHANNEL_LAYER_BACKEND=channels_redis.core.RedisChannelLayer
+            # switches back; deltas are batched and sockets resume from snapshots either way.
+            "BACKEND": env.str("CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"),
             "CONFIG": {
-                # redis-py 8 reads with a 5 s socket timeout by default, and channels_redis blocks on
-                # BZPOPMIN for 5 s: a busy server then times out receiving. Give the read headroom.
+                # redis-py 8 reads with a 5 s socket timeout by default, and channels_redis's core
+                # layer blocks on BZPOPMIN for 5 s: a busy server then times out. Give reads headroom.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
-                "capacity": env.int("CHANNEL_CAPACITY", default=100),
+                "capacity": env.int("CHANNEL_CAPACITY", default=100),  # the core layer's; pub/sub ignores it
             },
         }
     }

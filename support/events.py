@@ -19,6 +19,7 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCacheClient
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,11 @@ def flush(timeout: float = 5.0) -> bool:
 
 def next_seq(thread_public_id: str) -> int:
     key = f"events:seq:{thread_public_id}"
+    backend = getattr(cache, "_cache", None)
+    if isinstance(backend, RedisCacheClient):
+        # One atomic INCR (it creates the key) instead of Django's add + exists + incr: this runs per event.
+        full_key = cache.make_and_validate_key(key)
+        return backend.get_client(full_key, write=True).incr(full_key)
     cache.add(key, 0, timeout=None)
     return cache.incr(key)
 

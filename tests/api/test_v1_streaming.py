@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.utils import timezone
 
 from support import events, lifecycle
@@ -254,6 +255,9 @@ async def members(layer, group: str) -> int:
     """How many channels the layer has in `group` (in-memory or Redis)."""
     if isinstance(layer, InMemoryChannelLayer):
         return len(layer.groups.get(group, {}))
+    if isinstance(layer, RedisPubSubChannelLayer):
+        loop_layer = layer._get_layer()  # the members on this event loop
+        return len(loop_layer.groups.get(loop_layer._get_group_channel_name(group), set()))
     connection = layer.connection(layer.consistent_hash(group))
     return await connection.zcard(layer._group_key(group))
 

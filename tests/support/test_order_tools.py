@@ -7,14 +7,11 @@ signed identity, or an order proven here by its email), never from the arguments
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 
 from orders.models import Customer, IdempotencyKey, Order, OrderEvent, Return
 from support import events
@@ -30,6 +27,7 @@ from tests.factories import (
     TrackingEventFactory,
     delivered_order,
 )
+from tests.listener import GroupListener
 
 # Handlers run in a worker thread, which cannot see a test transaction's uncommitted rows.
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -567,20 +565,13 @@ def test_a_premium_callback_hands_the_thread_to_a_person(alice_thread, alice):
 # --- escalate_to_human --------------------------------------------------------------------------
 
 
-def subscribe(thread: Thread) -> str:
-    layer = get_channel_layer()
-    channel_name = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(events.group_for(thread.public_id), channel_name)
-    return channel_name
+def subscribe(thread: Thread) -> GroupListener:
+    return GroupListener(events.group_for(thread.public_id))
 
 
-def receive(channel_name: str, timeout: float = 2.0) -> dict:
-    layer = get_channel_layer()
-
-    async def next_message() -> dict:
-        return await asyncio.wait_for(layer.receive(channel_name), timeout)
-
-    return async_to_sync(next_message)()
+def receive(listener: GroupListener, timeout: float = 2.0) -> dict:
+    events.flush()
+    return listener.receive(timeout)
 
 
 def test_escalating_marks_the_thread_waiting_for_a_human_and_tells_its_subscribers(thread):
