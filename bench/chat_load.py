@@ -212,25 +212,30 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
             env=env,
             **quiet,
         ),
-        subprocess.Popen(
-            [
-                str(BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "-P",
-                "threads",
-                "-c",
-                str(args.worker_threads),
-                "-Q",
-                queue,
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel=WARNING",
-            ],
-            cwd=PROJECT,
-            env=env,
-            **quiet,
+        *(
+            subprocess.Popen(
+                [
+                    str(BIN / "celery"),
+                    "-A",
+                    "config",
+                    "worker",
+                    "-P",
+                    "threads",
+                    "-c",
+                    str(args.worker_threads),
+                    "-Q",
+                    queue,
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel=WARNING",
+                    "-n",
+                    f"load{index}@%h",
+                ],
+                cwd=PROJECT,
+                env=env,
+                **quiet,
+            )
+            for index in range(args.workers)
         ),
         subprocess.Popen(
             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
@@ -310,7 +315,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--model-port", type=int, default=8766)
     parser.add_argument("--token-delay-ms", type=float, default=20.0)
-    parser.add_argument("--worker-threads", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=2, help="Celery worker processes (one per core)")
+    parser.add_argument("--worker-threads", type=int, default=32, help="threads per worker process")
     parser.add_argument("--asgi-threads", type=int, default=32, help="daphne's pool for database work")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -320,7 +326,7 @@ def main() -> None:
     try:
         if args.spawn:
             url, model_url, processes = spawn(args)
-        names = ["offline model server", "celery worker", "daphne"]
+        names = ["offline model server", *(f"celery worker {n + 1}" for n in range(args.workers)), "daphne"]
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         started = time.perf_counter()
         customers = asyncio.run(run_customers(args, url))

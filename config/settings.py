@@ -266,7 +266,7 @@ TOOL_TIMEOUT_SECONDS = env.float("TOOL_TIMEOUT_SECONDS", default=15.0)
 # Older turns beyond this many messages are compacted into a summary (the seed's advice: ~20).
 THREAD_COMPACT_AFTER_MESSAGES = env.int("THREAD_COMPACT_AFTER_MESSAGES", default=20)
 # Deltas are published in batches this many milliseconds apart, not one message per token.
-STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=40)
+STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=60)
 # How runs reach a worker: "celery" (a broker is set), "thread" (embedded: a pool in this process),
 # or "inline" (tests: right after the creating transaction commits, in the same thread).
 RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")

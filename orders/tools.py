@@ -160,8 +160,9 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
     item = find_order_item(order, args["item"])
     quantity = int(args.get("quantity") or 1)
     refund = item.unit_price * quantity
-    if refund > settings.RETURN_APPROVAL_THRESHOLD and not ctx.approved:
-        # Large refunds wait for a person; the rules are checked first, so nobody approves the impossible.
+    # Large refunds in a customer conversation wait for an agent (threads created through /v1 belong
+    # to the shop's own backend, which answers for itself). Rules first: nobody approves the impossible.
+    if refund > settings.RETURN_APPROVAL_THRESHOLD and not ctx.approved and ctx.thread.owner_id is None:
         services.check_return_allowed(order=order, item=item, quantity=quantity)
         raise NeedsApproval(
             kind="return",

@@ -162,6 +162,7 @@ def run_create(
                 run = Run.objects.create(
                     thread=locked,
                     assistant=assistant,
+                    assistant_public_id=assistant.public_id,
                     model=model or assistant.model,
                     instructions=base_instructions,
                     tools=assistant.tools if tools is None else tools,
@@ -342,33 +343,47 @@ def orphaned_runs(*, older_than_seconds: int) -> list[int]:
     return list((queued | abandoned).values_list("pk", flat=True))
 
 
-def run_submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
-    """Answer every pending client-side call of a run in requires_action; the run is queued again."""
+def _match_tool_outputs(run: Run, outputs: list[dict]) -> dict[ToolCall, str]:
+    """The pending client-side calls `outputs` answer; InvalidRequest unless it answers exactly them, once."""
+    if run.status != S.REQUIRES_ACTION:
+        raise InvalidRequest(f'Runs in status "{run.status}" do not accept tool outputs.')
+    pending = {
+        call.call_id: call
+        for call in ToolCall.objects.filter(
+            step__run=run, side=ToolCall.Side.CLIENT, status=ToolCall.Status.PENDING
+        ).select_related("step")
+    }
+    given: dict[str, str] = {}
+    for item in outputs:
+        call_id = item.get("tool_call_id")
+        if call_id in given:
+            raise InvalidRequest(f"Duplicate tool output for tool call {call_id}.")
+        if call_id not in pending:
+            raise InvalidRequest(f"No tool call found with id '{call_id}' for run {run.public_id}.")
+        output = item.get("output")
+        given[call_id] = output if isinstance(output, str) else ("" if output is None else str(output))
+    if set(given) != set(pending):
+        raise InvalidRequest(f"Expected tool outputs for call_ids {sorted(pending)}, got {sorted(given)}.")
+    return {pending[call_id]: output for call_id, output in given.items()}
+
+
+def _refuse_if_expired(run: Run) -> None:
     if run.expires_at and timezone.now() >= run.expires_at and expire_run(run) is not None:
         raise InvalidRequest(f"Run {run.public_id} has expired and can no longer accept tool outputs.")
+
+
+def check_tool_outputs(run: Run, outputs: list[dict]) -> None:
+    """What run_submit_tool_outputs would refuse, for a caller that must answer before acting (a stream)."""
+    _refuse_if_expired(run)
+    _match_tool_outputs(run, outputs)
+
+
+def run_submit_tool_outputs(run: Run, outputs: list[dict]) -> Run:
+    """Answer every pending client-side call of a run in requires_action; the run is queued again."""
+    _refuse_if_expired(run)
     with transaction.atomic():
-        locked = Run.objects.select_for_update().get(pk=run.pk)
-        if locked.status != S.REQUIRES_ACTION:
-            raise InvalidRequest(f'Runs in status "{locked.status}" do not accept tool outputs.')
-        pending = {
-            call.call_id: call
-            for call in ToolCall.objects.filter(
-                step__run=locked, side=ToolCall.Side.CLIENT, status=ToolCall.Status.PENDING
-            ).select_related("step")
-        }
-        given: dict[str, str] = {}
-        for item in outputs:
-            call_id = item.get("tool_call_id")
-            if call_id in given:
-                raise InvalidRequest(f"Duplicate tool output for tool call {call_id}.")
-            if call_id not in pending:
-                raise InvalidRequest(f"No tool call found with id '{call_id}' for run {locked.public_id}.")
-            output = item.get("output")
-            given[call_id] = output if isinstance(output, str) else ("" if output is None else str(output))
-        missing = sorted(set(pending) - set(given))
-        if missing:
-            raise InvalidRequest(f"Expected tool outputs for call_ids {sorted(pending)}, got {sorted(given)}.")
-        return _complete_calls(locked, {pending[call_id]: output for call_id, output in given.items()})
+        locked = Run.objects.select_for_update().select_related("thread").get(pk=run.pk)
+        return _complete_calls(locked, _match_tool_outputs(locked, outputs))
 
 
 def _complete_calls(run: Run, outputs: dict[ToolCall, str], *, error_code: str = "") -> Run:
@@ -400,13 +415,17 @@ def _complete_calls(run: Run, outputs: dict[ToolCall, str], *, error_code: str =
 
 
 def required_action(calls: list[ToolCall]) -> dict:
-    """The run's `required_action` for the calls it waits on."""
+    """The run's `required_action`: the client-side calls it waits on.
+
+    Calls waiting for a person's approval are not the caller's to answer, so they are not listed.
+    """
     return {
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {
             "tool_calls": [
                 {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
                 for c in calls
+                if c.side == ToolCall.Side.CLIENT
             ]
         },
     }

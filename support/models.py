@@ -181,7 +181,9 @@ class Run(models.Model):
 
     public_id = models.CharField(max_length=40, unique=True, default=ids.new_run_id, editable=False)
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="runs")
-    assistant = models.ForeignKey(Assistant, on_delete=models.PROTECT, related_name="runs")
+    # Deleting an assistant keeps its runs (the audit trail); the run remembers the assistant's id.
+    assistant = models.ForeignKey(Assistant, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs")
+    assistant_public_id = models.CharField(max_length=40)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED, db_index=True)
     required_action = models.JSONField(null=True, blank=True)
     last_error = models.JSONField(null=True, blank=True)
@@ -228,6 +230,11 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         return self.public_id
+
+    def save(self, *args, **kwargs):
+        if not self.assistant_public_id and self.assistant_id:
+            self.assistant_public_id = self.assistant.public_id
+        super().save(*args, **kwargs)
 
     @property
     def is_terminal(self) -> bool:

@@ -8,7 +8,6 @@ answers an event stream whose generator subscribes to the thread before it start
 from __future__ import annotations
 
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
@@ -20,8 +19,8 @@ from support.api.base import V1View
 from support.api.pagination import LIST_PARAMETERS, paginate
 from support.api.schema import ERROR, EVENT_STREAM_NOTE, RunObject, RunStepObject, list_of
 from support.api.sse import event_stream_response, relay_run
-from support.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
-from support.models import Assistant, Run, Thread, ToolCall
+from support.errors import ThreadBusy, ThreadNotAnswering
+from support.models import Assistant, Run, Thread
 from support.shapes import run_obj, step_obj, thread_obj
 
 TAGS = ["v1 runs"]
@@ -69,29 +68,6 @@ def check_thread_can_run(thread: Thread) -> None:
     active = thread.runs.active().first()
     if active is not None:
         raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
-
-
-def check_tool_outputs(run: Run, outputs: list[dict]) -> None:
-    """What run_submit_tool_outputs would refuse, checked before a stream opens (it still decides)."""
-    if run.expires_at and timezone.now() >= run.expires_at and lifecycle.expire_run(run) is not None:
-        raise InvalidRequest(f"Run {run.public_id} has expired and can no longer accept tool outputs.")
-    if run.status != Run.Status.REQUIRES_ACTION:
-        raise InvalidRequest(f'Runs in status "{run.status}" do not accept tool outputs.')
-    pending = set(
-        ToolCall.objects.filter(step__run=run, side=ToolCall.Side.CLIENT, status=ToolCall.Status.PENDING).values_list(
-            "call_id", flat=True
-        )
-    )
-    given: list[str] = []
-    for item in outputs:
-        call_id = item["tool_call_id"]
-        if call_id in given:
-            raise InvalidRequest(f"Duplicate tool output for tool call {call_id}.")
-        if call_id not in pending:
-            raise InvalidRequest(f"No tool call found with id '{call_id}' for run {run.public_id}.")
-        given.append(call_id)
-    if set(given) != pending:
-        raise InvalidRequest(f"Expected tool outputs for call_ids {sorted(pending)}, got {sorted(given)}.")
 
 
 class RunsView(V1View):
@@ -222,7 +198,7 @@ class SubmitToolOutputsView(V1View):
         fields = v.validated(v.SubmitToolOutputs, request.data)
         outputs = [{"tool_call_id": o["tool_call_id"], "output": o.get("output", "")} for o in fields["tool_outputs"]]
         if fields.get("stream"):
-            check_tool_outputs(run, outputs)
+            lifecycle.check_tool_outputs(run, outputs)
             return event_stream_response(
                 relay_run(thread_id=thread.public_id, start=lambda: lifecycle.run_submit_tool_outputs(run, outputs))
             )

@@ -57,16 +57,11 @@ def assistant_modify(assistant: Assistant, *, fields: dict) -> Assistant:
 
 
 def assistant_delete(assistant: Assistant) -> None:
-    # Runs keep a foreign key to their assistant (the audit trail), so an assistant that ever ran
-    # cannot go yet; see docs/v1-api.md.
-    run = assistant.runs.order_by("-created_at").first()
-    if run is not None:
-        raise InvalidRequest(
-            f"Assistant {assistant.public_id} has runs (e.g. {run.public_id}) and can't be deleted: Concierge keeps "
-            "every run's audit trail. Delete its threads first.",
-            code="assistant_in_use",
-        )
-    assistant.delete()
+    """Delete an assistant. Its finished runs stay (the audit trail) and keep its id; active ones are cancelled."""
+    with transaction.atomic():
+        for run in assistant.runs.active():
+            lifecycle.run_cancel(run)
+        assistant.delete()
 
 
 def thread_modify(thread: Thread, *, fields: dict) -> Thread:

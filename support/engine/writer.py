@@ -63,7 +63,7 @@ class MessageWriter:
                 thread=self.run.thread,
                 role=Message.Role.ASSISTANT,
                 author=Message.Author.ASSISTANT,
-                author_name=self.run.assistant.name,
+                author_name=self.run.assistant.name if self.run.assistant_id else "",
                 content=[],
                 status=Message.Status.IN_PROGRESS,
                 assistant=self.run.assistant,

@@ -16,6 +16,7 @@ import jsonschema
 import openai
 import pytest
 
+from support.llm import offline
 from support.llm.server import start_server
 from support.llm.transport import OfflineTransport
 
@@ -791,3 +792,37 @@ def test_json_object_format_answers_with_a_json_object(client):
 
     summary = json.loads(completion.choices[0].message.content)
     assert {"headline", "problem", "mood"} <= summary.keys()
+
+
+def test_a_drafting_instruction_gets_an_agent_draft_from_the_conversation():
+    messages = [
+        {
+            "role": "system",
+            "content": "You draft the next message a human support agent will send to the customer.",
+        },
+        {"role": "user", "content": "Where is my order A1001? alice@example.com"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {
+                        "name": "get_order_status",
+                        "arguments": '{"order_number": "A1001", "email": "alice@example.com"}',
+                    },
+                }
+            ],
+        },
+        {
+            "role": "tool",
+            "tool_call_id": "call_1",
+            "content": '{"found": true, "order_number": "A1001", "status": "shipped", "status_label": "Shipped"}',
+        },
+        {"role": "user", "content": "I want to talk to a person"},
+    ]
+    text = offline.complete({"model": "m", "messages": messages}).content
+
+    assert "order A1001 is shipped" in text
+    assert "hand" not in text.lower()  # a draft for the agent, not the assistant declining a handover

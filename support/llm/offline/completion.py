@@ -16,6 +16,7 @@ from typing import Any
 
 from support.llm.offline.conversation import read_conversation
 from support.llm.offline.dialogue import respond
+from support.llm.offline.drafting import draft_agent_reply, is_draft_request
 from support.llm.offline.summary import summarise
 from support.llm.offline.toolbox import Toolbox
 from support.llm.tokens import (
@@ -149,6 +150,8 @@ def complete(request: dict[str, Any]) -> Completion:
     if response_format.get("type") in ("json_schema", "json_object"):
         schema = (response_format.get("json_schema") or {}).get("schema")
         content: str | None = json.dumps(summarise(conversation, schema), ensure_ascii=False)
+    elif is_draft_request(conversation):
+        content = draft_agent_reply(conversation)
     else:
         toolbox = Toolbox.from_request(request.get("tools"), request.get("tool_choice"))
         reply = respond(conversation, toolbox, parallel_tool_calls=request.get("parallel_tool_calls") is not False)
