@@ -59,7 +59,7 @@ format: $(VENV)/.dev-installed
 
 ## worker: a Celery worker (with beat) for deployments that set CELERY_BROKER_URL
 worker: $(VENV)/.base-installed
-	$(VENV)/bin/celery -A config worker -B --loglevel=info
+	$(VENV)/bin/celery -A config worker -B -P threads -c 32 --loglevel=info
 
 clean:
 	rm -rf $(VENV) db.sqlite3* test_db*.sqlite3* staticfiles

@@ -19,8 +19,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from agents import selectors
 from agents.permissions import is_agent
 from support import events
-from support.consumers import RUN_STATES, message_view
+from support.consumers import RUN_STATES
 from support.models import Message, Thread
+from support.shapes import conversation_message
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         return {
             "thread_id": thread.public_id,
             "mode": thread.mode,
-            "messages": [selectors.console_message_view(m) for m in messages],
+            "messages": [conversation_message(m) for m in messages],
         }
 
     async def _typing(self, thread_id: str) -> None:
@@ -129,9 +130,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     def _view(self, name: str, data: dict) -> dict | None:
         if name in ("thread.message.completed", "thread.message.incomplete"):
-            return {"type": "message", "message": message_view(data)}
+            return {"type": "message", "message": conversation_message(data)}
         if name in ("thread.message.created", "thread.message.in_progress"):
-            return {"type": "message_started", "message": message_view(data)}
+            return {"type": "message_started", "message": conversation_message(data)}
         if name == "thread.message.delta":
             text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
             return {"type": "delta", "id": data["id"], "text": text}

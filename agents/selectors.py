@@ -23,6 +23,7 @@ from agents.permissions import AGENTS_GROUP, SUPERVISORS_GROUP
 from agents.services import escalation_view
 from orders.models import Order, OrderItem, Return, Shipment
 from support.models import Message, Run, Thread, ToolApproval, ToolCall
+from support.shapes import conversation_message
 
 # --- The queue ---------------------------------------------------------------------------------
 
@@ -65,19 +66,6 @@ def pending_approvals(thread: Thread | None = None) -> list[dict]:
 # --- One conversation --------------------------------------------------------------------------
 
 
-def console_message_view(message: Message) -> dict:
-    """A message as the console shows it (the customer's widget shows the same fields)."""
-    return {
-        "id": message.public_id,
-        "role": message.role,
-        "author": message.author,
-        "author_name": message.author_name,
-        "text": message.text,
-        "status": message.status,
-        "created_at": int(message.created_at.timestamp()),
-    }
-
-
 def pretty_json(text: str | None) -> str:
     """Tool arguments and outputs as indented JSON, or as they are when they are not JSON."""
     if text is None:
@@ -108,7 +96,7 @@ def timeline(thread: Thread) -> list[dict]:
     still being streamed are left out (the live socket shows them).
     """
     entries = [
-        {"kind": "message", "at": m.created_at, "key": (m.created_at, 0, m.pk), "message": console_message_view(m)}
+        {"kind": "message", "at": m.created_at, "key": (m.created_at, 0, m.pk), "message": conversation_message(m)}
         for m in thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
     ]
     calls = (

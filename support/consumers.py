@@ -24,6 +24,7 @@ from support import events, lifecycle, widget
 from support.errors import InvalidRequest
 from support.models import Message, Thread
 from support.ratelimit import allow
+from support.shapes import conversation_message
 
 log = logging.getLogger(__name__)
 
@@ -41,34 +42,6 @@ RUN_STATES = {
     "thread.run.expired": "failed",
     "thread.run.failed": "failed",
 }
-
-
-def message_view(message: dict | Message) -> dict:
-    """A message as the widget shows it."""
-    if isinstance(message, Message):
-        return {
-            "id": message.public_id,
-            "role": message.role,
-            "author": message.author,
-            "author_name": message.author_name,
-            "text": message.text,
-            "status": message.status,
-            "created_at": int(message.created_at.timestamp()),
-            # Lets the widget match a stored message to the copy it is still waiting to have acknowledged.
-            "client_id": (message.metadata or {}).get("client_id"),
-        }
-    text = "".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
-    metadata = message.get("metadata") or {}
-    return {
-        "id": message["id"],
-        "role": message["role"],
-        "author": metadata.get("author", "assistant" if message["role"] == "assistant" else "customer"),
-        "author_name": metadata.get("author_name", ""),
-        "text": text,
-        "status": message["status"],
-        "created_at": message["created_at"],
-        "client_id": metadata.get("client_id"),
-    }
 
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
@@ -107,7 +80,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         floor = events.current_seq(self.thread.public_id)
         snapshot = events.stream_snapshot(self.thread.public_id)
         messages = [
-            message_view(m)
+            conversation_message(m)
             for m in self.thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
         ]
         streaming = None
@@ -182,7 +155,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
         if client_id:
             already = thread.messages.filter(metadata__client_id=client_id).first()
             if already is not None:  # a resend after a reconnect: the message is stored once
-                return {"message": message_view(already)}
+                return {"message": conversation_message(already)}
         if thread.runs.active().exists():
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
         if thread.mode == Thread.Mode.CLOSED:
@@ -211,7 +184,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             except InvalidRequest as error:
                 # The message is stored either way; the customer is told why no answer comes yet.
                 log.info("no run for %s: %s", thread.public_id, error.message)
-        return {"message": message_view(message)}
+        return {"message": conversation_message(message)}
 
     async def _error(self, code: str, message: str, client_id: str = "") -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id or None})
@@ -232,9 +205,9 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
             return {"type": "delta", "id": data["id"], "text": text}
         if name in ("thread.message.created", "thread.message.in_progress"):
-            return {"type": "message_started", "message": message_view(data)}
+            return {"type": "message_started", "message": conversation_message(data)}
         if name in ("thread.message.completed", "thread.message.incomplete"):
-            return {"type": "message", "message": message_view(data)}
+            return {"type": "message", "message": conversation_message(data)}
         if name in RUN_STATES:
             out = {"type": "run", "state": RUN_STATES[name]}
             if name == "thread.run.failed" and data.get("last_error"):

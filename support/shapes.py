@@ -149,3 +149,31 @@ def step_obj(step: RunStep, tool_calls: list[ToolCall] | None = None) -> dict:
 
 def text_part(value: str, annotations: list | None = None) -> dict:
     return {"type": "text", "text": {"value": value, "annotations": annotations or []}}
+
+
+def conversation_message(message: dict | Message) -> dict:
+    """A message as people see it in the widget and the console: from a row, or from its API shape."""
+    if isinstance(message, Message):
+        return {
+            "id": message.public_id,
+            "role": message.role,
+            "author": message.author,
+            "author_name": message.author_name,
+            "text": message.text,
+            "status": message.status,
+            "created_at": int(message.created_at.timestamp()),
+            # Lets the widget match a stored message to the copy it is still waiting to have acknowledged.
+            "client_id": (message.metadata or {}).get("client_id"),
+        }
+    text = "".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
+    metadata = message.get("metadata") or {}
+    return {
+        "id": message["id"],
+        "role": message["role"],
+        "author": metadata.get("author", "assistant" if message["role"] == "assistant" else "customer"),
+        "author_name": metadata.get("author_name", ""),
+        "text": text,
+        "status": message["status"],
+        "created_at": message["created_at"],
+        "client_id": metadata.get("client_id"),
+    }

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from agents import services
 from agents.models import Escalation
-from agents.selectors import console_message_view, conversation_orders
+from agents.selectors import conversation_orders
 from agents.views.access import access_thread, agent_required, done, failed, posted, supervisor_required
 from orders import services as order_services
 from orders.actors import Actor
@@ -24,6 +24,7 @@ from support.engine.model import ModelCallFailed, call_model
 from support.engine.prompt import history
 from support.llm.client import default_model
 from support.models import Thread, ToolApproval
+from support.shapes import conversation_message
 
 MAX_REPLY_CHARS = 4000
 
@@ -93,7 +94,7 @@ def reply(request: HttpRequest, thread_id: str) -> HttpResponse:
     except DomainError as error:
         return failed(request, error, fallback=_conversation_url(thread))
     return done(
-        request, message="Sent.", fallback=_conversation_url(thread), data={"message": console_message_view(message)}
+        request, message="Sent.", fallback=_conversation_url(thread), data={"message": conversation_message(message)}
     )
 
 

@@ -265,20 +265,23 @@ class RunExecution:
             more = {"index": call.index, "type": "function", "function": {"arguments": call.arguments}}
             events.publish(tid, "thread.run.step.delta", _step_delta(step, more))
             if call.side == ToolCall.Side.SERVER:
-                tool = self.server_tools.get(call.name)
-                label = tool.describe(_safe_args(call.arguments)) if tool else "Working on it…"
-                events.publish(
-                    tid,
-                    "conversation.activity",
-                    {
-                        "run_id": self.run.public_id,
-                        "call_id": call.call_id,
-                        "tool": call.name,
-                        "label": label,
-                        "status": "started",
-                    },
-                )
+                self._publish_activity(call, "started")
         return step
+
+    def _publish_activity(self, call: ToolCall, status: str) -> None:
+        """What a server tool is doing, in words for the customer ("Looking up order A1001…")."""
+        tool = self.server_tools.get(call.name)
+        events.publish(
+            self.thread.public_id,
+            "conversation.activity",
+            {
+                "run_id": self.run.public_id,
+                "call_id": call.call_id,
+                "tool": call.name,
+                "label": tool.describe(_safe_args(call.arguments)) if tool else "Working on it…",
+                "status": status,
+            },
+        )
 
     def _advance_tool_step(self, step: RunStep) -> bool:
         """Run the step's pending server calls; True when the step is done and the run can go on."""
@@ -288,18 +291,7 @@ class RunExecution:
         tid = self.thread.public_id
         for call in calls:
             if call.side == ToolCall.Side.SERVER and call.finished_at:
-                tool = self.server_tools.get(call.name)
-                events.publish(
-                    tid,
-                    "conversation.activity",
-                    {
-                        "run_id": self.run.public_id,
-                        "call_id": call.call_id,
-                        "tool": call.name,
-                        "label": tool.describe(_safe_args(call.arguments)) if tool else "",
-                        "status": "failed" if call.error_code else "finished",
-                    },
-                )
+                self._publish_activity(call, "failed" if call.error_code else "finished")
         waiting = [c for c in calls if c.side != ToolCall.Side.SERVER and c.status == ToolCall.Status.PENDING]
         if waiting:
             now = timezone.now()

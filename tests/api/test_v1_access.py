@@ -15,16 +15,6 @@ from tests.factories import CustomerFactory, UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
-
-
 def bearer(raw: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")

@@ -9,19 +9,9 @@ from openai.types.beta import AssistantDeleted
 from support import lifecycle
 from support.models import Assistant
 from support.tools import registry
-from tests.api import GET_ORDER_STATUS, ORDER_SUPPORT, key_client
+from tests.api import GET_ORDER_STATUS, ORDER_SUPPORT
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
 
 
 def test_creating_the_order_support_assistant_answers_every_field_of_the_api(owner_client):

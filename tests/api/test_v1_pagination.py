@@ -8,19 +8,8 @@ import pytest
 from django.utils import timezone
 
 from support.models import Message, Thread
-from tests.api import key_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
 
 
 @pytest.fixture

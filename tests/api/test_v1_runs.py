@@ -13,25 +13,10 @@ from openai.types.beta.threads import Run as SdkRun
 from openai.types.beta.threads.runs import RunStep as SdkRunStep
 
 from support.models import Run, RunStep, Thread
-from tests.api import ORDER_SUPPORT, key_client
+from tests.api import ORDER_SUPPORT
 from tests.factories import CustomerFactory, delivered_order
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
-
-
-@pytest.fixture
-def assistant(client):
-    return client.post("/v1/assistants", ORDER_SUPPORT).json()
 
 
 @pytest.fixture

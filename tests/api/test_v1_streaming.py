@@ -16,26 +16,11 @@ from support.api import sse
 from support.api.sse import RunRelay
 from support.errors import ThreadBusy
 from support.models import Run, Thread
-from tests.api import ORDER_SUPPORT, key_client, read_events
+from tests.api import read_events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STATUS_QUESTION = "What's the status of order ORD-123? My email is jo@example.com"
-
-
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
-
-
-@pytest.fixture
-def assistant(client):
-    return client.post("/v1/assistants", ORDER_SUPPORT).json()
 
 
 def new_thread(client, text: str) -> dict:

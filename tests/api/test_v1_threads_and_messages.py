@@ -9,19 +9,8 @@ from openai.types.beta.threads import Message as SdkMessage
 from openai.types.beta.threads import MessageDeleted
 
 from support.models import Assistant, Message, Run, Thread
-from tests.api import key_client
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def owner_client():
-    return key_client("acme")
-
-
-@pytest.fixture
-def client(owner_client):
-    return owner_client[1]
 
 
 @pytest.fixture

@@ -127,3 +127,33 @@ def live_server_url(daphne_process, transactional_db) -> str:
     if daphne_process.process.poll() is not None:
         pytest.fail(f"the live server died:\n{daphne_process.log_tail()}")
     return daphne_process.url
+
+
+# --- A real browser: Debian's chromium driven by Playwright (its own download cannot work here) ---
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SCREENSHOTS = PROJECT / "docs" / "screenshots"
+
+
+@pytest.fixture
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).exists():
+        message = "Debian's chromium is not installed (make test installs it: apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

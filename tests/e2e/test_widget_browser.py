@@ -19,23 +19,13 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from playwright.sync_api import Page, Route, WebSocketRoute, expect, sync_playwright
+from playwright.sync_api import Page, Route, WebSocketRoute, expect
 
 from orders.models import Order
+from tests.e2e.conftest import SCREENSHOTS
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 ANSWER_TIMEOUT_MS = 30_000
 
 WIDGET = "concierge-chat"
@@ -45,16 +35,6 @@ INPUT = f"{WIDGET} textarea"
 CUSTOMER_MESSAGES = f"{WIDGET} .msg.from-customer"
 # A streaming answer is aria-hidden until complete; the finished one replaces it.
 ANSWERS = f"{WIDGET} .msg.from-assistant:not([aria-hidden])"
-
-
-@pytest.fixture
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @dataclass(frozen=True)
