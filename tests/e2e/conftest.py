@@ -18,6 +18,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -141,7 +142,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOTS = PROJECT / "docs" / "screenshots"
+# The browser tests take screenshots; UPDATE_SCREENSHOTS=1 writes them over docs/screenshots/.
+SCREENSHOTS = (
+    PROJECT / "docs" / "screenshots"
+    if os.environ.get("UPDATE_SCREENSHOTS")
+    else Path(tempfile.gettempdir()) / "concierge-screenshots"
+)
 
 
 @pytest.fixture
