@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# The offline model streams a word every 30 ms in the demo, so the answer visibly streams.
+OFFLINE_MODEL_TOKEN_DELAY_MS ?= 30
 NODE_E2E := tests/e2e/node
 NODE_SDK := $(NODE_E2E)/node_modules/.package-lock.json
 
@@ -25,7 +27,7 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(PY)
 demo: $(VENV)/.base-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
-	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
+	OFFLINE_MODEL_TOKEN_DELAY_MS=$(OFFLINE_MODEL_TOKEN_DELAY_MS) $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 ## test: install what the tests need (Python packages, Debian's chromium, the Node SDK) and run the whole suite
 test: $(VENV)/.dev-installed browser $(NODE_SDK)

@@ -250,7 +250,7 @@ CONCIERGE_MODEL = env.str("CONCIERGE_MODEL", default="gpt-4o-mini")
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=60.0)
 # The context window assumed when a run sets no max_prompt_tokens.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=100_000)
-# Delay between the offline model's streamed chunks (0 in tests; a little in the demo to look real).
+# Delay between the offline model's streamed chunks (0 by default and in tests; `make demo` sets 30).
 OFFLINE_MODEL_TOKEN_DELAY_MS = env.float("OFFLINE_MODEL_TOKEN_DELAY_MS", default=0.0)
 
 # --- Runs ---------------------------------------------------------------------------------------
