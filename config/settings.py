@@ -112,9 +112,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # pytest process, so two runs at once do not collide.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f"test_db_{os.getpid()}.sqlite3")}
 else:
-    # Reuse connections across requests and tasks: opening one costs more than most queries here.
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # A connection pool per process (psycopg_pool): a request, task or websocket call borrows a
+    # connection and gives it back, so daphne's many threads need only a few connections and opening
+    # one (slower than most queries here) is rare. Every process may hold up to DB_POOL_MAX_SIZE:
+    # keep processes x DB_POOL_MAX_SIZE under the server's max_connections, and a Celery worker's
+    # pool at least as large as its threads. DB_POOL_MAX_SIZE=0 keeps one persistent connection
+    # per thread instead (CONN_MAX_AGE seconds).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if env.int("DB_POOL_MAX_SIZE", default=20) > 0:
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=20.0),
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # closing a pooled connection returns it to the pool
+    else:
+        DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and cache ---------------------------------------------------------
@@ -308,7 +321,7 @@ COST_PER_MILLION_COMPLETION_TOKENS = env.float("COST_PER_MILLION_COMPLETION_TOKE
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
-    "expire-runs": {"task": "support.tasks.expire_stale_runs", "schedule": 30},
+    "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
 }
 
 LOGGING = {

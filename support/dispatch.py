@@ -33,25 +33,30 @@ def _embedded_pool() -> ThreadPoolExecutor:
 
 
 def _sweep_forever() -> None:
-    """The embedded stand-in for Celery beat and broker redelivery.
-
-    Every SWEEP_SECONDS: expire runs past their expiry, and hand runs that nobody is executing (left
-    queued, or in progress under a lapsed lease, e.g. by a restarted server) to the pool again.
-    Claiming makes a second hand-over harmless.
-    """
-    from support import lifecycle
-
+    """The embedded stand-in for Celery beat: sweep_runs every SWEEP_SECONDS."""
     while True:
         time.sleep(SWEEP_SECONDS)
         close_old_connections()
         try:
-            lifecycle.expire_stale_runs()
-            for run_id in lifecycle.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
-                _embedded_pool().submit(_run_in_thread, _execute_task(), (run_id,))
+            sweep_runs()
         except Exception:
             log.exception("run sweep failed")
         finally:
             connection.close()
+
+
+def sweep_runs() -> None:
+    """Expire runs past their expiry, and hand runs that nobody is executing to a worker again.
+
+    Nobody executes a run left queued (its task failed before claiming it, e.g. the database was
+    unreachable, or a restarted server lost it) or in progress under a lapsed lease (its worker
+    died). Claiming makes a second hand-over harmless.
+    """
+    from support import lifecycle
+
+    lifecycle.expire_stale_runs()
+    for run_id in lifecycle.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
+        enqueue_run(run_id)
 
 
 def _execute_task() -> Task:

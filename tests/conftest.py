@@ -8,11 +8,23 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from accounts.tokens import issue_customer_token
 from tests.factories import CustomerFactory, ProductFactory, UserFactory, delivered_order
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and on teardown its connection pools closed first: PostgreSQL refuses to
+    drop a database that pooled connections still hold."""
+    yield
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if getattr(connection, "pool", None) is not None:
+                connection.close_pool()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from django.db import connection
 from django.utils import timezone
 
 from orders.models import Return
-from support import lifecycle
+from support import dispatch, lifecycle
 from support.engine.runner import execute_run
 from support.models import Message, Run, RunStep, ToolCall, VerifiedOrder
 
@@ -124,3 +124,18 @@ def test_the_sweep_finds_runs_nobody_executes(thread, assistant):
     found = set(lifecycle.orphaned_runs(older_than_seconds=30))
     assert {stale_queued.pk, abandoned.pk} <= found
     assert running.pk not in found and fresh.pk not in found
+
+
+def test_the_sweep_answers_a_run_whose_task_never_claimed_it(scripted, thread, assistant):
+    """E.g. the task failed on an unreachable database: the customer still gets the answer."""
+    lifecycle.message_create(thread=thread, role="user", content="Hello", author="customer")
+    run = Run.objects.create(
+        thread=thread, assistant=assistant, model="m", created_at=timezone.now() - timedelta(minutes=1)
+    )
+    scripted.text("Hello! How can I help?")
+
+    dispatch.sweep_runs()
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert thread.messages.get(role="assistant").content[0]["text"]["value"] == "Hello! How can I help?"
