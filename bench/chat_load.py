@@ -199,10 +199,16 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
         WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE="1000",
         LOG_LEVEL="WARNING",
         ASGI_THREADS=str(args.asgi_threads),
+        # as production runs: no query recording, no debug pages
+        DEBUG="false",
+        SECRET_KEY=env.get("SECRET_KEY", "bench-" + uuid.uuid4().hex * 2),
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        SECURE_SSL_REDIRECT="false",
     )
     env.pop("RUN_DISPATCH", None)
     manage = [str(BIN / "python"), "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
+    subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
     subprocess.run([*manage, "seed_demo"], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if not args.verbose else {}
     processes = [
@@ -232,7 +238,7 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
                     f"load{index}@%h",
                 ],
                 cwd=PROJECT,
-                env=env,
+                env={**env, "DB_POOL_MAX_SIZE": str(args.worker_threads)},  # a connection for every run thread
                 **quiet,
             )
             for index in range(args.workers)
@@ -240,7 +246,7 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
         subprocess.Popen(
             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
             cwd=PROJECT,
-            env=env,
+            env={**env, "DB_POOL_MAX_SIZE": "10"},
             **quiet,
         ),
     ]
