@@ -46,6 +46,7 @@ RUN_STATES = {
 
 class ChatConsumer(AsyncJsonWebsocketConsumer):
     session: widget.WidgetSession | None = None
+    run_state: str | None = None  # the last run state sent
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers") or [])
@@ -156,8 +157,6 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
             already = thread.messages.filter(metadata__client_id=client_id).first()
             if already is not None:  # a resend after a reconnect: the message is stored once
                 return {"message": conversation_message(already)}
-        if thread.runs.active().exists():
-            return {"error": "busy", "message": "Please wait for the answer to your last message."}
         if thread.mode == Thread.Mode.CLOSED:
             return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
         name = thread.customer.name if thread.customer_id else ""
@@ -170,7 +169,7 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 author_name=name,
                 metadata={"client_id": client_id} if client_id else {},
             )
-        except InvalidRequest:
+        except InvalidRequest:  # a run is still answering: message_create checks under the thread's lock
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
         if thread.mode != Thread.Mode.ASSISTANT:
             # A person has (or will have) the conversation: they see the message live; keep their brief fresh.
@@ -204,12 +203,15 @@ class ChatConsumer(AsyncJsonWebsocketConsumer):
                 return None  # already in the snapshot this socket started from
             text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
             return {"type": "delta", "id": data["id"], "text": text}
-        if name in ("thread.message.created", "thread.message.in_progress"):
+        if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
             return {"type": "message_started", "message": conversation_message(data)}
         if name in ("thread.message.completed", "thread.message.incomplete"):
             return {"type": "message", "message": conversation_message(data)}
         if name in RUN_STATES:
-            out = {"type": "run", "state": RUN_STATES[name]}
+            if RUN_STATES[name] == self.run_state == "thinking":
+                return None  # queued, then in progress: one "thinking" is enough
+            self.run_state = RUN_STATES[name]
+            out = {"type": "run", "state": self.run_state}
             if name == "thread.run.failed" and data.get("last_error"):
                 out["message"] = data["last_error"]["message"]
             if name == "thread.run.expired":

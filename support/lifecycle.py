@@ -158,31 +158,31 @@ def run_create(
         for spec in additional_messages:
             message_create(thread=locked, check_active_run=False, **_message_kwargs(spec))
         try:
-            with transaction.atomic():
-                run = Run.objects.create(
-                    thread=locked,
-                    assistant=assistant,
-                    assistant_public_id=assistant.public_id,
-                    model=model or assistant.model,
-                    instructions=base_instructions,
-                    tools=assistant.tools if tools is None else tools,
-                    server_tools=list(assistant.server_tools),
-                    tool_resources=assistant.tool_resources or {},
-                    metadata=metadata or {},
-                    temperature=assistant.temperature if temperature is None else temperature,
-                    top_p=assistant.top_p if top_p is None else top_p,
-                    max_prompt_tokens=max_prompt_tokens,
-                    max_completion_tokens=max_completion_tokens,
-                    truncation_strategy=truncation_strategy or {"type": "auto", "last_messages": None},
-                    tool_choice=tool_choice if tool_choice is not None else "auto",
-                    parallel_tool_calls=True if parallel_tool_calls is None else parallel_tool_calls,
-                    response_format=assistant.response_format if response_format is None else response_format,
-                    expires_at=Run.default_expiry(),
-                )
+            # The exception leaves this atomic block, so no savepoint is needed to keep an outer
+            # transaction usable.
+            run = Run.objects.create(
+                thread=locked,
+                assistant=assistant,
+                assistant_public_id=assistant.public_id,
+                model=model or assistant.model,
+                instructions=base_instructions,
+                tools=assistant.tools if tools is None else tools,
+                server_tools=list(assistant.server_tools),
+                tool_resources=assistant.tool_resources or {},
+                metadata=metadata or {},
+                temperature=assistant.temperature if temperature is None else temperature,
+                top_p=assistant.top_p if top_p is None else top_p,
+                max_prompt_tokens=max_prompt_tokens,
+                max_completion_tokens=max_completion_tokens,
+                truncation_strategy=truncation_strategy or {"type": "auto", "last_messages": None},
+                tool_choice=tool_choice if tool_choice is not None else "auto",
+                parallel_tool_calls=True if parallel_tool_calls is None else parallel_tool_calls,
+                response_format=assistant.response_format if response_format is None else response_format,
+                expires_at=Run.default_expiry(),
+            )
         except IntegrityError:
             # The partial unique index caught a concurrent creation the lock did not (another database).
             raise ThreadBusy(f"Thread {thread.public_id} already has an active run.") from None
-        run = Run.objects.select_related("thread", "assistant").get(pk=run.pk)
         events.publish_on_commit(thread.public_id, "thread.run.created", run_obj(run))
         events.publish_on_commit(thread.public_id, "thread.run.queued", run_obj(run))
         enqueue_run(run.pk)
@@ -193,7 +193,7 @@ def run_create(
 
 
 def _load(run_pk: int) -> Run:
-    return Run.objects.select_related("thread", "assistant").get(pk=run_pk)
+    return Run.objects.select_related("thread__customer", "assistant").get(pk=run_pk)
 
 
 def move_run(run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, **fields) -> Run | None:

@@ -30,7 +30,7 @@ from support import events, lifecycle
 from support.engine import compaction
 from support.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
 from support.engine.prompt import PromptTooLarge, build_messages, tool_specs
-from support.engine.writer import HumanTookOver, MessageWriter, assistant_may_post
+from support.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
 from support.models import Message, Run, RunStep, ToolCall
 from support.shapes import step_obj
 from support.signals import run_rested
@@ -40,7 +40,7 @@ from support.tools.executor import execute_server_calls
 
 log = logging.getLogger(__name__)
 S = Run.Status
-STOP_CHECK_SECONDS = 0.25
+STOP_CHECK_SECONDS = 0.5
 
 
 def worker_name() -> str:
@@ -74,7 +74,8 @@ class RunExecution:
         self.writer = MessageWriter(run)
         self._last_stop_check = 0.0
         self._stop_reason: str | None = None
-        self._close_unfinished_messages()
+        if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
+            self._close_unfinished_messages()
 
     def _close_unfinished_messages(self) -> None:
         """A message left half-written by a worker that died is ended; the model is asked again."""
@@ -89,8 +90,10 @@ class RunExecution:
     # --- the loop ----------------------------------------------------------------------------
 
     def execute(self) -> None:
+        fresh = True  # the claim just loaded the run (with its thread) and granted the lease
         while True:
-            self.run = self._reload()
+            if not fresh:
+                self.run = self._reload()
             if self.run.status == S.CANCELLING:
                 lifecycle.finish_cancelled(self.run)
                 return
@@ -99,8 +102,14 @@ class RunExecution:
             if self.run.expires_at and timezone.now() >= self.run.expires_at:
                 lifecycle.expire_run(self.run)
                 return
-            lifecycle.renew_lease(self.run, worker=self.worker)
-            pending = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
+            if not fresh:
+                lifecycle.renew_lease(self.run, worker=self.worker)
+            fresh = False
+            pending = (
+                self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
+                if self.run.round_trips  # no model call yet, so no tool calls either
+                else None
+            )
             if pending is not None:
                 if not self._advance_tool_step(pending):
                     return  # waiting for the caller's tool outputs
@@ -125,10 +134,11 @@ class RunExecution:
         if now - self._last_stop_check < STOP_CHECK_SECONDS:
             return False
         self._last_stop_check = now
-        status = Run.objects.filter(pk=self.run.pk).values_list("status", flat=True).first()
+        row = Run.objects.filter(pk=self.run.pk).values_list("status", "thread__mode").first()
+        status, mode = row or (None, None)  # a deleted thread takes its runs with it
         if status == S.CANCELLING:
             self._stop_reason = "cancelled"
-        elif not assistant_may_post(self.thread.pk):
+        elif mode not in POSTING_MODES:
             self._stop_reason = "takeover"
         return self._stop_reason is not None
 
@@ -145,7 +155,7 @@ class RunExecution:
     def _model_step(self) -> bool:
         """Ask the model once. Returns True to loop again (tools ran), False when the run rests."""
         run = self.run
-        if not assistant_may_post(self.thread.pk):
+        if run.thread.mode not in POSTING_MODES:  # the thread as loaded with the run, this iteration
             return self._stand_down()
         prompt_left, completion_left = self._budgets()
         if prompt_left is not None and prompt_left <= 0:

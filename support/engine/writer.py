@@ -26,9 +26,12 @@ class HumanTookOver(SinkRefused):
     """A person owns the thread now: the assistant must not post."""
 
 
+POSTING_MODES = (Thread.Mode.ASSISTANT, Thread.Mode.WAITING_HUMAN)
+
+
 def assistant_may_post(thread_pk: int) -> bool:
     """Checked at the moment of posting, not when the run started (a takeover may have happened since)."""
-    return Thread.objects.filter(pk=thread_pk, mode__in=[Thread.Mode.ASSISTANT, Thread.Mode.WAITING_HUMAN]).exists()
+    return Thread.objects.filter(pk=thread_pk, mode__in=POSTING_MODES).exists()
 
 
 class MessageWriter:

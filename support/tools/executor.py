@@ -7,6 +7,7 @@ Each call's outcome is stored on its ToolCall row (output, error code, duration)
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
@@ -54,13 +55,24 @@ def _call_in_thread(tool: registry.Tool, ctx: ToolContext, arguments: dict) -> d
         connection.close()
 
 
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """A checked validator per schema, built once (jsonschema.validate re-checks the schema every call)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
 def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_text: str) -> tuple[dict, str]:
     """Execute one call. Returns (result, error_code); error_code is "" on success."""
     if tool is None:
         return error_result("unknown_tool", f"There is no tool named {name!r}."), "unknown_tool"
     try:
         arguments = parse_arguments(arguments_text)
-        jsonschema.validate(arguments, tool.schema(ctx))
+        error = jsonschema.exceptions.best_match(_validator(json.dumps(tool.schema(ctx))).iter_errors(arguments))
+        if error is not None:
+            raise error
     except DomainError as exc:
         return error_result(exc.code, exc.message), exc.code
     except jsonschema.ValidationError as exc:

@@ -122,6 +122,8 @@ async def test_a_question_streams_the_answer_in_order(chat_ready, alice_order):
     assert "activity" in kinds and any("Looking up order A1001" in m.get("label", "") for m in seen)
     final = [m for m in seen if m["type"] == "message" and m["message"]["role"] == "assistant"][-1]
     assert kinds.index("message_started") < kinds.index("delta") < seen.index(final)
+    assert kinds.count("message_started") == 1  # once per answer, though the API announces it twice
+    assert [m["state"] for m in seen if m["type"] == "run"] == ["thinking", "done"]
     streamed = "".join(m["text"] for m in seen if m["type"] == "delta" and m["id"] == final["message"]["id"])
     assert streamed == final["message"]["text"]
     assert "A1001" in streamed and "Delivered" in streamed
