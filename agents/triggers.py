@@ -101,10 +101,20 @@ def failures_since_last_person(thread: Thread) -> int:
     return runs + tools + fallbacks
 
 
+def _added_a_failure(run: Run) -> bool:
+    """Whether this run counts among the failures: only such a run can bring the count to the limit."""
+    if run.status in (Run.Status.FAILED, Run.Status.EXPIRED):
+        return True
+    if ToolCall.objects.filter(step__run=run, status=ToolCall.Status.FAILED).exists():
+        return True
+    answers = run.messages.filter(role="assistant", author=Message.Author.ASSISTANT)
+    return any(FALLBACK_ANSWER.search(message.text) for message in answers)
+
+
 def check_run_outcome(run: Run) -> Escalation | None:
     """After a run comes to rest: call a person when failures keep piling up in this conversation."""
     thread = run.thread
-    if thread.mode != Thread.Mode.ASSISTANT or open_escalation(thread) is not None:
+    if thread.mode != Thread.Mode.ASSISTANT or not _added_a_failure(run) or open_escalation(thread) is not None:
         return None
     failures = failures_since_last_person(thread)
     if failures < settings.ESCALATE_AFTER_FAILURES:

@@ -277,6 +277,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine so far, all cores (Linux /proc/stat)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
 def report(customers: list[Customer], baseline: dict[int, tuple[float, float]], wall: float) -> None:
     answers = [a for c in customers for a in c.answers]
     done = [a for a in answers if a.first_token_at and a.final_at]
@@ -334,15 +342,24 @@ def main() -> None:
             url, model_url, processes = spawn(args)
         names = ["offline model server", *(f"celery worker {n + 1}" for n in range(args.workers)), "daphne"]
         cpu_before = [cpu_seconds(p.pid) for p in processes]
+        machine_before, own_before = machine_cpu_seconds(), time.process_time()
         started = time.perf_counter()
         customers = asyncio.run(run_customers(args, url))
         wall = time.perf_counter() - started
         cpu_used = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)]
+        own = time.process_time() - own_before
+        busy, total = (after - before for after, before in zip(machine_cpu_seconds(), machine_before, strict=True))
         report(customers, model_baseline(model_url), wall)
         answers = sum(len(c.answers) for c in customers) or 1
-        for name, used in zip(names, cpu_used, strict=False):
+        rest = busy - own - sum(cpu_used)
+        for name, used in [
+            *zip(names, cpu_used, strict=False),
+            ("load generator (this)", own),
+            ("everything else" if processes else "everything else here", rest),
+        ]:
             share = f"{used / answers * 1000:.0f} ms per answer, {used / wall:.0%} of a core"
             print(f"CPU {name:22} {used:6.1f} s  ({share})")
+        print(f"machine busy {busy / total:.0%} of {os.cpu_count()} cores over {wall:.1f} s")
     finally:
         for process in processes:
             process.terminate()
