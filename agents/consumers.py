@@ -19,7 +19,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from agents import selectors
 from agents.permissions import is_agent
 from support import events
-from support.consumers import RUN_STATES
+from support.consumers import RUN_STATES, RelaysThreadEvents
 from support.models import Message, Thread
 from support.shapes import conversation_message
 
@@ -29,7 +29,7 @@ MAX_WATCHED = 20  # conversations one socket may follow at once
 TYPING_EVERY_SECONDS = 1.5  # the agent's typing is passed on at most this often per conversation
 
 
-class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:

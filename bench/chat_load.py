@@ -238,7 +238,8 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
                     f"load{index}@%h",
                 ],
                 cwd=PROJECT,
-                env={**env, "DB_POOL_MAX_SIZE": str(args.worker_threads)},  # a connection for every run thread
+                # a connection for every run thread, unless DB_POOL_MAX_SIZE is set for all processes
+                env={"DB_POOL_MAX_SIZE": str(args.worker_threads), **env},
                 **quiet,
             )
             for index in range(args.workers)
@@ -246,7 +247,7 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
         subprocess.Popen(
             [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
             cwd=PROJECT,
-            env={**env, "DB_POOL_MAX_SIZE": "10"},
+            env={"DB_POOL_MAX_SIZE": "10", **env},
             **quiet,
         ),
     ]

@@ -44,7 +44,22 @@ RUN_STATES = {
 }
 
 
-class ChatConsumer(AsyncJsonWebsocketConsumer):
+class RelaysThreadEvents:
+    """Thread events go straight to `thread_event`.
+
+    channels closes stale database connections before every handler it dispatches to, which costs
+    a hop to a worker thread per event; relaying an event touches no database (what does, goes
+    through database_sync_to_async, which does the same check in its own thread).
+    """
+
+    async def dispatch(self, message: dict) -> None:
+        if message.get("type") == events.EVENT_TYPE:
+            await self.thread_event(message)
+        else:
+            await super().dispatch(message)
+
+
+class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
     session: widget.WidgetSession | None = None
     run_state: str | None = None  # the last run state sent
 

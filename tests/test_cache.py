@@ -1,12 +1,24 @@
-"""The Redis cache backend builds one redis client per connection pool, not one per call."""
+"""The Redis cache backend shares one pool and one client per server in the process.
+
+Django keeps cache objects per thread and, under ASGI, per request context; each would otherwise
+open its own pool and connection to Redis.
+"""
 
 from __future__ import annotations
 
 from config.cache import SharedClientRedisCache
 
 
-def test_the_redis_cache_reuses_its_client():
-    cache = SharedClientRedisCache("redis://127.0.0.1:6379/0", {})  # clients connect lazily: no server needed
-    client = cache._cache.get_client(write=True)
-    assert cache._cache.get_client("any-key", write=True) is client
-    assert cache._cache.get_client("other-key") is client  # one server: reads use the same pool
+def test_every_redis_cache_object_shares_one_client():
+    url = "redis://127.0.0.1:6379/0"  # clients connect lazily: no server needed
+    first, second = SharedClientRedisCache(url, {}), SharedClientRedisCache(url, {})
+    client = first._cache.get_client(write=True)
+    assert first._cache.get_client("any-key", write=True) is client
+    assert first._cache.get_client("other-key") is client  # one server: reads use the same pool
+    assert second._cache.get_client(write=True) is client
+
+
+def test_another_redis_server_gets_its_own_pool():
+    first = SharedClientRedisCache("redis://127.0.0.1:6379/0", {})
+    other = SharedClientRedisCache("redis://127.0.0.1:6379/1", {})
+    assert other._cache.get_client(write=True) is not first._cache.get_client(write=True)
