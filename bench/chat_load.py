@@ -4,8 +4,9 @@ Each customer opens a widget session, connects to /ws/chat/ and holds a short co
 greeting, then an order-status question that makes the assistant call a tool), with a little think
 time between turns. For every answer it measures, from the moment the message was sent, the time to
 the first streamed text and to the final message, and checks that the streamed text equals the
-final message (nothing lost, nothing duplicated). The same prompts are then sent straight to the
-model server, so the model's own time to first and last token can be subtracted.
+final message (nothing lost, nothing duplicated). The prompts Concierge sent (with --spawn, the model
+server records them) are then replayed straight to the model server, so the model's own time to
+first and last token can be subtracted.
 
 With --spawn it starts the deployment itself: the offline model served over HTTP with a per-token
 delay, daphne on the Redis channel layer, and a Celery worker on a Redis broker, all on the database
@@ -143,24 +144,32 @@ ORDER_RESULT = {
 }
 
 
-def model_baseline(model_url: str, samples: int = 10) -> dict[int, tuple[float, float]]:
+def timed_stream(client, body: dict) -> tuple[float, float]:
+    """(time to first text, time to the end) of one streamed chat completion, in seconds."""
+    started, first = time.perf_counter(), None
+    for chunk in client.chat.completions.create(**{**body, "stream": True}):
+        if first is None and chunk.choices and chunk.choices[0].delta.content:
+            first = time.perf_counter() - started
+    return first or 0.0, time.perf_counter() - started
+
+
+def model_baseline(model_url: str, recorded: Path | None, samples: int = 10) -> dict[int, tuple[float, float]]:
     """The model server's own time to first and last token for each turn, in seconds (medians).
 
     The greeting is one model call. The order question is two: the tool call, streamed to its end,
     then the answer; the model's own time to first token for that turn is the first call's whole
-    duration plus the second call's time to first token.
+    duration plus the second call's time to first token. With `recorded` (the requests Concierge
+    sent during the run, as the model server logged them), exactly those prompts are replayed;
+    otherwise minimal prompts stand in for them.
     """
     import openai
 
     client = openai.OpenAI(base_url=model_url, api_key="offline", max_retries=0)
+    if recorded is not None and recorded.exists():
+        return _replay_baseline(client, recorded, samples)
 
     def stream(messages, tools=None) -> tuple[float, float]:
-        started, first = time.perf_counter(), None
-        extra = {"tools": tools} if tools else {}
-        for chunk in client.chat.completions.create(model="m", messages=messages, stream=True, **extra):
-            if first is None and chunk.choices and chunk.choices[0].delta.content:
-                first = time.perf_counter() - started
-        return first or 0.0, time.perf_counter() - started
+        return timed_stream(client, {"model": "m", "messages": messages, **({"tools": tools} if tools else {})})
 
     question = {"role": "user", "content": "Where is my order A1001? My email is alice@example.com"}
     call = {"id": "call_1", "type": "function", "function": {"name": "get_order_status", "arguments": "{}"}}
@@ -178,6 +187,26 @@ def model_baseline(model_url: str, samples: int = 10) -> dict[int, tuple[float, 
     return {
         0: (statistics.median(f for f, _ in greeting), statistics.median(v for _, v in greeting)),
         1: (statistics.median(f for f, _ in order), statistics.median(v for _, v in order)),
+    }
+
+
+def _replay_baseline(client, recorded: Path, samples: int) -> dict[int, tuple[float, float]]:
+    kinds: dict[str, list[dict]] = {"greeting": [], "tool_call": [], "answer": []}
+    for line in recorded.read_text().splitlines():
+        body = json.loads(line)
+        last = body["messages"][-1]
+        if last["role"] == "tool":
+            kinds["answer"].append(body)
+        elif last["role"] == "user" and last.get("content") == CONVERSATION[0]:
+            kinds["greeting"].append(body)
+        elif last["role"] == "user":
+            kinds["tool_call"].append(body)
+    timed = {kind: [timed_stream(client, body) for body in bodies[:samples]] for kind, bodies in kinds.items()}
+    greeting, tool_call, answer = (timed[k] for k in ("greeting", "tool_call", "answer"))
+    call = statistics.median(total for _, total in tool_call)
+    return {
+        0: (statistics.median(f for f, _ in greeting), statistics.median(t for _, t in greeting)),
+        1: (call + statistics.median(f for f, _ in answer), call + statistics.median(t for _, t in answer)),
     }
 
 
@@ -213,7 +242,16 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if not args.verbose else {}
     processes = [
         subprocess.Popen(
-            [*manage, "serve_offline_model", "--port", str(model_port), "--token-delay-ms", str(args.token_delay_ms)],
+            [
+                *manage,
+                "serve_offline_model",
+                "--port",
+                str(model_port),
+                "--token-delay-ms",
+                str(args.token_delay_ms),
+                "--record",
+                str(args.recorded),
+            ],
             cwd=PROJECT,
             env=env,
             **quiet,
@@ -339,7 +377,9 @@ def main() -> None:
     processes: list[subprocess.Popen] = []
     url, model_url = args.url, args.model_url
     try:
+        args.recorded = None
         if args.spawn:
+            args.recorded = Path(tempfile.mkdtemp()) / "model-requests.jsonl"
             url, model_url, processes = spawn(args)
         names = ["offline model server", *(f"celery worker {n + 1}" for n in range(args.workers)), "daphne"]
         cpu_before = [cpu_seconds(p.pid) for p in processes]
@@ -350,7 +390,7 @@ def main() -> None:
         cpu_used = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)]
         own = time.process_time() - own_before
         busy, total = (after - before for after, before in zip(machine_cpu_seconds(), machine_before, strict=True))
-        report(customers, model_baseline(model_url), wall)
+        report(customers, model_baseline(model_url, args.recorded), wall)
         answers = sum(len(c.answers) for c in customers) or 1
         rest = busy - own - sum(cpu_used)
         for name, used in [

@@ -31,11 +31,19 @@ class OfflineModelServer(ThreadingHTTPServer):
         token_delay_ms: float = 0.0,
         model_names: Iterable[str] = (),
         quiet: bool = True,
+        record_to: str | None = None,
     ):
         self.token_delay_ms = max(float(token_delay_ms or 0), 0.0)
         self.model_names = list(model_names)
         self.quiet = quiet
+        self.record_to = record_to
+        self._record_lock = threading.Lock()
         super().__init__(address, OfflineModelHandler)
+
+    def record(self, body: bytes) -> None:
+        """Append a chat completion request's body as one line (benchmarks replay them)."""
+        with self._record_lock, open(self.record_to, "ab") as out:
+            out.write(body.replace(b"\n", b" ") + b"\n")
 
     def handle_error(self, request, client_address) -> None:
         # A client closing an idle keep-alive connection is how HTTP/1.1 ends, not an error.
@@ -69,6 +77,8 @@ class OfflineModelHandler(BaseHTTPRequestHandler):
     def serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        if self.server.record_to and self.command == "POST" and self.path.endswith("/chat/completions"):
+            self.server.record(body)
         result = answer(self.command, self.path, body, model_names=self.server.model_names)
         try:
             if result.events is None:
@@ -106,10 +116,17 @@ class OfflineModelHandler(BaseHTTPRequestHandler):
 
 
 def start_server(
-    host: str = "127.0.0.1", port: int = 0, *, token_delay_ms: float = 0.0, model_names: Iterable[str] = ()
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    token_delay_ms: float = 0.0,
+    model_names: Iterable[str] = (),
+    record_to: str | None = None,
 ) -> tuple[OfflineModelServer, threading.Thread]:
     """Serve in a background thread (port 0 picks a free port); stop with `server.shutdown()`."""
-    server = OfflineModelServer((host, port), token_delay_ms=token_delay_ms, model_names=model_names)
+    server = OfflineModelServer(
+        (host, port), token_delay_ms=token_delay_ms, model_names=model_names, record_to=record_to
+    )
     thread = threading.Thread(target=server.serve_forever, name="offline-model-server", daemon=True)
     thread.start()
     return server, thread

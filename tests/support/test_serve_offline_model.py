@@ -30,6 +30,23 @@ def server():
     thread.join(timeout=5)
 
 
+def test_the_server_records_each_completion_request_for_replay(tmp_path):
+    record = tmp_path / "requests.jsonl"
+    server, thread = start_server(model_names=["gpt-4o-mini"], record_to=str(record))
+    try:
+        client = openai.OpenAI(api_key="anything", base_url=server.url, max_retries=0)
+        client.chat.completions.create(**HELLO)
+        client.models.list()
+        list(client.chat.completions.create(**HELLO, stream=True))
+        bodies = [json.loads(line) for line in record.read_text().splitlines()]
+        assert [body["messages"] for body in bodies] == [HELLO["messages"]] * 2
+        assert [body.get("stream", False) for body in bodies] == [False, True]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
 @pytest.fixture(scope="module")
 def command_server():
     """The real command in a subprocess, on a free port; yields (url, process)."""

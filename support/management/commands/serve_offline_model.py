@@ -25,11 +25,18 @@ class Command(BaseCommand):
             help="Pause between streamed chunks (default: OFFLINE_MODEL_TOKEN_DELAY_MS).",
         )
         parser.add_argument("--verbose-requests", action="store_true", help="Log every request.")
+        parser.add_argument(
+            "--record", metavar="FILE", help="Append every chat completion request's JSON body to FILE, one per line."
+        )
 
     def handle(self, *args, port: int, host: str, token_delay_ms: float | None, verbose_requests: bool, **options):
         delay = settings.OFFLINE_MODEL_TOKEN_DELAY_MS if token_delay_ms is None else token_delay_ms
         server = OfflineModelServer(
-            (host, port), token_delay_ms=delay, model_names=[default_model()], quiet=not verbose_requests
+            (host, port),
+            token_delay_ms=delay,
+            model_names=[default_model()],
+            quiet=not verbose_requests,
+            record_to=options.get("record"),
         )
         # The first line names the real address (useful with --port 0); scripts wait for it.
         self.stdout.write(f"Offline model serving on {server.url} (token delay {delay:g} ms). Quit with CONTROL-C.")
