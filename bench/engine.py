@@ -25,6 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ["RUN_DISPATCH"] = "inline"  # measure the engine itself, one run after another
 os.environ["OFFLINE_MODEL_TOKEN_DELAY_MS"] = "0"
+# As production runs: DEBUG off (Django would record every query).
+os.environ["DEBUG"] = "false"
+os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
 os.environ.pop("OPENAI_API_KEY", None)
 os.environ.pop("CELERY_BROKER_URL", None)
 if "DATABASE_URL" not in os.environ:
