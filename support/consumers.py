@@ -45,7 +45,7 @@ RUN_STATES = {
 
 
 class RelaysThreadEvents:
-    """Thread events go straight to `thread_event`.
+    """Thread events (single or batched) go straight to `thread_event`, one by one.
 
     channels closes stale database connections before every handler it dispatches to, which costs
     a hop to a worker thread per event; relaying an event touches no database (what does, goes
@@ -53,8 +53,9 @@ class RelaysThreadEvents:
     """
 
     async def dispatch(self, message: dict) -> None:
-        if message.get("type") == events.EVENT_TYPE:
-            await self.thread_event(message)
+        if message.get("type") in (events.EVENT_TYPE, events.BATCH_TYPE):
+            for event in events.unbatch(message):
+                await self.thread_event(event)
         else:
             await super().dispatch(message)
 

@@ -25,6 +25,7 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 EVENT_TYPE = "thread.event"  # the consumer method name channels dispatches to: thread_event
+BATCH_TYPE = "thread.events"  # several events of one thread in one group message (see publish_many)
 STAFF_GROUP = "staff.updates"  # every agent console listens here
 STAFF_EVENT_TYPE = "staff.event"
 SNAPSHOT_TTL_SECONDS = 60 * 30
@@ -122,15 +123,16 @@ def flush(timeout: float = 5.0) -> bool:
     return _get_publisher().flush(timeout)
 
 
-def next_seq(thread_public_id: str) -> int:
+def next_seq(thread_public_id: str, count: int = 1) -> int:
+    """Reserve `count` sequence numbers of the thread; returns the last one."""
     key = f"events:seq:{thread_public_id}"
     backend = getattr(cache, "_cache", None)
     if isinstance(backend, RedisCacheClient):
-        # One atomic INCR (it creates the key) instead of Django's add + exists + incr: this runs per event.
+        # One atomic INCRBY (it creates the key) instead of Django's add + exists + incr: this runs per event.
         full_key = cache.make_and_validate_key(key)
-        return backend.get_client(full_key, write=True).incr(full_key)
+        return backend.get_client(full_key, write=True).incrby(full_key, count)
     cache.add(key, 0, timeout=None)
-    return cache.incr(key)
+    return cache.incr(key, count)
 
 
 def current_seq(thread_public_id: str) -> int:
@@ -146,6 +148,28 @@ def publish(thread_public_id: str, event: str, data: Any) -> int:
     return seq
 
 
+def publish_many(thread_public_id: str, items: list[tuple[str, Any]]) -> int:
+    """Send events that happen together (a message opening with its first text, a tool step) as one
+    group message: one round trip for their sequence numbers and one publish, read by every
+    subscriber as the same events in the same order (`unbatch`). Returns the last sequence number."""
+    if len(items) == 1:
+        return publish(thread_public_id, *items[0])
+    last = next_seq(thread_public_id, len(items))
+    first = last - len(items) + 1
+    batch = [{"event": event, "data": data, "seq": first + i} for i, (event, data) in enumerate(items)]
+    if get_channel_layer() is not None:
+        message = {"type": BATCH_TYPE, "events": batch, "thread": thread_public_id}
+        _get_publisher().send(group_for(thread_public_id), message)
+    return last
+
+
+def unbatch(message: dict) -> list[dict]:
+    """A group message as the single events it carries, each shaped as `publish` sends one."""
+    if message.get("type") != BATCH_TYPE:
+        return [message]
+    return [{"type": EVENT_TYPE, "thread": message["thread"], **event} for event in message["events"]]
+
+
 def notify_staff(event: str, data: Any) -> None:
     """Tell every connected agent console (the queue, approvals, metrics of the moment)."""
     if get_channel_layer() is not None:
@@ -159,6 +183,10 @@ def notify_staff_on_commit(event: str, data: Any) -> None:
 def publish_on_commit(thread_public_id: str, event: str, data: Any) -> None:
     """Send the event once the surrounding transaction commits, so nobody sees uncommitted state."""
     transaction.on_commit(lambda: publish(thread_public_id, event, data))
+
+
+def publish_many_on_commit(thread_public_id: str, items: list[tuple[str, Any]]) -> None:
+    transaction.on_commit(lambda: publish_many(thread_public_id, items))
 
 
 # --- The snapshot of a message being streamed ------------------------------------------------

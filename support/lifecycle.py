@@ -183,8 +183,10 @@ def run_create(
         except IntegrityError:
             # The partial unique index caught a concurrent creation the lock did not (another database).
             raise ThreadBusy(f"Thread {thread.public_id} already has an active run.") from None
-        events.publish_on_commit(thread.public_id, "thread.run.created", run_obj(run))
-        events.publish_on_commit(thread.public_id, "thread.run.queued", run_obj(run))
+        created = run_obj(run)
+        events.publish_many_on_commit(
+            thread.public_id, [("thread.run.created", created), ("thread.run.queued", created)]
+        )
         enqueue_run(run.pk)
     return run
 

@@ -18,11 +18,18 @@ from tests.factories import CustomerFactory, ProductFactory, UserFactory, delive
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
-    """The test database, and on teardown its connection pools closed first: PostgreSQL refuses to
-    drop a database that pooled connections still hold."""
+    """The test database, and on teardown nothing left holding it: PostgreSQL refuses to drop a
+    database with open sessions. Connections still checked out of the pool by threads that tests
+    started and never closed are ended server-side; then the pools are closed."""
     yield
     with django_db_blocker.unblock():
         for connection in connections.all():
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                    )
             if getattr(connection, "pool", None) is not None:
                 connection.close_pool()
 

@@ -24,6 +24,7 @@ class GroupListener:
         self.layer = get_channel_layer()
         self.channel = self._run(self.layer.new_channel())
         self.received: list[dict] = []
+        self._unread: list[dict] = []  # events of a batch not yet handed out
         for group in groups:
             self.listen(group)
 
@@ -34,10 +35,13 @@ class GroupListener:
         self._run(self.layer.group_add(group, self.channel))
 
     def receive(self, timeout: float = 2.0) -> dict:
-        """The next message; TimeoutError if none comes in time."""
-        message = self._run(asyncio.wait_for(self.layer.receive(self.channel), timeout), timeout + 5)
-        self.received.append(message)
-        return message
+        """The next event (a batch's events one by one); TimeoutError if none comes in time."""
+        if not self._unread:
+            message = self._run(asyncio.wait_for(self.layer.receive(self.channel), timeout), timeout + 5)
+            self._unread = events.unbatch(message)
+        event = self._unread.pop(0)
+        self.received.append(event)
+        return event
 
     def drain(self, quiet: float = 0.3) -> list[dict]:
         """Everything published so far: waits for the publisher, then until nothing more arrives."""

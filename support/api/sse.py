@@ -126,7 +126,8 @@ async def _pump(layer, channel: str, inbox: asyncio.Queue) -> None:
     # One long-lived receive loop: a receive() cancelled by a timeout could drop a message with some
     # channel layers, so timeouts apply to the local queue instead.
     while True:
-        inbox.put_nowait(await layer.receive(channel))
+        for event in events.unbatch(await layer.receive(channel)):
+            inbox.put_nowait(event)
 
 
 async def relay_run(

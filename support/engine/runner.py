@@ -265,24 +265,25 @@ class RunExecution:
             ]
             ToolCall.objects.bulk_create(calls)
         step.run = self.run
-        tid = self.thread.public_id
-        events.publish(tid, "thread.run.step.created", step_obj(step, tool_calls=[]))
-        events.publish(tid, "thread.run.step.in_progress", step_obj(step, tool_calls=[]))
+        announce = [
+            ("thread.run.step.created", step_obj(step, tool_calls=[])),
+            ("thread.run.step.in_progress", step_obj(step, tool_calls=[])),
+        ]
         for call in calls:
             first = {"index": call.index, "id": call.call_id, "type": "function"}
             first["function"] = {"name": call.name, "arguments": "", "output": None}
-            events.publish(tid, "thread.run.step.delta", _step_delta(step, first))
+            announce.append(("thread.run.step.delta", _step_delta(step, first)))
             more = {"index": call.index, "type": "function", "function": {"arguments": call.arguments}}
-            events.publish(tid, "thread.run.step.delta", _step_delta(step, more))
+            announce.append(("thread.run.step.delta", _step_delta(step, more)))
             if call.side == ToolCall.Side.SERVER:
-                self._publish_activity(call, "started")
+                announce.append(self._activity(call, "started"))
+        events.publish_many(self.thread.public_id, announce)
         return step
 
-    def _publish_activity(self, call: ToolCall, status: str) -> None:
+    def _activity(self, call: ToolCall, status: str) -> tuple[str, dict]:
         """What a server tool is doing, in words for the customer ("Looking up order A1001…")."""
         tool = self.server_tools.get(call.name)
-        events.publish(
-            self.thread.public_id,
+        return (
             "conversation.activity",
             {
                 "run_id": self.run.public_id,
@@ -299,11 +300,15 @@ class RunExecution:
         calls = list(step.tool_calls.all())
         execute_server_calls(calls, tools=self.server_tools, ctx=self.ctx)
         tid = self.thread.public_id
-        for call in calls:
-            if call.side == ToolCall.Side.SERVER and call.finished_at:
-                self._publish_activity(call, "failed" if call.error_code else "finished")
+        finished = [
+            self._activity(call, "failed" if call.error_code else "finished")
+            for call in calls
+            if call.side == ToolCall.Side.SERVER and call.finished_at
+        ]
         waiting = [c for c in calls if c.side != ToolCall.Side.SERVER and c.status == ToolCall.Status.PENDING]
         if waiting:
+            if finished:
+                events.publish_many(tid, finished)
             now = timezone.now()
             ToolCall.objects.filter(pk__in=[c.pk for c in waiting], started_at__isnull=True).update(started_at=now)
             fields = {"required_action": lifecycle.required_action(waiting)}
@@ -325,7 +330,7 @@ class RunExecution:
             return False
         step.status, step.completed_at = RunStep.Status.COMPLETED, timezone.now()
         step.save(update_fields=["status", "completed_at"])
-        events.publish(tid, "thread.run.step.completed", step_obj(step, tool_calls=calls))
+        events.publish_many(tid, [*finished, ("thread.run.step.completed", step_obj(step, tool_calls=calls))])
         return True
 
 

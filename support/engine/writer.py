@@ -50,15 +50,16 @@ class MessageWriter:
         return self.message is not None
 
     def write(self, piece: str) -> None:
-        if self.message is None:
-            self._open()
+        opening = self._open() if self.message is None else []
         self.text += piece
         self._pending += piece
-        # The first words go out at once (time to first token); later ones in batches.
+        # The first words go out at once (time to first token), with the events that open the
+        # message; later ones in batches.
         if not self._sent_first or (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
-            self.flush()
+            self.flush(opening)
 
-    def _open(self) -> None:
+    def _open(self) -> list[tuple[str, dict]]:
+        """Store the message and its step; returns the events that announce them."""
         if not assistant_may_post(self.run.thread_id):
             raise HumanTookOver()
         with transaction.atomic():
@@ -75,27 +76,31 @@ class MessageWriter:
             self.step = RunStep.objects.create(run=self.run, type=RunStep.Type.MESSAGE_CREATION, message=self.message)
         self.step.run = self.run
         self.message.thread, self.message.run = self.run.thread, self.run
-        events.publish(self.thread_id, "thread.run.step.created", step_obj(self.step))
-        events.publish(self.thread_id, "thread.run.step.in_progress", step_obj(self.step))
-        events.publish(self.thread_id, "thread.message.created", message_obj(self.message))
-        seq = events.publish(self.thread_id, "thread.message.in_progress", message_obj(self.message))
-        self._save_snapshot(seq)
-        self._last_flush = time.monotonic()
+        return [
+            ("thread.run.step.created", step_obj(self.step)),
+            ("thread.run.step.in_progress", step_obj(self.step)),
+            ("thread.message.created", message_obj(self.message)),
+            ("thread.message.in_progress", message_obj(self.message)),
+        ]
 
-    def flush(self) -> None:
-        if self.message is None or not self._pending:
+    def flush(self, opening: list[tuple[str, dict]] = ()) -> None:
+        """Publish the text not yet sent (after `opening`, the events that announce the message)."""
+        if self.message is None or not (self._pending or opening):
             return
-        text = {"value": self._pending}
-        if not self._sent_first:
-            text["annotations"] = []  # the SDKs expect the list on a block's first delta only
-            self._sent_first = True
-        delta = {
-            "id": self.message.public_id,
-            "object": "thread.message.delta",
-            "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
-        }
-        self._pending = ""
-        seq = events.publish(self.thread_id, "thread.message.delta", delta)
+        items = list(opening)
+        if self._pending:
+            text = {"value": self._pending}
+            if not self._sent_first:
+                text["annotations"] = []  # the SDKs expect the list on a block's first delta only
+                self._sent_first = True
+            delta = {
+                "id": self.message.public_id,
+                "object": "thread.message.delta",
+                "delta": {"content": [{"index": 0, "type": "text", "text": text}]},
+            }
+            items.append(("thread.message.delta", delta))
+            self._pending = ""
+        seq = events.publish_many(self.thread_id, items)
         self._save_snapshot(seq)
         self._last_flush = time.monotonic()
 
@@ -122,8 +127,10 @@ class MessageWriter:
         with transaction.atomic():
             message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
             step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
-        events.publish(self.thread_id, f"thread.message.{message.status}", message_obj(message))
-        events.publish(self.thread_id, "thread.run.step.completed", step_obj(step))
+        events.publish_many(
+            self.thread_id,
+            [(f"thread.message.{message.status}", message_obj(message)), ("thread.run.step.completed", step_obj(step))],
+        )
         events.clear_stream_snapshot(self.thread_id)
         self._reset()
 

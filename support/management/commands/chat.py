@@ -70,15 +70,16 @@ class Command(BaseCommand):
 
         await sync_to_async(start, thread_sensitive=False)()
         while True:
-            event = await asyncio.wait_for(layer.receive(channel), timeout=timeout)
-            name, data = event["event"], event["data"]
-            if name == "thread.message.delta":
-                for part in data["delta"].get("content", []):
-                    sys.stdout.write(part.get("text", {}).get("value", ""))
-                    sys.stdout.flush()
-            elif name == "conversation.activity" and event["data"].get("label"):
-                self.stdout.write(self.style.NOTICE(f"[{data['label']}]"))
-            elif name == "thread.run.failed":
-                self.stdout.write(self.style.ERROR(data["last_error"]["message"]))
-            if name in TERMINAL_EVENTS:
-                return name
+            message = await asyncio.wait_for(layer.receive(channel), timeout=timeout)
+            for event in events.unbatch(message):
+                name, data = event["event"], event["data"]
+                if name == "thread.message.delta":
+                    for part in data["delta"].get("content", []):
+                        sys.stdout.write(part.get("text", {}).get("value", ""))
+                        sys.stdout.flush()
+                elif name == "conversation.activity" and event["data"].get("label"):
+                    self.stdout.write(self.style.NOTICE(f"[{data['label']}]"))
+                elif name == "thread.run.failed":
+                    self.stdout.write(self.style.ERROR(data["last_error"]["message"]))
+                if name in TERMINAL_EVENTS:
+                    return name
