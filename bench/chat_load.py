@@ -283,7 +283,13 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
             for index in range(args.workers)
         ),
         subprocess.Popen(
-            [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(web_port), "config.asgi:application"],
+            [
+                str(BIN / "daphne"),
+                *("-b", "127.0.0.1", "-p", str(web_port)),
+                # as README's deployment: a slow handshake under load waits instead of being dropped at 5 s
+                *("--websocket_connect_timeout", "30"),
+                "config.asgi:application",
+            ],
             cwd=PROJECT,
             env={"DB_POOL_MAX_SIZE": "10", **env},
             **quiet,
