@@ -16,6 +16,8 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from support import events
@@ -198,10 +200,13 @@ def _load(run_pk: int) -> Run:
     return Run.objects.select_related("thread__customer", "assistant").get(pk=run_pk)
 
 
-def move_run(run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, **fields) -> Run | None:
-    """Compare-and-set the run's status. Returns the updated run, or None if someone else moved it."""
+def move_run(
+    run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, extra: Q | None = None, **fields
+) -> Run | None:
+    """Compare-and-set the run's status (and `extra`, if given). Returns the updated run, or None if
+    someone else moved it or `extra` does not hold."""
     with transaction.atomic():
-        updated = Run.objects.filter(pk=run.pk, status__in=list(allowed_from)).update(status=to, **fields)
+        updated = Run.objects.filter(extra or Q(), pk=run.pk, status__in=list(allowed_from)).update(status=to, **fields)
         if not updated:
             return None
         fresh = _load(run.pk)
@@ -217,22 +222,24 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
     """
     now = timezone.now()
     lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+    # The common case first, in one statement: a queued run that has not expired.
+    claimed = move_run(
+        Run(pk=run_pk),
+        S.IN_PROGRESS,
+        allowed_from=[S.QUEUED],
+        extra=Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        started_at=Coalesce("started_at", Value(now)),
+        claimed_by=worker,
+        lease_expires_at=lease,
+    )
+    if claimed is not None:
+        return claimed
     run = Run.objects.filter(pk=run_pk).first()
     if run is None or run.is_terminal:
         return None
     if run.expires_at and now >= run.expires_at and run.status in (S.QUEUED, S.REQUIRES_ACTION):
         expire_run(run)
         return None
-    claimed = move_run(
-        run,
-        S.IN_PROGRESS,
-        allowed_from=[S.QUEUED],
-        started_at=run.started_at or now,
-        claimed_by=worker,
-        lease_expires_at=lease,
-    )
-    if claimed is not None:
-        return claimed
     # Redelivered after a crash: take over only if the old claim has lapsed (no status change, no event).
     taken = Run.objects.filter(pk=run_pk, status__in=[S.IN_PROGRESS, S.CANCELLING], lease_expires_at__lt=now).update(
         claimed_by=worker, lease_expires_at=lease

@@ -1,0 +1,19 @@
+"""Fixed-window rate limits on the shared cache (local memory here; Redis in CI and production)."""
+
+from __future__ import annotations
+
+import uuid
+
+from support.ratelimit import allow
+
+
+def test_a_key_is_allowed_up_to_its_limit_in_a_window():
+    key = f"test:{uuid.uuid4().hex}"
+    assert [allow(key, limit=3, window_seconds=60) for _ in range(5)] == [True, True, True, False, False]
+
+
+def test_keys_are_counted_apart():
+    first, second = f"test:{uuid.uuid4().hex}", f"test:{uuid.uuid4().hex}"
+    assert allow(first, limit=1, window_seconds=60)
+    assert not allow(first, limit=1, window_seconds=60)
+    assert allow(second, limit=1, window_seconds=60)
