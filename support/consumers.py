@@ -177,28 +177,22 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
         name = thread.customer.name if thread.customer_id else ""
         try:
-            message = lifecycle.message_create(
+            # Stored, and answered unless a rule calls a person (asking for one, frustration), in one
+            # transaction; refused while a run is still answering.
+            message, _run = lifecycle.customer_message_create(
                 thread=thread,
-                role="user",
-                content=text,
-                author=Message.Author.CUSTOMER,
+                text=text,
                 author_name=name,
                 metadata={"client_id": client_id} if client_id else {},
+                should_answer=lambda locked: check_customer_message(locked, text) is None,
             )
-        except InvalidRequest:  # a run is still answering: message_create checks under the thread's lock
+        except InvalidRequest:
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
         if thread.mode != Thread.Mode.ASSISTANT:
             # A person has (or will have) the conversation: they see the message live; keep their brief fresh.
             escalation = open_escalation(thread)
             if escalation is not None:
                 refresh_summary_soon(escalation)
-        elif check_customer_message(thread, text) is None and thread.assistant_id:
-            # No rule called a person, so the assistant answers.
-            try:
-                lifecycle.run_create(thread=thread, assistant=thread.assistant)
-            except InvalidRequest as error:
-                # The message is stored either way; the customer is told why no answer comes yet.
-                log.info("no run for %s: %s", thread.public_id, error.message)
         return {"message": conversation_message(message)}
 
     async def _error(self, code: str, message: str, client_id: str = "") -> None:

@@ -11,7 +11,7 @@ Transitions follow the Assistants API:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -132,6 +132,79 @@ def run_create(
     thread: Thread,
     assistant: Assistant,
     additional_messages: Iterable[dict] = (),
+    **options,
+) -> Run:
+    """Queue a run of `assistant` on `thread`: one active run per thread, enqueued after commit.
+
+    `options` are the API's run parameters (model, instructions, additional_instructions, tools,
+    metadata, temperature, top_p, max_prompt_tokens, max_completion_tokens, truncation_strategy,
+    tool_choice, parallel_tool_calls, response_format); unset ones come from the assistant.
+    """
+    fields = _run_fields(assistant, **options)
+    with transaction.atomic():
+        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        if locked.mode != Thread.Mode.ASSISTANT:
+            raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
+        active = locked.runs.active().first()
+        if active is not None:
+            raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
+        for spec in additional_messages:
+            message_create(thread=locked, check_active_run=False, **_message_kwargs(spec))
+        run = _queue_run(locked, assistant, fields)
+        created = run_obj(run)
+        events.publish_many_on_commit(
+            thread.public_id, [("thread.run.created", created), ("thread.run.queued", created)]
+        )
+        enqueue_run(run.pk)
+    return run
+
+
+def customer_message_create(
+    *,
+    thread: Thread,
+    text: str,
+    author_name: str = "",
+    metadata: dict | None = None,
+    should_answer: Callable[[Thread], bool] = lambda thread: True,
+) -> tuple[Message, Run | None]:
+    """A customer's message and the assistant's run to answer it, in one transaction under the
+    thread's lock: the widget's path, with one round of locking and checking instead of two.
+
+    Refused (ThreadBusy) while a run is active. The run is queued when the thread is the
+    assistant's and has one, and `should_answer(thread)` (called with the message stored, inside
+    the transaction; it may hand the conversation to a person instead) says so.
+    """
+    parts = normalize_content(text)
+    with transaction.atomic():
+        locked = Thread.objects.select_for_update(of=("self",)).select_related("assistant").get(pk=thread.pk)
+        active = locked.runs.active().first()
+        if active is not None:
+            raise ThreadBusy(f"Can't add messages to {thread.public_id} while a run {active.public_id} is active.")
+        message = Message.objects.create(
+            thread=locked,
+            role=Message.Role.USER,
+            author=Message.Author.CUSTOMER,
+            author_name=author_name,
+            content=parts,
+            status=Message.Status.COMPLETED,
+            completed_at=timezone.now(),
+            metadata=metadata or {},
+        )
+        announced = [("thread.message.completed", message_obj(message))]
+        run = None
+        if locked.mode == Thread.Mode.ASSISTANT and locked.assistant_id and should_answer(locked):
+            run = _queue_run(locked, locked.assistant, _run_fields(locked.assistant))
+            created = run_obj(run)
+            announced += [("thread.run.created", created), ("thread.run.queued", created)]
+        events.publish_many_on_commit(thread.public_id, announced)
+        if run is not None:
+            enqueue_run(run.pk)
+    return message, run
+
+
+def _run_fields(
+    assistant: Assistant,
+    *,
     model: str | None = None,
     instructions: str | None = None,
     additional_instructions: str | None = None,
@@ -145,51 +218,45 @@ def run_create(
     tool_choice=None,
     parallel_tool_calls: bool | None = None,
     response_format=None,
-) -> Run:
-    """Queue a run of `assistant` on `thread`: one active run per thread, enqueued after commit."""
+) -> dict:
+    """A new run's settings: the given run parameters, the assistant's for the rest."""
     base_instructions = assistant.instructions if instructions is None else instructions
     if additional_instructions:
         base_instructions = f"{base_instructions}\n\n{additional_instructions}".strip()
-    with transaction.atomic():
-        locked = Thread.objects.select_for_update().get(pk=thread.pk)
-        if locked.mode != Thread.Mode.ASSISTANT:
-            raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
-        active = locked.runs.active().first()
-        if active is not None:
-            raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
-        for spec in additional_messages:
-            message_create(thread=locked, check_active_run=False, **_message_kwargs(spec))
-        try:
-            # The exception leaves this atomic block, so no savepoint is needed to keep an outer
-            # transaction usable.
-            run = Run.objects.create(
-                thread=locked,
-                assistant=assistant,
-                assistant_public_id=assistant.public_id,
-                model=model or assistant.model,
-                instructions=base_instructions,
-                tools=assistant.tools if tools is None else tools,
-                server_tools=list(assistant.server_tools),
-                tool_resources=assistant.tool_resources or {},
-                metadata=metadata or {},
-                temperature=assistant.temperature if temperature is None else temperature,
-                top_p=assistant.top_p if top_p is None else top_p,
-                max_prompt_tokens=max_prompt_tokens,
-                max_completion_tokens=max_completion_tokens,
-                truncation_strategy=truncation_strategy or {"type": "auto", "last_messages": None},
-                tool_choice=tool_choice if tool_choice is not None else "auto",
-                parallel_tool_calls=True if parallel_tool_calls is None else parallel_tool_calls,
-                response_format=assistant.response_format if response_format is None else response_format,
-                expires_at=Run.default_expiry(),
-            )
-        except IntegrityError:
-            # The partial unique index caught a concurrent creation the lock did not (another database).
-            raise ThreadBusy(f"Thread {thread.public_id} already has an active run.") from None
-        created = run_obj(run)
-        events.publish_many_on_commit(
-            thread.public_id, [("thread.run.created", created), ("thread.run.queued", created)]
+    return {
+        "model": model or assistant.model,
+        "instructions": base_instructions,
+        "tools": assistant.tools if tools is None else tools,
+        "server_tools": list(assistant.server_tools),
+        "tool_resources": assistant.tool_resources or {},
+        "metadata": metadata or {},
+        "temperature": assistant.temperature if temperature is None else temperature,
+        "top_p": assistant.top_p if top_p is None else top_p,
+        "max_prompt_tokens": max_prompt_tokens,
+        "max_completion_tokens": max_completion_tokens,
+        "truncation_strategy": truncation_strategy or {"type": "auto", "last_messages": None},
+        "tool_choice": tool_choice if tool_choice is not None else "auto",
+        "parallel_tool_calls": True if parallel_tool_calls is None else parallel_tool_calls,
+        "response_format": assistant.response_format if response_format is None else response_format,
+    }
+
+
+def _queue_run(locked: Thread, assistant: Assistant, fields: dict) -> Run:
+    """Insert a queued run; the caller holds the thread's lock, checked it may run, and enqueues it
+    (after announcing it: a worker executing it at once must not publish before `created`)."""
+    try:
+        # The exception leaves the caller's atomic block, so no savepoint is needed to keep an outer
+        # transaction usable.
+        run = Run.objects.create(
+            thread=locked,
+            assistant=assistant,
+            assistant_public_id=assistant.public_id,
+            expires_at=Run.default_expiry(),
+            **fields,
         )
-        enqueue_run(run.pk)
+    except IntegrityError:
+        # The partial unique index caught a concurrent creation the lock did not (another database).
+        raise ThreadBusy(f"Thread {locked.public_id} already has an active run.") from None
     return run
 
 

@@ -312,3 +312,38 @@ def test_a_long_thread_compacts_its_older_turns_into_a_summary(scripted, setting
     sent = [m["content"] for m in prompt[1:]]
     assert "turn 0" not in sent and sent[-1] == "and now?"
     assert len(sent) == 10  # the most recent turns, verbatim
+
+
+def test_a_customer_message_and_its_run_are_stored_and_announced_together(scripted, thread, assistant, tap):
+    scripted.text("Hi! How can I help?")
+    events = tap(thread.public_id)
+
+    message, run = lifecycle.customer_message_create(thread=thread, text="Hello", author_name="Alice")
+
+    assert message.author == Message.Author.CUSTOMER and message.text == "Hello"
+    run.refresh_from_db()
+    assert run.status == "completed" and run.assistant_id == assistant.pk
+    assert [n for n in events.names() if n != "thread.message.delta"][:4] == [
+        "thread.message.completed",
+        "thread.run.created",
+        "thread.run.queued",
+        "thread.run.in_progress",
+    ]
+
+
+def test_a_customer_message_that_should_not_be_answered_is_stored_without_a_run(thread, assistant):
+    message, run = lifecycle.customer_message_create(
+        thread=thread, text="I want a person", should_answer=lambda t: False
+    )
+
+    assert run is None
+    assert thread.messages.get().pk == message.pk and not thread.runs.exists()
+
+
+def test_a_customer_message_is_refused_while_a_run_is_active(thread, assistant):
+    Run.objects.create(thread=thread, assistant=assistant, model="m", status="in_progress")
+
+    with pytest.raises(ThreadBusy):
+        lifecycle.customer_message_create(thread=thread, text="Hello again")
+
+    assert not thread.messages.exists()
