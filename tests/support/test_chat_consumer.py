@@ -204,6 +204,15 @@ async def test_limits_answer_with_a_clear_error_and_store_nothing(chat_ready, se
     )()
     assert len(texts) == 1
     await comm.disconnect()
+    await runs_at_rest(session["thread_id"])  # the answer to "hi" must not outlive the test's database
+
+
+async def runs_at_rest(thread_id: str, timeout: float = 10.0) -> None:
+    """Wait until the thread's runs are done (runs execute in background threads in these tests)."""
+    active = database_sync_to_async(lambda: Thread.objects.get(public_id=thread_id).runs.active().exists())
+    async with asyncio.timeout(timeout):
+        while await active():
+            await asyncio.sleep(0.05)
 
 
 async def test_no_run_starts_while_a_person_owns_the_thread(chat_ready):
