@@ -63,9 +63,11 @@ def history(thread: Thread) -> list[Turn]:
     if thread.compacted_until:
         messages = messages.filter(created_at__gt=thread.compacted_until)
         steps = steps.filter(created_at__gt=thread.compacted_until)
+    steps = list(steps)
     calls_by_step: dict[int, list[ToolCall]] = {}
-    for call in ToolCall.objects.filter(step__in=steps).order_by("step_id", "index"):
-        calls_by_step.setdefault(call.step_id, []).append(call)
+    if steps:  # a conversation's first turns have none: no query for their calls
+        for call in ToolCall.objects.filter(step__in=[s.pk for s in steps]).order_by("step_id", "index"):
+            calls_by_step.setdefault(call.step_id, []).append(call)
     items = [(m.created_at, 0, m.pk, message_turn(m)) for m in messages if m.text or m.role == "user"]
     for step in steps:
         turn = tool_step_turn(step, calls_by_step.get(step.pk, []))
