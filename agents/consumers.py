@@ -21,7 +21,7 @@ from agents.permissions import is_agent
 from support import events
 from support.consumers import RUN_STATES, RelaysThreadEvents
 from support.models import Message, Thread
-from support.shapes import conversation_message
+from support.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)
 
@@ -134,8 +134,7 @@ class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         if name in ("thread.message.created", "thread.message.in_progress"):
             return {"type": "message_started", "message": conversation_message(data)}
         if name == "thread.message.delta":
-            text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
-            return {"type": "delta", "id": data["id"], "text": text}
+            return {"type": "delta", "id": data["id"], "text": delta_text(data)}
         if name == "typing":
             return {"type": "typing", **{k: v for k, v in data.items() if k != "thread_id"}}
         if name == "conversation.activity":

@@ -24,7 +24,7 @@ from support import events, lifecycle, widget
 from support.errors import InvalidRequest
 from support.models import Message, Thread
 from support.ratelimit import allow
-from support.shapes import conversation_message
+from support.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)
 
@@ -211,8 +211,7 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         if name == "thread.message.delta":
             if seq <= self.delta_floor:
                 return None  # already in the snapshot this socket started from
-            text = "".join(p.get("text", {}).get("value", "") for p in data["delta"].get("content", []))
-            return {"type": "delta", "id": data["id"], "text": text}
+            return {"type": "delta", "id": data["id"], "text": delta_text(data)}
         if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
             return {"type": "message_started", "message": conversation_message(data)}
         if name in ("thread.message.completed", "thread.message.incomplete"):

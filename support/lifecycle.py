@@ -106,22 +106,28 @@ def message_create(
     with transaction.atomic():
         if check_active_run:
             Thread.objects.select_for_update().filter(pk=thread.pk).first()
-            active = thread.runs.active().first()
-            if active is not None:
-                raise ThreadBusy(f"Can't add messages to {thread.public_id} while a run {active.public_id} is active.")
-        message = Message.objects.create(
-            thread=thread,
+            _refuse_messages_while_busy(thread)
+        message = _store_message(
+            thread,
             role=role,
             author=author,
             author_name=author_name,
             content=parts,
-            status=Message.Status.COMPLETED,
-            completed_at=timezone.now(),
             metadata=metadata or {},
             attachments=attachments or [],
         )
         events.publish_on_commit(thread.public_id, "thread.message.completed", message_obj(message))
     return message
+
+
+def _refuse_messages_while_busy(thread: Thread) -> None:
+    active = thread.runs.active().first()
+    if active is not None:
+        raise ThreadBusy(f"Can't add messages to {thread.public_id} while a run {active.public_id} is active.")
+
+
+def _store_message(thread: Thread, **fields) -> Message:
+    return Message.objects.create(thread=thread, status=Message.Status.COMPLETED, completed_at=timezone.now(), **fields)
 
 
 # --- Creating runs ----------------------------------------------------------------------------
@@ -177,17 +183,13 @@ def customer_message_create(
     parts = normalize_content(text)
     with transaction.atomic():
         locked = Thread.objects.select_for_update(of=("self",)).select_related("assistant").get(pk=thread.pk)
-        active = locked.runs.active().first()
-        if active is not None:
-            raise ThreadBusy(f"Can't add messages to {thread.public_id} while a run {active.public_id} is active.")
-        message = Message.objects.create(
-            thread=locked,
+        _refuse_messages_while_busy(locked)
+        message = _store_message(
+            locked,
             role=Message.Role.USER,
             author=Message.Author.CUSTOMER,
             author_name=author_name,
             content=parts,
-            status=Message.Status.COMPLETED,
-            completed_at=timezone.now(),
             metadata=metadata or {},
         )
         announced = [("thread.message.completed", message_obj(message))]

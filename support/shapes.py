@@ -151,6 +151,11 @@ def text_part(value: str, annotations: list | None = None) -> dict:
     return {"type": "text", "text": {"value": value, "annotations": annotations or []}}
 
 
+def delta_text(delta: dict) -> str:
+    """The text a `thread.message.delta` event adds."""
+    return "".join(part.get("text", {}).get("value", "") for part in delta["delta"].get("content", []))
+
+
 def conversation_message(message: dict | Message) -> dict:
     """A message as people see it in the widget and the console: from a row, or from its API shape."""
     if isinstance(message, Message):
