@@ -9,7 +9,6 @@ typing goes the other way, to the thread's group, where the customer's widget sh
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -42,7 +41,7 @@ class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         self.display_name = user.get_full_name() or user.get_username()
         self.watching: set[str] = set()
         self.typing_sent: dict[str, float] = {}
-        events.bind_server_loop(asyncio.get_running_loop())
+        await events.attach_server()
         await self.channel_layer.group_add(events.STAFF_GROUP, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(self._hello)())

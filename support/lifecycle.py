@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from support import events
 from support.dispatch import enqueue_run
-from support.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
+from support.errors import InvalidRequest, ThreadBusy, ThreadClosed, ThreadNotAnswering
 from support.models import Assistant, Message, Run, RunStep, Thread, ToolApproval, ToolCall
 from support.shapes import message_obj, run_obj, step_obj, text_part
 
@@ -170,34 +170,44 @@ def customer_message_create(
     thread: Thread,
     text: str,
     author_name: str = "",
-    metadata: dict | None = None,
+    client_id: str = "",
     should_answer: Callable[[Thread], bool] = lambda thread: True,
 ) -> tuple[Message, Run | None]:
     """A customer's message and the assistant's run to answer it, in one transaction under the
     thread's lock: the widget's path, with one round of locking and checking instead of two.
 
-    Refused (ThreadBusy) while a run is active. The run is queued when the thread is the
-    assistant's and has one, and `should_answer(thread)` (called with the message stored, inside
+    A message sent again with the same `client_id` (the widget resends after a reconnect) is
+    stored once: the stored one comes back, without a run. Refused while a run is active
+    (ThreadBusy) and in a closed conversation (ThreadClosed). The run is queued when the thread is
+    the assistant's and has one, and `should_answer(thread)` (called with the message stored, inside
     the transaction; it may hand the conversation to a person instead) says so.
     """
     parts = normalize_content(text)
     with transaction.atomic():
         locked = Thread.objects.select_for_update(of=("self",)).select_related("assistant").get(pk=thread.pk)
-        _refuse_messages_while_busy(locked)
+        if client_id:
+            already = locked.messages.filter(metadata__client_id=client_id).first()
+            if already is not None:
+                return already, None
+        if locked.mode == Thread.Mode.CLOSED:
+            raise ThreadClosed(f"Thread {thread.public_id} is closed.")
         message = _store_message(
             locked,
             role=Message.Role.USER,
             author=Message.Author.CUSTOMER,
             author_name=author_name,
             content=parts,
-            metadata=metadata or {},
+            metadata={"client_id": client_id} if client_id else {},
         )
         announced = [("thread.message.completed", message_obj(message))]
         run = None
         if locked.mode == Thread.Mode.ASSISTANT and locked.assistant_id and should_answer(locked):
+            # No look for an active run first: the one-active-run index refuses a second one.
             run = _queue_run(locked, locked.assistant, _run_fields(locked.assistant))
             created = run_obj(run)
             announced += [("thread.run.created", created), ("thread.run.queued", created)]
+        else:
+            _refuse_messages_while_busy(locked)
         events.publish_many_on_commit(thread.public_id, announced)
         if run is not None:
             enqueue_run(run.pk)
@@ -244,8 +254,9 @@ def _run_fields(
 
 
 def _queue_run(locked: Thread, assistant: Assistant, fields: dict) -> Run:
-    """Insert a queued run; the caller holds the thread's lock, checked it may run, and enqueues it
-    (after announcing it: a worker executing it at once must not publish before `created`)."""
+    """Insert a queued run; the caller holds the thread's lock, checked the thread is the
+    assistant's, and enqueues it (after announcing it: a worker executing it at once must not
+    publish before `created`). A second active run is refused (ThreadBusy) by the unique index."""
     try:
         # The exception leaves the caller's atomic block, so no savepoint is needed to keep an outer
         # transaction usable.
@@ -316,13 +327,19 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
     return _load(run_pk) if taken else None
 
 
-def renew_lease(run: Run, *, worker: str) -> bool:
-    """Extend this worker's claim; False if the run was taken from it or left in_progress."""
-    lease = timezone.now() + timedelta(seconds=settings.RUN_LEASE_SECONDS)
+def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str]) -> bool:
+    """Extend this worker's claim on a run still in progress, not expired, on a thread in one of
+    `thread_modes`. False otherwise (taken from it, cancelled, expired, ended, taken over by a
+    person), for the caller to reload and see what happened."""
+    now = timezone.now()
     return bool(
-        Run.objects.filter(pk=run.pk, claimed_by=worker, status__in=[S.IN_PROGRESS, S.CANCELLING]).update(
-            lease_expires_at=lease
-        )
+        Run.objects.filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            pk=run.pk,
+            claimed_by=worker,
+            status=S.IN_PROGRESS,
+            thread__mode__in=list(thread_modes),
+        ).update(lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS))
     )
 
 

@@ -135,7 +135,7 @@ async def relay_run(
 ) -> AsyncIterator[bytes]:
     """Subscribe to the thread, call `start` (sync: creates the run or submits outputs), relay its events."""
     loop = asyncio.get_running_loop()
-    events.bind_server_loop(loop)
+    await events.attach_server()
     layer = get_channel_layer()
     group = events.group_for(thread_id)
     channel = await layer.new_channel()

@@ -1,7 +1,7 @@
 """Compacting a long thread: older turns become a summary kept on the thread, not silently dropped.
 
-Once a thread holds more than THREAD_COMPACT_AFTER_MESSAGES messages past its last compaction,
-all but the most recent KEEP_RECENT are summarized (with the previous summary, and the tool calls
+Once a thread's history holds more than THREAD_COMPACT_AFTER_MESSAGES messages past its last
+compaction, all but the most recent KEEP_RECENT are summarized (with the previous summary, and the tool calls
 among them) and later prompts carry the summary instead. Whoever wins the compare-and-set on the
 thread stores it; a failed summary leaves the thread as it was (truncation still applies).
 """
@@ -10,26 +10,25 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from support.engine.prompt import history
-from support.models import Message, Run, Thread
+from support.engine.prompt import Turn
+from support.models import Run, Thread
 from support.summaries import render_summary, summarize
 
 KEEP_RECENT = 10
 
 
-def compact_if_long(run: Run) -> bool:
+def compact_if_long(run: Run, turns: list[Turn]) -> bool:
+    """Compact the thread if `turns` (its history past the last compaction) hold too many messages.
+    True when a summary was stored: the caller reads the history again."""
     thread = run.thread
-    messages = thread.messages.exclude(status=Message.Status.IN_PROGRESS)
-    if thread.compacted_until:
-        messages = messages.filter(created_at__gt=thread.compacted_until)
-    stamps = list(messages.order_by("created_at", "id").values_list("created_at", flat=True))
+    stamps = [turn.at for turn in turns if turn.is_message]
     if len(stamps) <= settings.THREAD_COMPACT_AFTER_MESSAGES:
         return False
     boundary = stamps[-KEEP_RECENT - 1]
     chat = []
     if thread.compacted_summary:
         chat.append({"role": "user", "content": "(Summary of what came before) " + thread.compacted_summary})
-    chat += [m for turn in history(thread) if turn.at and turn.at <= boundary for m in turn.messages]
+    chat += [m for turn in turns if turn.at and turn.at <= boundary for m in turn.messages]
     summary = summarize(chat, model=run.model)
     if summary is None:
         return False

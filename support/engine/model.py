@@ -114,16 +114,32 @@ def _classify(error: Exception) -> tuple[str, bool]:
     return "server_error", False
 
 
-def call_model(request: dict, sink: TextSink | None = None, should_stop: Callable[[], bool] | None = None) -> ModelTurn:
-    """Stream one completion for `request` (chat.completions arguments without `stream`)."""
+def call_model(
+    request: dict,
+    sink: TextSink | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    opened: Callable[[], None] | None = None,
+) -> ModelTurn:
+    """Stream one completion for `request` (chat.completions arguments without `stream`).
+
+    `opened` is called once, when the model first accepted the request and before its first chunk
+    is read: work done there overlaps the model's time to first token instead of adding to it.
+    """
     client = chat_client()
+
+    def once() -> None:
+        nonlocal opened
+        if opened is not None:
+            callback, opened = opened, None
+            callback()
+
     emitted = ""  # text passed to the sink, across attempts
     started = time.monotonic()
     attempt = 0
     while True:
         attempt += 1
         try:
-            turn = _stream_once(client, request, sink, emitted, should_stop)
+            turn = _stream_once(client, request, sink, emitted, should_stop, once)
         except SinkRefused:
             raise
         except Exception as error:
@@ -141,13 +157,14 @@ def call_model(request: dict, sink: TextSink | None = None, should_stop: Callabl
         return turn
 
 
-def _stream_once(client, request, sink, emitted, should_stop) -> ModelTurn:
+def _stream_once(client, request, sink, emitted, should_stop, opened) -> ModelTurn:
     turn = ModelTurn()
     calls: dict[int, PendingCall] = {}
     deadline = time.monotonic() + settings.MODEL_STREAM_DEADLINE_SECONDS
     diverged = False
     stream = client.chat.completions.create(**request, stream=True, stream_options={"include_usage": True})
     try:
+        opened()
         for chunk in stream:
             if time.monotonic() > deadline:
                 raise _StreamCut(f"the stream ran past its {settings.MODEL_STREAM_DEADLINE_SECONDS:.0f}s deadline")

@@ -101,10 +101,12 @@ def tool_specs(run: Run, server_tools: dict[str, Tool], ctx) -> list[dict]:
     return specs
 
 
-def build_messages(run: Run, *, verified_orders: list[str], tools: list[dict], budget: int | None) -> list[dict]:
-    """The chat messages for the next model call, cut to `budget` prompt tokens (None: no limit)."""
+def build_messages(
+    run: Run, turns: list[Turn], *, verified_orders: list[str], tools: list[dict], budget: int | None
+) -> list[dict]:
+    """The chat messages for the next model call from the thread's `turns` (its history), cut to
+    `budget` prompt tokens (None: no limit)."""
     system = {"role": "system", "content": system_prompt(run, verified_orders=verified_orders)}
-    turns = history(run.thread)
     strategy = run.truncation_strategy or {}
     if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
         turns = _last_messages(turns, int(strategy["last_messages"]))

@@ -29,7 +29,7 @@ from django.utils import timezone
 from support import events, lifecycle
 from support.engine import compaction
 from support.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
-from support.engine.prompt import PromptTooLarge, build_messages, tool_specs
+from support.engine.prompt import PromptTooLarge, build_messages, history, tool_specs
 from support.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
 from support.models import Message, Run, RunStep, ToolCall
 from support.shapes import step_obj
@@ -71,9 +71,10 @@ class RunExecution:
         self.thread = run.thread
         self.ctx = ToolContext(thread=self.thread, run=run)
         self.server_tools = registry.resolve(run.server_tools, self.ctx)
-        self.writer = MessageWriter(run)
+        self.writer = MessageWriter(run, may_post=self._may_post)
         self._last_stop_check = 0.0
         self._stop_reason: str | None = None
+        self._stored: tuple[RunStep, list[ToolCall]] | None = None  # the last model call's tool step
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
             self._close_unfinished_messages()
 
@@ -90,28 +91,18 @@ class RunExecution:
     # --- the loop ----------------------------------------------------------------------------
 
     def execute(self) -> None:
-        fresh = True  # the claim just loaded the run (with its thread) and granted the lease
+        first = True  # the claim just loaded the run (with its thread) and granted the lease
         while True:
-            if not fresh:
-                self.run = self._reload()
-            if self.run.status == S.CANCELLING:
-                lifecycle.finish_cancelled(self.run)
+            if not (self._settle() if first else self._go_on()):
                 return
-            if self.run.status != S.IN_PROGRESS or self.run.claimed_by != self.worker:
-                return
-            if self.run.expires_at and timezone.now() >= self.run.expires_at:
-                lifecycle.expire_run(self.run)
-                return
-            if not fresh:
-                lifecycle.renew_lease(self.run, worker=self.worker)
-            fresh = False
-            pending = (
-                self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
-                if self.run.round_trips  # no model call yet, so no tool calls either
-                else None
-            )
+            if first and self.run.round_trips:  # resumed: a stored tool step may still wait for its calls
+                step = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
+                pending = (step, list(step.tool_calls.all())) if step is not None else None
+            else:  # this execution's own step, if its last model call asked for tools
+                pending, self._stored = self._stored, None
+            first = False
             if pending is not None:
-                if not self._advance_tool_step(pending):
+                if not self._advance_tool_step(*pending):
                     return  # waiting for the caller's tool outputs
                 continue
             if self.run.round_trips >= settings.RUN_MAX_ROUND_TRIPS:
@@ -125,14 +116,53 @@ class RunExecution:
             if not self._model_step():
                 return
 
+    def _settle(self) -> bool:
+        """True while the run (as loaded) is this worker's to go on with; otherwise settle it."""
+        if self.run.status == S.CANCELLING:
+            lifecycle.finish_cancelled(self.run)
+            return False
+        if self.run.status != S.IN_PROGRESS or self.run.claimed_by != self.worker:
+            return False
+        if self.run.expires_at and timezone.now() >= self.run.expires_at:
+            lifecycle.expire_run(self.run)
+            return False
+        return True
+
+    def _go_on(self) -> bool:
+        """Between steps: one statement extends the lease while nothing changed (the usual case);
+        otherwise the run is reloaded and whatever happened (a cancel, the expiry, a takeover) is
+        settled."""
+        if lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES):
+            return True
+        self.run = self._reload()
+        if not self._settle():
+            return False
+        if self.run.thread.mode not in POSTING_MODES:
+            return self._stand_down()
+        return lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES)
+
     def _reload(self) -> Run:
         return Run.objects.select_related("thread__customer", "assistant").get(pk=self.run.pk)
+
+    def _model_accepted(self) -> None:
+        """The model has the request and is working on it: meanwhile, count the call (before any of
+        its text is stored, so an execution after a crash knows to look for a half-written message)
+        and check the run may go on, which the first text then relies on (`_may_post`)."""
+        Run.objects.filter(pk=self.run.pk).update(round_trips=F("round_trips") + 1)
+        self.run.round_trips += 1
+        self._should_stop()
+
+    def _may_post(self) -> bool:
+        """Whether a message may open: a stop check made within STOP_CHECK_SECONDS answers."""
+        if time.monotonic() - self._last_stop_check < STOP_CHECK_SECONDS:
+            return self._stop_reason is None
+        return assistant_may_post(self.thread.pk)
 
     def _should_stop(self) -> bool:
         """Throttled check, between chunks, for a cancel request or a human taking over."""
         now = time.monotonic()
         if now - self._last_stop_check < STOP_CHECK_SECONDS:
-            return False
+            return self._stop_reason is not None
         self._last_stop_check = now
         row = Run.objects.filter(pk=self.run.pk).values_list("status", "thread__mode").first()
         status, mode = row or (None, None)  # a deleted thread takes its runs with it
@@ -155,18 +185,20 @@ class RunExecution:
     def _model_step(self) -> bool:
         """Ask the model once. Returns True to loop again (tools ran), False when the run rests."""
         run = self.run
-        if run.thread.mode not in POSTING_MODES:  # the thread as loaded with the run, this iteration
+        if run.thread.mode not in POSTING_MODES:  # as loaded; between steps renew_lease checks it
             return self._stand_down()
         prompt_left, completion_left = self._budgets()
         if prompt_left is not None and prompt_left <= 0:
             return self._end_incomplete("max_prompt_tokens")
         if completion_left is not None and completion_left <= 0:
             return self._end_incomplete("max_completion_tokens")
-        compaction.compact_if_long(run)
+        turns = history(run.thread)
+        if compaction.compact_if_long(run, turns):
+            turns = history(run.thread)
         tools = tool_specs(run, self.server_tools, self.ctx)
         try:
             messages = build_messages(
-                run, verified_orders=self.ctx.verified_order_numbers(), tools=tools, budget=prompt_left
+                run, turns, verified_orders=self.ctx.verified_order_numbers(), tools=tools, budget=prompt_left
             )
         except PromptTooLarge:
             return self._end_incomplete("max_prompt_tokens")
@@ -183,10 +215,9 @@ class RunExecution:
             request["max_completion_tokens"] = completion_left
         if isinstance(run.response_format, dict) and run.response_format.get("type") in ("json_object", "json_schema"):
             request["response_format"] = run.response_format
-        Run.objects.filter(pk=run.pk).update(round_trips=F("round_trips") + 1)
         sink = TextSink(write=self.writer.write, restart=lambda: self.writer.abandon("run_failed"))
         try:
-            turn = call_model(request, sink, self._should_stop)
+            turn = call_model(request, sink, self._should_stop, opened=self._model_accepted)
         except HumanTookOver:
             return self._stand_down()
         except ModelCallFailed as error:
@@ -197,12 +228,14 @@ class RunExecution:
             prompt_tokens=F("prompt_tokens") + turn.prompt_tokens,
             completion_tokens=F("completion_tokens") + turn.completion_tokens,
         )
+        run.prompt_tokens += turn.prompt_tokens
+        run.completion_tokens += turn.completion_tokens
         if turn.stopped:
             return self._stand_down()
         if turn.tool_calls:
             if self.writer.started:
                 self.writer.finish(prompt_tokens=0, completion_tokens=0)
-            self._persist_tool_step(turn)
+            self._stored = self._persist_tool_step(turn)
             return True
         if turn.finish_reason == "length":
             self.writer.finish(
@@ -236,7 +269,7 @@ class RunExecution:
 
     # --- tool calls --------------------------------------------------------------------------
 
-    def _persist_tool_step(self, turn: ModelTurn) -> RunStep:
+    def _persist_tool_step(self, turn: ModelTurn) -> tuple[RunStep, list[ToolCall]]:
         """Store the model's tool calls before any of them runs (the resume point after a crash)."""
         client_names = {
             t["function"]["name"] for t in self.run.tools if isinstance(t, dict) and t.get("type") == "function"
@@ -278,7 +311,7 @@ class RunExecution:
             if call.side == ToolCall.Side.SERVER:
                 announce.append(self._activity(call, "started"))
         events.publish_many(self.thread.public_id, announce)
-        return step
+        return step, calls
 
     def _activity(self, call: ToolCall, status: str) -> tuple[str, dict]:
         """What a server tool is doing, in words for the customer ("Looking up order A1001…")."""
@@ -294,10 +327,9 @@ class RunExecution:
             },
         )
 
-    def _advance_tool_step(self, step: RunStep) -> bool:
+    def _advance_tool_step(self, step: RunStep, calls: list[ToolCall]) -> bool:
         """Run the step's pending server calls; True when the step is done and the run can go on."""
         step.run = self.run
-        calls = list(step.tool_calls.all())
         execute_server_calls(calls, tools=self.server_tools, ctx=self.ctx)
         tid = self.thread.public_id
         finished = [

@@ -11,6 +11,7 @@ subscriber resumes.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import transaction
@@ -35,8 +36,10 @@ def assistant_may_post(thread_pk: int) -> bool:
 
 
 class MessageWriter:
-    def __init__(self, run: Run) -> None:
+    def __init__(self, run: Run, *, may_post: Callable[[], bool]) -> None:
+        """`may_post()` says whether the assistant may still post, asked when a message opens."""
         self.run = run
+        self.may_post = may_post
         self.thread_id = run.thread.public_id
         self.message: Message | None = None
         self.step: RunStep | None = None
@@ -60,7 +63,7 @@ class MessageWriter:
 
     def _open(self) -> list[tuple[str, dict]]:
         """Store the message and its step; returns the events that announce them."""
-        if not assistant_may_post(self.run.thread_id):
+        if not self.may_post():
             raise HumanTookOver()
         with transaction.atomic():
             self.message = Message.objects.create(

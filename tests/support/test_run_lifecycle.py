@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from support import lifecycle
-from support.errors import InvalidRequest, ThreadBusy
+from support.errors import InvalidRequest, ThreadBusy, ThreadClosed
 from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -277,6 +277,49 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
     assert not thread.messages.filter(role="assistant", status="completed").exists()
 
 
+def test_a_person_taking_over_while_tools_run_stops_the_run_before_the_model_is_asked_again(
+    scripted, thread, assistant, alice_order, monkeypatch
+):
+    from support.engine import runner
+
+    scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
+    scripted.text("I would have answered.")
+    run_tools = runner.execute_server_calls
+
+    def tools_then_a_takeover(*args, **kwargs):
+        run_tools(*args, **kwargs)
+        Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)  # an agent, meanwhile
+
+    monkeypatch.setattr(runner, "execute_server_calls", tools_then_a_takeover)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert len(scripted.requests) == 1
+    assert not thread.messages.filter(role="assistant").exists()
+
+
+def test_a_cancel_while_tools_run_ends_the_run_before_the_model_is_asked_again(
+    scripted, thread, assistant, alice_order, monkeypatch
+):
+    from support.engine import runner
+
+    scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
+    scripted.text("I would have answered.")
+    run_tools = runner.execute_server_calls
+
+    def tools_then_a_cancel(*args, ctx, **kwargs):
+        run_tools(*args, ctx=ctx, **kwargs)
+        lifecycle.run_cancel(Run.objects.get(pk=ctx.run.pk))
+
+    monkeypatch.setattr(runner, "execute_server_calls", tools_then_a_cancel)
+    ask(thread)
+    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert len(scripted.requests) == 1
+
+
 def _text(value):
     return {"type": "text", "text": {"value": value, "annotations": []}}
 
@@ -345,5 +388,32 @@ def test_a_customer_message_is_refused_while_a_run_is_active(thread, assistant):
 
     with pytest.raises(ThreadBusy):
         lifecycle.customer_message_create(thread=thread, text="Hello again")
+
+    assert not thread.messages.exists()
+
+
+def test_a_customer_message_is_refused_while_a_run_is_active_even_when_it_calls_a_person(thread, assistant):
+    Run.objects.create(thread=thread, assistant=assistant, model="m", status="in_progress")
+
+    with pytest.raises(ThreadBusy):
+        lifecycle.customer_message_create(thread=thread, text="A person please", should_answer=lambda t: False)
+
+    assert not thread.messages.exists()
+
+
+def test_a_customer_message_sent_again_with_its_client_id_is_stored_once(scripted, thread, assistant):
+    scripted.text("Hi!")
+    first, run = lifecycle.customer_message_create(thread=thread, text="Hello", client_id="c-1")
+    again, no_run = lifecycle.customer_message_create(thread=thread, text="Hello", client_id="c-1")
+
+    assert again.pk == first.pk and run is not None and no_run is None
+    assert thread.messages.filter(role="user").count() == 1 and thread.runs.count() == 1
+
+
+def test_a_customer_cannot_write_into_a_closed_conversation(thread, assistant):
+    Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.CLOSED)
+
+    with pytest.raises(ThreadClosed):
+        lifecycle.customer_message_create(thread=thread, text="Hello?")
 
     assert not thread.messages.exists()
