@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -327,11 +327,13 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
     return _load(run_pk) if taken else None
 
 
-def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str]) -> bool:
+def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str], usage: tuple[int, int] = (0, 0)) -> bool:
     """Extend this worker's claim on a run still in progress, not expired, on a thread in one of
-    `thread_modes`. False otherwise (taken from it, cancelled, expired, ended, taken over by a
-    person), for the caller to reload and see what happened."""
+    `thread_modes`, adding `usage` (prompt, completion tokens of its last model call) to its counts.
+    False otherwise (taken from it, cancelled, expired, ended, taken over by a person), for the
+    caller to reload and see what happened."""
     now = timezone.now()
+    prompt, completion = usage
     return bool(
         Run.objects.filter(
             Q(expires_at__isnull=True) | Q(expires_at__gt=now),
@@ -339,7 +341,11 @@ def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str]) -> bool:
             claimed_by=worker,
             status=S.IN_PROGRESS,
             thread__mode__in=list(thread_modes),
-        ).update(lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS))
+        ).update(
+            lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
+            prompt_tokens=F("prompt_tokens") + prompt,
+            completion_tokens=F("completion_tokens") + completion,
+        )
     )
 
 

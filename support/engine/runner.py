@@ -75,6 +75,7 @@ class RunExecution:
         self._last_stop_check = 0.0
         self._stop_reason: str | None = None
         self._stored: tuple[RunStep, list[ToolCall]] | None = None  # the last model call's tool step
+        self._unsaved_usage = (0, 0)  # its tokens (prompt, completion), stored by the next renewal
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
             self._close_unfinished_messages()
 
@@ -132,14 +133,23 @@ class RunExecution:
         """Between steps: one statement extends the lease while nothing changed (the usual case);
         otherwise the run is reloaded and whatever happened (a cancel, the expiry, a takeover) is
         settled."""
-        if lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES):
+        usage, self._unsaved_usage = self._unsaved_usage, (0, 0)
+        if lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES, usage=usage):
             return True
+        self._save_usage(usage)
         self.run = self._reload()
         if not self._settle():
             return False
         if self.run.thread.mode not in POSTING_MODES:
             return self._stand_down()
         return lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES)
+
+    def _save_usage(self, usage: tuple[int, int]) -> None:
+        prompt, completion = usage
+        if prompt or completion:
+            Run.objects.filter(pk=self.run.pk).update(
+                prompt_tokens=F("prompt_tokens") + prompt, completion_tokens=F("completion_tokens") + completion
+            )
 
     def _reload(self) -> Run:
         return Run.objects.select_related("thread__customer", "assistant").get(pk=self.run.pk)
@@ -224,12 +234,14 @@ class RunExecution:
             self.writer.abandon("run_failed")
             lifecycle.run_fail(run, code=error.code, message=error.customer_message)
             return False
-        Run.objects.filter(pk=run.pk).update(
-            prompt_tokens=F("prompt_tokens") + turn.prompt_tokens,
-            completion_tokens=F("completion_tokens") + turn.completion_tokens,
-        )
         run.prompt_tokens += turn.prompt_tokens
         run.completion_tokens += turn.completion_tokens
+        if turn.tool_calls and not turn.stopped:
+            # The usage is stored with the lease renewal before the tools run (_go_on): one
+            # statement fewer between the model's tool calls and their results.
+            self._unsaved_usage = (turn.prompt_tokens, turn.completion_tokens)
+        else:
+            self._save_usage((turn.prompt_tokens, turn.completion_tokens))
         if turn.stopped:
             return self._stand_down()
         if turn.tool_calls:

@@ -27,7 +27,8 @@ class ToolContext:
         return self.thread.customer
 
     def verify_order(self, order: Order) -> None:
-        VerifiedOrder.objects.get_or_create(thread=self.thread, order=order)
+        # One INSERT … ON CONFLICT DO NOTHING (the pair is unique) instead of a look, then an insert.
+        VerifiedOrder.objects.bulk_create([VerifiedOrder(thread=self.thread, order=order)], ignore_conflicts=True)
 
     def verified_order_numbers(self) -> list[str]:
         return list(

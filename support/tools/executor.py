@@ -128,9 +128,10 @@ def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Too
         call.duration_ms = int((time.monotonic() - started) * 1000)
         call.finished_at = timezone.now()
 
+    now = timezone.now()
     for call in pending:
-        call.started_at = timezone.now()
-    ToolCall.objects.bulk_update(pending, ["started_at"])
+        call.started_at = now
+    ToolCall.objects.filter(pk__in=[call.pk for call in pending]).update(started_at=now)
     if len(pending) == 1:
         one(pending[0])
     else:

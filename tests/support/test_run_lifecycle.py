@@ -80,6 +80,7 @@ def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, as
     run = lifecycle.run_create(thread=thread, assistant=client_assistant)
     run.refresh_from_db()
     assert run.status == "requires_action"
+    assert (run.prompt_tokens, run.completion_tokens) == (30, 15)  # the tool-call response's usage
     (call,) = run.required_action["submit_tool_outputs"]["tool_calls"]
     assert call["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
     assert events.names()[-1] == "thread.run.requires_action"
@@ -92,6 +93,7 @@ def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, as
     lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": '{"sky": "sunny"}'}])
     run.refresh_from_db()
     assert run.status == "completed"
+    assert (run.prompt_tokens, run.completion_tokens) == (50, 25)  # both model calls
     step = run.steps.get(type="tool_calls")
     assert step.status == "completed"
     assert step.tool_calls.get().output == '{"sky": "sunny"}'
@@ -119,6 +121,7 @@ def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answe
 
     run.refresh_from_db()
     assert run.status == "completed"
+    assert (run.prompt_tokens, run.completion_tokens) == (50, 25)  # the tool calls' usage and the answer's
     calls = list(ToolCall.objects.filter(step__run=run).order_by("index"))
     assert [c.side for c in calls] == ["server", "server"]
     assert '"status": "delivered"' in calls[0].output
