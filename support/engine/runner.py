@@ -29,7 +29,7 @@ from django.utils import timezone
 from support import events, lifecycle
 from support.engine import compaction
 from support.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
-from support.engine.prompt import PromptTooLarge, build_messages, history, tool_specs
+from support.engine.prompt import PromptTooLarge, Turn, build_messages, history, tool_specs, tool_step_turn
 from support.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
 from support.models import Message, Run, RunStep, ToolCall
 from support.shapes import step_obj
@@ -76,6 +76,10 @@ class RunExecution:
         self._stop_reason: str | None = None
         self._stored: tuple[RunStep, list[ToolCall]] | None = None  # the last model call's tool step
         self._unsaved_usage = (0, 0)  # its tokens (prompt, completion), stored by the next renewal
+        # The thread's history as the last model call read it, kept up to date within this
+        # execution: no message joins a thread while its run is active (customers and the API are
+        # refused; an agent replies only after the takeover that cancels the run). None: read it.
+        self._turns: list[Turn] | None = None
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
             self._close_unfinished_messages()
 
@@ -137,6 +141,7 @@ class RunExecution:
         if lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES, usage=usage):
             return True
         self._save_usage(usage)
+        self._turns = None
         self.run = self._reload()
         if not self._settle():
             return False
@@ -202,9 +207,10 @@ class RunExecution:
             return self._end_incomplete("max_prompt_tokens")
         if completion_left is not None and completion_left <= 0:
             return self._end_incomplete("max_completion_tokens")
-        turns = history(run.thread)
+        turns = self._turns if self._turns is not None else history(run.thread)
         if compaction.compact_if_long(run, turns):
             turns = history(run.thread)
+        self._turns = turns
         tools = tool_specs(run, self.server_tools, self.ctx)
         try:
             messages = build_messages(
@@ -245,8 +251,9 @@ class RunExecution:
         if turn.stopped:
             return self._stand_down()
         if turn.tool_calls:
-            if self.writer.started:
+            if self.writer.started:  # text before the tool calls: a message the history must show
                 self.writer.finish(prompt_tokens=0, completion_tokens=0)
+                self._turns = None
             self._stored = self._persist_tool_step(turn)
             return True
         if turn.finish_reason == "length":
@@ -375,6 +382,9 @@ class RunExecution:
         step.status, step.completed_at = RunStep.Status.COMPLETED, timezone.now()
         step.save(update_fields=["status", "completed_at"])
         events.publish_many(tid, [*finished, ("thread.run.step.completed", step_obj(step, tool_calls=calls))])
+        if self._turns is not None:  # the history read for the last call, and now this step's results
+            answered = tool_step_turn(step, calls)
+            self._turns = [*self._turns, answered] if answered is not None else None
         return True
 
 

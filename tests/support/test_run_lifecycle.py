@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 
 from support import lifecycle
+from support.engine.prompt import history
 from support.errors import InvalidRequest, ThreadBusy, ThreadClosed
 from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
 
@@ -128,6 +129,9 @@ def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answe
     assert calls[1].error_code == "not_found"
     assert all(c.duration_ms is not None for c in calls)
     assert thread.verified_orders.get().order == alice_order
+    # The second call's history was kept in hand, not read again: it must be what a read gives.
+    *asked, _answer = history(thread)
+    assert scripted.requests[1]["messages"][1:] == [m for turn in asked for m in turn.messages]
 
 
 def test_a_rate_limit_then_success_is_retried(scripted, thread, assistant):
