@@ -354,6 +354,11 @@ def report(customers: list[Customer], baseline: dict[int, tuple[float, float]], 
         ("  added by Concierge (ms)", added_ttlt),
     ]:
         print(f"{label:30}" + "".join(f"{percentile(values, q):9.1f}" for q in (50, 95, 99)))
+    print("added to first token, by turn:")
+    for turn, text in enumerate(CONVERSATION):
+        added = [value for a, value in zip(done, added_ttft, strict=True) if a.turn == turn]
+        label = f"  {turn + 1}: {text[:17]}"
+        print(f"{label:30}" + "".join(f"{percentile(added, q):9.1f}" for q in (50, 95, 99)))
     print(f"lost answers: {lost + (expected - len(answers))}, duplicated: {duplicated}, errors: {len(errors)}")
     if errors:
         counts: dict[str, int] = {}
