@@ -284,8 +284,13 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
     assert not thread.messages.filter(role="assistant", status="completed").exists()
 
 
-def test_a_person_taking_over_while_tools_run_stops_the_run_before_the_model_is_asked_again(
-    scripted, thread, assistant, alice_order, monkeypatch
+def _take_over(run):
+    Thread.objects.filter(pk=run.thread_id).update(mode=Thread.Mode.HUMAN)  # an agent claims it
+
+
+@pytest.mark.parametrize("meanwhile", [_take_over, lifecycle.run_cancel], ids=["takeover", "cancel"])
+def test_a_takeover_or_cancel_while_tools_run_stops_the_run_before_the_model_is_asked_again(
+    scripted, thread, assistant, alice_order, monkeypatch, meanwhile
 ):
     from support.engine import runner
 
@@ -293,38 +298,17 @@ def test_a_person_taking_over_while_tools_run_stops_the_run_before_the_model_is_
     scripted.text("I would have answered.")
     run_tools = runner.execute_server_calls
 
-    def tools_then_a_takeover(*args, **kwargs):
-        run_tools(*args, **kwargs)
-        Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)  # an agent, meanwhile
+    def tools_then_meanwhile(*args, ctx, **kwargs):
+        run_tools(*args, ctx=ctx, **kwargs)
+        meanwhile(Run.objects.get(pk=ctx.run.pk))
 
-    monkeypatch.setattr(runner, "execute_server_calls", tools_then_a_takeover)
+    monkeypatch.setattr(runner, "execute_server_calls", tools_then_meanwhile)
     ask(thread)
     run = lifecycle.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "cancelled"
     assert len(scripted.requests) == 1
     assert not thread.messages.filter(role="assistant").exists()
-
-
-def test_a_cancel_while_tools_run_ends_the_run_before_the_model_is_asked_again(
-    scripted, thread, assistant, alice_order, monkeypatch
-):
-    from support.engine import runner
-
-    scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
-    scripted.text("I would have answered.")
-    run_tools = runner.execute_server_calls
-
-    def tools_then_a_cancel(*args, ctx, **kwargs):
-        run_tools(*args, ctx=ctx, **kwargs)
-        lifecycle.run_cancel(Run.objects.get(pk=ctx.run.pk))
-
-    monkeypatch.setattr(runner, "execute_server_calls", tools_then_a_cancel)
-    ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
-    run.refresh_from_db()
-    assert run.status == "cancelled"
-    assert len(scripted.requests) == 1
 
 
 def _text(value):
