@@ -39,6 +39,18 @@ class _SharedClient(RedisCacheClient):
         return client
 
 
+def redis_client_for(key: str):
+    """(client, full key) for `key` when the cache is Redis, for commands Django's cache API lacks
+    (an INCRBY that creates its key, a pipeline); None with any other cache."""
+    from django.core.cache import cache
+
+    backend = getattr(cache, "_cache", None)
+    if not isinstance(backend, RedisCacheClient):
+        return None
+    full_key = cache.make_and_validate_key(key)
+    return backend.get_client(full_key, write=True), full_key
+
+
 class SharedClientRedisCache(RedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)

@@ -168,13 +168,14 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         ):
             return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
         customer = self.thread.customer  # bound when the session was made; it does not change
-        handed_over_now = []
+        rules_ran = False
 
         def should_answer(locked: Thread) -> bool:
-            # The rules that call a person (asking for one, frustration) run on the stored message.
-            escalation = check_customer_message(locked, text)
-            handed_over_now.append(escalation is not None)
-            return escalation is None
+            # The rules that call a person (asking for one, frustration) run on the stored message
+            # of a conversation that is the assistant's.
+            nonlocal rules_ran
+            rules_ran = True
+            return check_customer_message(locked, text) is None
 
         try:
             # Stored, and answered unless a rule calls a person, in one transaction; a resend (same
@@ -190,7 +191,7 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
         except InvalidRequest:
             return {"error": "busy", "message": "Please wait for the answer to your last message."}
-        if message.thread.mode != Thread.Mode.ASSISTANT and not any(handed_over_now):
+        if not rules_ran and message.thread.mode != Thread.Mode.ASSISTANT:
             # A person already had the conversation: they see the message live; keep their brief fresh.
             escalation = open_escalation(message.thread)
             if escalation is not None:

@@ -20,8 +20,9 @@ from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCacheClient
 from django.db import transaction
+
+from config.cache import redis_client_for
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +147,11 @@ def flush(timeout: float = 5.0) -> bool:
 def next_seq(thread_public_id: str, count: int = 1) -> int:
     """Reserve `count` sequence numbers of the thread; returns the last one."""
     key = f"events:seq:{thread_public_id}"
-    backend = getattr(cache, "_cache", None)
-    if isinstance(backend, RedisCacheClient):
+    redis = redis_client_for(key)
+    if redis is not None:
         # One atomic INCRBY (it creates the key) instead of Django's add + exists + incr: this runs per event.
-        full_key = cache.make_and_validate_key(key)
-        return backend.get_client(full_key, write=True).incrby(full_key, count)
+        client, full_key = redis
+        return client.incrby(full_key, count)
     cache.add(key, 0, timeout=None)
     return cache.incr(key, count)
 

@@ -295,6 +295,10 @@ def move_run(
     return fresh
 
 
+def _unexpired(now) -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def claim_run(run_pk: int, *, worker: str) -> Run | None:
     """Take a run for execution: a queued run, or one whose previous worker's lease ran out.
 
@@ -307,7 +311,7 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
         Run(pk=run_pk),
         S.IN_PROGRESS,
         allowed_from=[S.QUEUED],
-        extra=Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        extra=_unexpired(now),
         started_at=Coalesce("started_at", Value(now)),
         claimed_by=worker,
         lease_expires_at=lease,
@@ -336,7 +340,7 @@ def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str], usage: tu
     prompt, completion = usage
     return bool(
         Run.objects.filter(
-            Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+            _unexpired(now),
             pk=run.pk,
             claimed_by=worker,
             status=S.IN_PROGRESS,

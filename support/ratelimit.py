@@ -5,19 +5,20 @@ from __future__ import annotations
 import time
 
 from django.core.cache import cache
-from django.core.cache.backends.redis import RedisCacheClient
+
+from config.cache import redis_client_for
 
 
 def allow(key: str, *, limit: int, window_seconds: int) -> bool:
     """Count one hit for `key`; False once `limit` hits fell in the current window."""
     window = int(time.time() // window_seconds)
     bucket = f"ratelimit:{key}:{window}"
-    backend = getattr(cache, "_cache", None)
-    if isinstance(backend, RedisCacheClient):
+    redis = redis_client_for(bucket)
+    if redis is not None:
         # One round trip (INCR creates the key) instead of Django's add + exists + incr: this runs
         # for every customer message.
-        full_key = cache.make_and_validate_key(bucket)
-        pipe = backend.get_client(full_key, write=True).pipeline(transaction=False)
+        client, full_key = redis
+        pipe = client.pipeline(transaction=False)
         pipe.incr(full_key)
         pipe.expire(full_key, window_seconds + 1)
         hits, _ = pipe.execute()

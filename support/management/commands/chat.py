@@ -17,6 +17,7 @@ from support import events, lifecycle
 from support.demo import ORDER_SUPPORT_AGENT
 from support.errors import InvalidRequest
 from support.models import Assistant, Message, Thread
+from support.shapes import delta_text
 
 TERMINAL_EVENTS = {
     "thread.run.completed",
@@ -59,7 +60,7 @@ class Command(BaseCommand):
         self.stdout.write(f"thread: {conversation.public_id}")
 
     async def _converse(self, thread: Thread, assistant: Assistant, text: str, timeout: float) -> str:
-        events.bind_server_loop(asyncio.get_running_loop())
+        await events.attach_server()
         layer = get_channel_layer()
         channel = await layer.new_channel()
         await layer.group_add(events.group_for(thread.public_id), channel)
@@ -74,9 +75,8 @@ class Command(BaseCommand):
             for event in events.unbatch(message):
                 name, data = event["event"], event["data"]
                 if name == "thread.message.delta":
-                    for part in data["delta"].get("content", []):
-                        sys.stdout.write(part.get("text", {}).get("value", ""))
-                        sys.stdout.flush()
+                    sys.stdout.write(delta_text(data))
+                    sys.stdout.flush()
                 elif name == "conversation.activity" and event["data"].get("label"):
                     self.stdout.write(self.style.NOTICE(f"[{data['label']}]"))
                 elif name == "thread.run.failed":
