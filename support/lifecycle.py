@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -338,19 +338,23 @@ def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str], usage: tu
     caller to reload and see what happened."""
     now = timezone.now()
     prompt, completion = usage
-    return bool(
-        Run.objects.filter(
-            _unexpired(now),
-            pk=run.pk,
-            claimed_by=worker,
-            status=S.IN_PROGRESS,
-            thread__mode__in=list(thread_modes),
-        ).update(
-            lease_expires_at=now + timedelta(seconds=settings.RUN_LEASE_SECONDS),
-            prompt_tokens=F("prompt_tokens") + prompt,
-            completion_tokens=F("completion_tokens") + completion,
-        )
+    modes = list(thread_modes)
+    ops, quote = connection.ops, connection.ops.quote_name
+    run_table, thread_table = quote(Run._meta.db_table), quote(Thread._meta.db_table)
+    # Written out: this runs between every two steps of every run, and the ORM's form of the same
+    # statement (the thread's mode through a join) costs four times as long to build as to execute.
+    sql = (
+        f"UPDATE {run_table} SET lease_expires_at = %s, prompt_tokens = prompt_tokens + %s, "
+        "completion_tokens = completion_tokens + %s "
+        "WHERE id = %s AND claimed_by = %s AND status = %s AND (expires_at IS NULL OR expires_at > %s) "
+        f"AND EXISTS (SELECT 1 FROM {thread_table} t WHERE t.id = {run_table}.thread_id "
+        f"AND t.mode IN ({', '.join(['%s'] * len(modes))}))"
     )
+    lease = ops.adapt_datetimefield_value(now + timedelta(seconds=settings.RUN_LEASE_SECONDS))
+    params = [lease, prompt, completion, run.pk, worker, S.IN_PROGRESS, ops.adapt_datetimefield_value(now), *modes]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount == 1
 
 
 def _close_open_parts(run: Run, *, step_status: str, message_reason: str | None) -> None:
