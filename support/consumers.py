@@ -22,7 +22,7 @@ from agents.triggers import check_customer_message
 from support import events, lifecycle, widget
 from support.errors import InvalidRequest, ThreadClosed
 from support.models import Message, Thread
-from support.ratelimit import allow
+from support.ratelimit import allow_all
 from support.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)
@@ -158,13 +158,9 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
 
     def _store_and_answer(self, text: str, client_id: str, ip: str) -> dict:
         """Store the customer's message, then start a run unless a person owns the conversation."""
-        visitor_ok = allow(
-            f"widget:visitor:{self.session.visitor}",
-            limit=settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE,
-            window_seconds=60,
-        )
-        if not (
-            visitor_ok and allow(f"widget:ip:{ip}", limit=settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, window_seconds=60)
+        if not allow_all(
+            (f"widget:visitor:{self.session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
+            (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
         ):
             return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
         customer = self.thread.customer  # bound when the session was made; it does not change
