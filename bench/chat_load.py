@@ -308,11 +308,9 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
     return url, model_url, processes
 
 
-async def run_customers(args, url: str) -> list[Customer]:
+async def run_customers(url: str, count: int, ramp: float, think: float) -> list[Customer]:
     orders = [("A1001", "alice@example.com"), ("A1002", "bob@example.com")]
-    tasks = [
-        customer(url, orders[i % len(orders)], random.uniform(0, args.ramp), args.think) for i in range(args.customers)
-    ]
+    tasks = [customer(url, orders[i % len(orders)], random.uniform(0, ramp), think) for i in range(count)]
     return await asyncio.gather(*tasks)
 
 
@@ -373,6 +371,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200)
     parser.add_argument("--ramp", type=float, default=5.0, help="customers start within this many seconds")
     parser.add_argument("--think", type=float, default=2.0, help="seconds between a customer's turns")
+    parser.add_argument("--warmup", type=int, default=40, help="conversations run first and not counted (0: cold)")
     parser.add_argument("--url", default="http://127.0.0.1:8000")
     parser.add_argument("--model-url", default="http://127.0.0.1:8100/v1")
     parser.add_argument("--spawn", action="store_true", help="start the model server, daphne and a worker")
@@ -393,10 +392,16 @@ def main() -> None:
             args.recorded = Path(tempfile.mkdtemp()) / "model-requests.jsonl"
             url, model_url, processes = spawn(args)
         names = ["offline model server", *(f"celery worker {n + 1}" for n in range(args.workers)), "daphne"]
+        if args.warmup:
+            # A deployment serves warm: the first conversations of a fresh process pay for its
+            # connection pools filling and the SDK's first use of its types. They are not counted.
+            warm = asyncio.run(run_customers(url, args.warmup, ramp=2.0, think=0.2))
+            failed = sum(len(c.errors) for c in warm)
+            print(f"warm-up: {args.warmup} conversations, not counted ({failed} errors)")
         cpu_before = [cpu_seconds(p.pid) for p in processes]
         machine_before, own_before = machine_cpu_seconds(), time.process_time()
         started = time.perf_counter()
-        customers = asyncio.run(run_customers(args, url))
+        customers = asyncio.run(run_customers(url, args.customers, args.ramp, args.think))
         wall = time.perf_counter() - started
         cpu_used = [cpu_seconds(p.pid) - before for p, before in zip(processes, cpu_before, strict=True)]
         own = time.process_time() - own_before
