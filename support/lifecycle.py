@@ -12,12 +12,10 @@ Transitions follow the Assistants API:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from support import events
@@ -280,13 +278,10 @@ def _load(run_pk: int) -> Run:
     return Run.objects.select_related("thread__customer", "assistant").get(pk=run_pk)
 
 
-def move_run(
-    run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, extra: Q | None = None, **fields
-) -> Run | None:
-    """Compare-and-set the run's status (and `extra`, if given). Returns the updated run, or None if
-    someone else moved it or `extra` does not hold."""
+def move_run(run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, **fields) -> Run | None:
+    """Compare-and-set the run's status. Returns the updated run, or None if someone else moved it."""
     with transaction.atomic():
-        updated = Run.objects.filter(extra or Q(), pk=run.pk, status__in=list(allowed_from)).update(status=to, **fields)
+        updated = Run.objects.filter(pk=run.pk, status__in=list(allowed_from)).update(status=to, **fields)
         if not updated:
             return None
         fresh = _load(run.pk)
@@ -295,8 +290,20 @@ def move_run(
     return fresh
 
 
-def _unexpired(now) -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+UNEXPIRED = "(expires_at IS NULL OR expires_at > %s)"
+
+
+def _update_run(set_sql: str, where_sql: str, params: list) -> int:
+    """One UPDATE of a run, written out; returns how many rows it changed.
+
+    For the two statements every run makes (the claim, and the lease renewal between steps): the
+    ORM's form of them, with its conditions and expressions, costs more to build than to execute."""
+    ops = connection.ops
+    values = [ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
+    table = ops.quote_name(Run._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {table} SET {set_sql} WHERE {where_sql.format(table=table)}", values)
+        return cursor.rowcount
 
 
 def claim_run(run_pk: int, *, worker: str) -> Run | None:
@@ -307,16 +314,13 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
     now = timezone.now()
     lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
     # The common case first, in one statement: a queued run that has not expired.
-    claimed = move_run(
-        Run(pk=run_pk),
-        S.IN_PROGRESS,
-        allowed_from=[S.QUEUED],
-        extra=_unexpired(now),
-        started_at=Coalesce("started_at", Value(now)),
-        claimed_by=worker,
-        lease_expires_at=lease,
-    )
-    if claimed is not None:
+    if _update_run(
+        "status = %s, started_at = COALESCE(started_at, %s), claimed_by = %s, lease_expires_at = %s",
+        f"id = %s AND status = %s AND {UNEXPIRED}",
+        [S.IN_PROGRESS, now, worker, lease, run_pk, S.QUEUED, now],
+    ):
+        claimed = _load(run_pk)
+        events.publish_on_commit(claimed.thread.public_id, f"thread.run.{S.IN_PROGRESS}", run_obj(claimed))
         return claimed
     run = Run.objects.filter(pk=run_pk).first()
     if run is None or run.is_terminal:
@@ -337,24 +341,20 @@ def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str], usage: tu
     False otherwise (taken from it, cancelled, expired, ended, taken over by a person), for the
     caller to reload and see what happened."""
     now = timezone.now()
+    lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
     prompt, completion = usage
     modes = list(thread_modes)
-    ops, quote = connection.ops, connection.ops.quote_name
-    run_table, thread_table = quote(Run._meta.db_table), quote(Thread._meta.db_table)
-    # Written out: this runs between every two steps of every run, and the ORM's form of the same
-    # statement (the thread's mode through a join) costs four times as long to build as to execute.
-    sql = (
-        f"UPDATE {run_table} SET lease_expires_at = %s, prompt_tokens = prompt_tokens + %s, "
-        "completion_tokens = completion_tokens + %s "
-        "WHERE id = %s AND claimed_by = %s AND status = %s AND (expires_at IS NULL OR expires_at > %s) "
-        f"AND EXISTS (SELECT 1 FROM {thread_table} t WHERE t.id = {run_table}.thread_id "
+    thread_table = connection.ops.quote_name(Thread._meta.db_table)
+    thread_mode_ok = (
+        f"EXISTS (SELECT 1 FROM {thread_table} t WHERE t.id = {{table}}.thread_id "
         f"AND t.mode IN ({', '.join(['%s'] * len(modes))}))"
     )
-    lease = ops.adapt_datetimefield_value(now + timedelta(seconds=settings.RUN_LEASE_SECONDS))
-    params = [lease, prompt, completion, run.pk, worker, S.IN_PROGRESS, ops.adapt_datetimefield_value(now), *modes]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.rowcount == 1
+    renewed = _update_run(
+        "lease_expires_at = %s, prompt_tokens = prompt_tokens + %s, completion_tokens = completion_tokens + %s",
+        f"id = %s AND claimed_by = %s AND status = %s AND {UNEXPIRED} AND {thread_mode_ok}",
+        [lease, prompt, completion, run.pk, worker, S.IN_PROGRESS, now, *modes],
+    )
+    return renewed == 1
 
 
 def _close_open_parts(run: Run, *, step_status: str, message_reason: str | None) -> None:
