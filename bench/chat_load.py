@@ -6,7 +6,9 @@ time between turns. For every answer it measures, from the moment the message wa
 the first streamed text and to the final message, and checks that the streamed text equals the
 final message (nothing lost, nothing duplicated). The prompts Concierge sent (with --spawn, the model
 server records them) are then replayed straight to the model server, so the model's own time to
-first and last token can be subtracted.
+first and last token can be subtracted. Before the measured customers, --warmup conversations run
+and are not counted: a fresh process's first conversations pay for filling its connection pools
+and the SDK's first use of its types, which a serving deployment has long paid.
 
 With --spawn it starts the deployment itself: the offline model served over HTTP with a per-token
 delay, daphne on the Redis channel layer, and a Celery worker on a Redis broker, all on the database
