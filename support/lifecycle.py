@@ -320,7 +320,8 @@ def claim_run(run_pk: int, *, worker: str) -> Run | None:
         [S.IN_PROGRESS, now, worker, lease, run_pk, S.QUEUED, now],
     ):
         claimed = _load(run_pk)
-        events.publish_on_commit(claimed.thread.public_id, f"thread.run.{S.IN_PROGRESS}", run_obj(claimed))
+        if claimed.status == S.IN_PROGRESS:  # else a cancel came in between, and announced itself
+            events.publish_on_commit(claimed.thread.public_id, f"thread.run.{S.IN_PROGRESS}", run_obj(claimed))
         return claimed
     run = Run.objects.filter(pk=run_pk).first()
     if run is None or run.is_terminal:
