@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from django.conf import settings
 from django.db.models import F
@@ -20,22 +20,33 @@ class ToolContext:
     run: Run | None = None
     call_id: str = ""
     approved: bool = False  # a person approved this very call (support.tools.approvals)
+    # The numbers of the orders verified in this thread, once read; shared with `for_call` copies,
+    # so an order a tool verifies shows in the run's next prompt without reading them again.
+    _verified: list[str] | None = field(default=None, repr=False)
 
     @property
     def customer(self) -> Customer | None:
         """The customer the shop's signed identity bound this thread to, if any."""
         return self.thread.customer
 
+    def for_call(self, call_id: str) -> ToolContext:
+        """The context of one tool call of this run."""
+        return replace(self, call_id=call_id)
+
     def verify_order(self, order: Order) -> None:
         # One INSERT … ON CONFLICT DO NOTHING (the pair is unique) instead of a look, then an insert.
         VerifiedOrder.objects.bulk_create([VerifiedOrder(thread=self.thread, order=order)], ignore_conflicts=True)
+        if self._verified is not None and order.number not in self._verified:
+            self._verified.append(order.number)
 
     def verified_order_numbers(self) -> list[str]:
-        return list(
-            VerifiedOrder.objects.filter(thread=self.thread)
-            .order_by("verified_at")
-            .values_list("order__number", flat=True)
-        )
+        if self._verified is None:
+            self._verified = list(
+                VerifiedOrder.objects.filter(thread=self.thread)
+                .order_by("verified_at")
+                .values_list("order__number", flat=True)
+            )
+        return list(self._verified)
 
     def proven_order(self, number: str) -> Order:
         """An order this thread may act on: the signed-in customer's own, or one verified here.

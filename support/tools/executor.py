@@ -115,7 +115,7 @@ def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Too
 
     def one(call: ToolCall) -> None:
         started = time.monotonic()
-        call_ctx = ToolContext(thread=ctx.thread, run=ctx.run, call_id=call.call_id)
+        call_ctx = ctx.for_call(call.call_id)
         result, error_code = run_tool(tools.get(call.name), call_ctx, call.name, call.arguments)
         if error_code == NEEDS_APPROVAL:
             # The call waits for a person; it stays pending and gets its output when they decide.

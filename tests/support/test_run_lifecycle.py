@@ -129,9 +129,12 @@ def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answe
     assert calls[1].error_code == "not_found"
     assert all(c.duration_ms is not None for c in calls)
     assert thread.verified_orders.get().order == alice_order
-    # The second call's history was kept in hand, not read again: it must be what a read gives.
+    # The second call's history and verified orders were kept in hand, not read again: they must
+    # be what a read gives.
     *asked, _answer = history(thread)
     assert scripted.requests[1]["messages"][1:] == [m for turn in asked for m in turn.messages]
+    assert "Orders verified in this conversation: A1001." not in scripted.requests[0]["messages"][0]["content"]
+    assert "Orders verified in this conversation: A1001." in scripted.requests[1]["messages"][0]["content"]
 
 
 def test_a_rate_limit_then_success_is_retried(scripted, thread, assistant):
