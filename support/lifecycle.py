@@ -300,10 +300,13 @@ def _update_run(set_sql: str, where_sql: str, params: list) -> int:
     ORM's form of them, with its conditions and expressions, costs more to build than to execute."""
     ops = connection.ops
     values = [ops.adapt_datetimefield_value(p) if isinstance(p, datetime) else p for p in params]
-    table = ops.quote_name(Run._meta.db_table)
     with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {table} SET {set_sql} WHERE {where_sql.format(table=table)}", values)
+        cursor.execute(f"UPDATE {_quoted(Run)} SET {set_sql} WHERE {where_sql}", values)
         return cursor.rowcount
+
+
+def _quoted(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
 
 
 def claim_run(run_pk: int, *, worker: str) -> Run | None:
@@ -345,9 +348,8 @@ def renew_lease(run: Run, *, worker: str, thread_modes: Iterable[str], usage: tu
     lease = now + timedelta(seconds=settings.RUN_LEASE_SECONDS)
     prompt, completion = usage
     modes = list(thread_modes)
-    thread_table = connection.ops.quote_name(Thread._meta.db_table)
     thread_mode_ok = (
-        f"EXISTS (SELECT 1 FROM {thread_table} t WHERE t.id = {{table}}.thread_id "
+        f"EXISTS (SELECT 1 FROM {_quoted(Thread)} t WHERE t.id = {_quoted(Run)}.thread_id "
         f"AND t.mode IN ({', '.join(['%s'] * len(modes))}))"
     )
     renewed = _update_run(

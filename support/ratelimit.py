@@ -20,24 +20,17 @@ def allow_all(*limits: tuple[str, int, int]) -> bool:
     On Redis, one round trip for all of them (a customer's message checks two limits)."""
     now = time.time()
     buckets = [(f"ratelimit:{key}:{int(now // window)}", limit, window) for key, limit, window in limits]
-    pipes: dict[int, object] = {}
-    counted: list[tuple[int, int, int]] = []  # per bucket: its pipeline, its INCR's place in it, its limit
-    plain: list[tuple[str, int, int]] = []  # buckets on a cache other than Redis
-    for bucket, limit, window in buckets:
-        redis = redis_client_for(bucket)
-        if redis is None:
-            plain.append((bucket, limit, window))
-            continue
-        # INCR creates the key: one command instead of Django's add + exists + incr.
-        client, full_key = redis
-        pipe = pipes.setdefault(id(client), client.pipeline(transaction=False))
-        counted.append((id(client), len(pipe), limit))
+    targets = [redis_client_for(bucket) for bucket, _limit, _window in buckets]
+    if targets[0] is None:  # not Redis: every bucket counted, not only up to the first refusal
+        return all([_count_in_cache(bucket, window) <= limit for bucket, limit, window in buckets])
+    # INCR creates the key: one command instead of Django's add + exists + incr. Writes all go to
+    # one server, so one pipeline holds them all.
+    pipe = targets[0][0].pipeline(transaction=False)
+    for (_client, full_key), (_bucket, _limit, window) in zip(targets, buckets, strict=True):
         pipe.incr(full_key)
         pipe.expire(full_key, window + 1)
-    results = {key: pipe.execute() for key, pipe in pipes.items()}
-    within = [results[pipe][index] <= limit for pipe, index, limit in counted]
-    within += [_count_in_cache(bucket, window) <= limit for bucket, limit, window in plain]  # every one counted
-    return all(within)
+    hits = pipe.execute()[::2]  # each INCR's count; the EXPIREs' answers lie between them
+    return all(count <= limit for count, (_bucket, limit, _window) in zip(hits, buckets, strict=True))
 
 
 def _count_in_cache(bucket: str, window_seconds: int) -> int:
