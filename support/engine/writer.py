@@ -1,8 +1,11 @@
 """Writing the assistant's message as the model streams it.
 
-The message and its message_creation step are created at the first piece of text (the API's order:
+The message and its message_creation step open at the first piece of text (the API's order:
 step.created, step.in_progress, message.created with empty content, message.in_progress, deltas,
-message.completed, step.completed). Deltas are published in batches (settings.STREAM_BATCH_MS),
+message.completed, step.completed). The events that open them go out with that text before the two
+rows are stored: the customer's first words do not wait for the inserts, which are done in the gap
+before the model's next piece. (For those few milliseconds an API client that fetches the message
+by the id in `thread.message.created` may not find it yet.) Deltas are published in batches (settings.STREAM_BATCH_MS),
 not one event per token: the Redis channel layer drops messages past a consumer's capacity. Each
 flush also saves the text so far as the thread's stream snapshot, from which a reconnecting
 subscriber resumes.
@@ -60,31 +63,43 @@ class MessageWriter:
         # message; later ones in batches.
         if not self._sent_first or (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
             self.flush(opening)
+        if opening:
+            self._store_opened()
 
     def _open(self) -> list[tuple[str, dict]]:
-        """Store the message and its step; returns the events that announce them."""
+        """The message and its step, not stored yet; returns the events that announce them."""
         if not self.may_post():
             raise HumanTookOver()
-        with transaction.atomic():
-            self.message = Message.objects.create(
-                thread=self.run.thread,
-                role=Message.Role.ASSISTANT,
-                author=Message.Author.ASSISTANT,
-                author_name=self.run.assistant.name if self.run.assistant_id else "",
-                content=[],
-                status=Message.Status.IN_PROGRESS,
-                assistant=self.run.assistant,
-                run=self.run,
-            )
-            self.step = RunStep.objects.create(run=self.run, type=RunStep.Type.MESSAGE_CREATION, message=self.message)
-        self.step.run = self.run
-        self.message.thread, self.message.run = self.run.thread, self.run
+        run = self.run
+        self.message = Message(
+            thread=run.thread,
+            role=Message.Role.ASSISTANT,
+            author=Message.Author.ASSISTANT,
+            author_name=run.assistant.name if run.assistant_id else "",
+            content=[],
+            status=Message.Status.IN_PROGRESS,
+            assistant=run.assistant,
+            run=run,
+        )
+        self.step = RunStep(run=run, type=RunStep.Type.MESSAGE_CREATION, message=self.message)
         return [
             ("thread.run.step.created", step_obj(self.step)),
             ("thread.run.step.in_progress", step_obj(self.step)),
             ("thread.message.created", message_obj(self.message)),
             ("thread.message.in_progress", message_obj(self.message)),
         ]
+
+    def _store_opened(self) -> None:
+        """Store the message and its step, already announced. If that fails, the run fails (the
+        error goes up) and nothing is left claiming the message is still being written."""
+        try:
+            with transaction.atomic():
+                self.message.save(force_insert=True)
+                self.step.save(force_insert=True)
+        except Exception:
+            events.clear_stream_snapshot(self.thread_id)
+            self._reset()
+            raise
 
     def flush(self, opening: list[tuple[str, dict]] = ()) -> None:
         """Publish the text not yet sent (after `opening`, the events that announce the message)."""

@@ -49,6 +49,7 @@ class ScriptedModel:
     def __init__(self) -> None:
         self.script: deque[Reply] = deque()
         self.requests: list[dict] = []
+        self.received: list[tuple[str, dict]] = []  # each request's path and headers
         self._server: ThreadingHTTPServer | None = None
 
     # --- what to answer ---------------------------------------------------------------------
@@ -99,6 +100,7 @@ class ScriptedModel:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length", 0))
                 model.requests.append(json.loads(self.rfile.read(length) or b"{}"))
+                model.received.append((self.path, {k.lower(): v for k, v in self.headers.items()}))
                 reply = model.script.popleft() if model.script else Reply(status=500, body={"error": "script empty"})
                 if reply.body is not None:
                     payload = json.dumps(reply.body).encode()

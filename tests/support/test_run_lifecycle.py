@@ -6,10 +6,14 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError
 from django.utils import timezone
+from openai._utils import maybe_transform
+from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
-from support import lifecycle
+from support import events, lifecycle
 from support.engine.prompt import history
+from support.engine.writer import MessageWriter
 from support.errors import InvalidRequest, ThreadBusy, ThreadClosed
 from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
 
@@ -60,6 +64,30 @@ def test_a_text_answer_streams_the_api_events_in_order(scripted, thread, assista
     reply = thread.messages.get(role="assistant")
     assert reply.text == text and reply.status == "completed" and reply.run == run
     assert run.completion_tokens == 10 and run.prompt_tokens == 20
+
+
+def test_the_first_words_go_out_before_the_message_is_stored(thread, assistant, tap):
+    """The writer publishes the opening events with the first text, then stores the two rows. When
+    that store fails (here the run and its thread were deleted in between), the error goes up to fail
+    the run, and no snapshot is left telling a reconnecting customer the message is still coming."""
+    run = Run.objects.create(thread=thread, assistant=assistant, model="m", status="in_progress")
+    events_seen = tap(thread.public_id)
+    writer = MessageWriter(run, may_post=lambda: True)
+    Thread.objects.filter(pk=thread.pk).delete()
+
+    with pytest.raises(IntegrityError):
+        writer.write("Hello")
+
+    assert events_seen.names() == [
+        "thread.run.step.created",
+        "thread.run.step.in_progress",
+        "thread.message.created",
+        "thread.message.in_progress",
+        "thread.message.delta",
+    ]
+    assert events.stream_snapshot(thread.public_id) is None
+    assert not writer.started and not Message.objects.exists()
+    writer.abandon("run_failed")  # nothing left to end
 
 
 def test_a_second_run_on_a_busy_thread_is_refused_with_the_api_message(thread, assistant):
@@ -135,6 +163,41 @@ def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answe
     assert scripted.requests[1]["messages"][1:] == [m for turn in asked for m in turn.messages]
     assert "Orders verified in this conversation: A1001." not in scripted.requests[0]["messages"][0]["content"]
     assert "Orders verified in this conversation: A1001." in scripted.requests[1]["messages"][0]["content"]
+
+
+def test_the_model_gets_what_the_sdks_create_would_send(scripted, thread, alice_order):
+    """The engine posts its request through the SDK's client without `chat.completions.create`'s
+    walk over the arguments' types: that walk must have nothing to change in what it sends."""
+    assistant = Assistant.objects.create(
+        name="Both",
+        model="m",
+        instructions="Be brief.",
+        tools=[WEATHER],
+        server_tools=["get_order_status"],
+        temperature=0.2,
+        top_p=0.9,
+    )
+    scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
+    scripted.text("Delivered.")
+    ask(thread, "Where is A1001? alice@example.com")
+    schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}
+    run = lifecycle.run_create(
+        thread=thread, assistant=assistant, max_completion_tokens=300, response_format=schema, tool_choice="auto"
+    )
+
+    run.refresh_from_db()
+    assert run.status == "completed" and len(scripted.requests) == 2
+    for body, (path, headers) in zip(scripted.requests, scripted.received, strict=True):
+        assert maybe_transform(body, CompletionCreateParamsStreaming) == body
+        assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+        assert path == "/v1/chat/completions"
+        assert headers["authorization"] == "Bearer sk-test"
+        assert headers["content-type"] == "application/json"
+        assert headers["user-agent"].startswith("OpenAI/Python")
+    assert {t["function"]["name"] for t in scripted.requests[0]["tools"]} == {"get_weather", "get_order_status"}
+    assert scripted.requests[1]["messages"][-1]["role"] == "tool"
+    assert (scripted.requests[0]["temperature"], scripted.requests[0]["top_p"]) == (0.2, 0.9)
+    assert scripted.requests[0]["response_format"] == schema
 
 
 def test_a_rate_limit_then_success_is_retried(scripted, thread, assistant):
