@@ -64,9 +64,13 @@ class AsyncEventStream(httpx2.AsyncByteStream):
         self.delay_ms = delay_ms
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         for index, frame in enumerate(self.frames):
-            if index and self.delay_ms > 0:
-                await asyncio.sleep(self.delay_ms / 1000)
+            if index and self.delay_ms > 0:  # on paced()'s fixed schedule
+                wait = start + index * self.delay_ms / 1000 - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
             yield frame
 
     async def aclose(self) -> None:

@@ -115,6 +115,22 @@ def test_token_delay_spaces_the_chunks_out_in_time():
     assert arrivals[0] < arrivals[-1] / 2
 
 
+def test_a_reader_held_up_gets_the_chunks_due_meanwhile_at_once():
+    """The chunks keep a fixed schedule: one read late does not push the rest back."""
+    started = time.monotonic()
+    stream = sdk(token_delay_ms=20).chat.completions.create(**HELLO, stream=True)
+    arrivals = []
+    for _ in stream:
+        arrivals.append(time.monotonic() - started)
+        if len(arrivals) == 2:
+            time.sleep(0.3)  # the reader is busy for 15 chunks' time
+
+    assert len(arrivals) > 20
+    assert arrivals[2] - arrivals[1] >= 0.3
+    assert arrivals[3] - arrivals[2] < 0.015  # already due: no 20 ms wait on top
+    assert arrivals[-1] < (len(arrivals) - 1) * 0.020 + 0.15
+
+
 async def test_the_async_sdk_streams_through_the_same_transport():
     client = openai.AsyncOpenAI(
         api_key="offline", base_url=BASE, http_client=httpx2.AsyncClient(transport=OfflineTransport(token_delay_ms=1))
