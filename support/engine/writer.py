@@ -62,10 +62,10 @@ class MessageWriter:
         self._pending += piece
         # The first words go out at once (time to first token), with the events that open the
         # message; later ones in batches.
-        if not self._sent_first or (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
-            self.flush(opening)
         if opening:
-            self._store_opened()
+            self._announce_and_store(opening)
+        elif (time.monotonic() - self._last_flush) * 1000 >= settings.STREAM_BATCH_MS:
+            self.flush()
 
     def _open(self) -> list[tuple[str, dict]]:
         """The message and its step, not stored yet; returns the events that announce them."""
@@ -90,16 +90,18 @@ class MessageWriter:
             ("thread.message.in_progress", message_obj(self.message)),
         ]
 
-    def _store_opened(self) -> None:
-        """Store the message and its step, already announced. If that fails, the run fails (the
-        error goes up) and nothing is left claiming the message is still being written."""
+    def _announce_and_store(self, opening: list[tuple[str, dict]]) -> None:
+        """Publish the opening events with the first words, then store the message and its step.
+        If either fails, the error goes up and fails the run, and no half-open message is left,
+        in this writer or in a snapshot a reconnecting customer would resume from."""
         try:
+            self.flush(opening)
             with transaction.atomic():
                 self.message.save(force_insert=True)
                 self.step.save(force_insert=True)
         except Exception:
-            events.clear_stream_snapshot(self.thread_id)
             self._reset()
+            events.clear_stream_snapshot(self.thread_id)
             raise
 
     def flush(self, opening: list[tuple[str, dict]] = ()) -> None:
