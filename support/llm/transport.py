@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator
 
 import httpx2
 
-from support.llm.offline.http import Answer, answer, paced
+from support.llm.offline.http import Answer, answer, paced, scheduled
 
 
 class OfflineTransport(httpx2.BaseTransport, httpx2.AsyncBaseTransport):
@@ -64,13 +64,9 @@ class AsyncEventStream(httpx2.AsyncByteStream):
         self.delay_ms = delay_ms
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        start = loop.time()
-        for index, frame in enumerate(self.frames):
-            if index and self.delay_ms > 0:  # on paced()'s fixed schedule
-                wait = start + index * self.delay_ms / 1000 - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
+        for wait, frame in scheduled(self.frames, self.delay_ms, asyncio.get_running_loop().time):
+            if wait > 0:
+                await asyncio.sleep(wait)
             yield frame
 
     async def aclose(self) -> None:

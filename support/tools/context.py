@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field, replace
 
 from django.conf import settings
@@ -12,6 +13,8 @@ from orders.errors import PermissionDenied
 from orders.models import Customer, Order
 from orders.selectors import normalize_order_number
 from support.models import Run, Thread, VerifiedOrder
+
+_verified_lock = threading.Lock()
 
 
 @dataclass
@@ -36,8 +39,9 @@ class ToolContext:
     def verify_order(self, order: Order) -> None:
         # One INSERT … ON CONFLICT DO NOTHING (the pair is unique) instead of a look, then an insert.
         VerifiedOrder.objects.bulk_create([VerifiedOrder(thread=self.thread, order=order)], ignore_conflicts=True)
-        if self._verified is not None and order.number not in self._verified:
-            self._verified.append(order.number)
+        with _verified_lock:  # a step's calls run in parallel: two may verify the same order
+            if self._verified is not None and order.number not in self._verified:
+                self._verified.append(order.number)
 
     def verified_order_numbers(self) -> list[str]:
         if self._verified is None:

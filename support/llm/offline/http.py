@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,10 +99,15 @@ def paced(frames: Iterator[bytes], delay_ms: float) -> Iterator[bytes]:
     made the lateness add up: on the chat bench's machine under load, 6 ms at the median and 56 ms
     at p99 over a nine-frame tool call, counted as the time Concierge added.
     """
-    start = time.monotonic()
-    for index, frame in enumerate(frames):
-        if index and delay_ms > 0:
-            wait = start + index * delay_ms / 1000 - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
+    for wait, frame in scheduled(frames, delay_ms, time.monotonic):
+        if wait > 0:
+            time.sleep(wait)
         yield frame
+
+
+def scheduled(frames: Iterator[bytes], delay_ms: float, clock: Callable[[], float]) -> Iterator[tuple[float, bytes]]:
+    """Each frame with the seconds still to wait before sending it, on `paced`'s fixed schedule
+    (`clock` reads the time: the sync and the async transport each use their own)."""
+    start = clock()
+    for index, frame in enumerate(frames):
+        yield (start + index * delay_ms / 1000 - clock() if index and delay_ms > 0 else 0.0), frame
