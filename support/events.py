@@ -13,6 +13,7 @@ kept as a snapshot (`stream_snapshot`), from which a reconnecting subscriber res
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 import threading
 import weakref
@@ -56,6 +57,7 @@ class _Publisher:
         self.loop = asyncio.new_event_loop()
         threading.Thread(target=self.loop.run_forever, name="event-publisher", daemon=True).start()
         self._queues = asyncio.run_coroutine_threadsafe(self._start_shards(), self.loop).result(timeout=10)
+        atexit.register(self.close)
 
     async def _start_shards(self) -> list[asyncio.Queue]:
         queues = [asyncio.Queue() for _ in range(SHARDS)]
@@ -91,6 +93,25 @@ class _Publisher:
         """Wait until everything sent so far has reached the channel layer."""
         with self._idle:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """At the process's exit: send what is still queued, then end the senders and the loop (left
+        pending, asyncio reports each sender as an error when the interpreter destroys it)."""
+        if self.loop.is_closed() or not self.loop.is_running():
+            return
+        self.flush(timeout)
+
+        async def stop() -> None:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+        try:
+            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=timeout)
+        except (TimeoutError, RuntimeError):
+            log.warning("the event publisher did not stop in %s s", timeout)
+            return
+        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 _lock = threading.Lock()
