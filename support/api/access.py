@@ -6,8 +6,13 @@ assistants and the widget's threads have no owner and are never visible here.
 
 from __future__ import annotations
 
+from time import monotonic, sleep
+
+from support import events
 from support.api.errors import not_found
 from support.models import Assistant, Message, Run, RunStep, Thread
+
+STORE_WAIT_SECONDS = 1.0
 
 
 def assistants_of(owner):
@@ -33,10 +38,23 @@ def messages_of(thread: Thread):
 
 
 def access_message(thread: Thread, public_id: str) -> Message:
-    message = messages_of(thread).filter(public_id=public_id).first()
+    message = messages_of(thread).filter(public_id=public_id).first() or _being_stored(thread, public_id)
     if message is None:
         raise not_found("message", public_id)
     return message
+
+
+def _being_stored(thread: Thread, public_id: str) -> Message | None:
+    """The message the assistant is writing, announced with its first words a few milliseconds
+    before it is stored (support.engine.writer): a caller that asks for it in between waits for it
+    rather than getting a 404. Nothing is waited for once the announced message is given up."""
+    deadline = monotonic() + STORE_WAIT_SECONDS
+    while (snapshot := events.stream_snapshot(thread.public_id)) and snapshot["message_id"] == public_id:
+        sleep(0.005)
+        message = messages_of(thread).filter(public_id=public_id).first()
+        if message is not None or monotonic() >= deadline:
+            return message
+    return None
 
 
 def runs_of(thread: Thread):

@@ -4,8 +4,8 @@ The message and its message_creation step open at the first piece of text (the A
 step.created, step.in_progress, message.created with empty content, message.in_progress, deltas,
 message.completed, step.completed). The events that open them go out with that text before the two
 rows are stored: the customer's first words do not wait for the inserts, which are done in the gap
-before the model's next piece. (For those few milliseconds an API client that fetches the message
-by the id in `thread.message.created` may not find it yet.)
+before the model's next piece. (An API client that fetches the message by the id in
+`thread.message.created` within those few milliseconds is made to wait for it: support.api.access.)
 
 Deltas are published in batches (settings.STREAM_BATCH_MS), not one event per token: the Redis
 channel layer drops messages past a consumer's capacity. Each flush also saves the text so far as

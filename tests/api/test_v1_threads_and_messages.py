@@ -8,6 +8,8 @@ from openai.types.beta import ThreadDeleted
 from openai.types.beta.threads import Message as SdkMessage
 from openai.types.beta.threads import MessageDeleted
 
+from support import events
+from support.api import access
 from support.models import Assistant, Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
@@ -160,3 +162,37 @@ def test_message_content_is_capped_in_length(settings, client, thread):
     assert too_long.json()["error"]["message"].startswith("Invalid 'content': string too long.")
     assert in_a_new_thread.status_code == 400
     assert Message.objects.count() == 1
+
+
+def announced_message(thread_id: str) -> Message:
+    """A message the assistant has begun: announced with its first words, not stored yet."""
+    message = Message(
+        thread=Thread.objects.get(public_id=thread_id),
+        role=Message.Role.ASSISTANT,
+        author=Message.Author.ASSISTANT,
+        status=Message.Status.IN_PROGRESS,
+    )
+    events.save_stream_snapshot(thread_id, message_id=message.public_id, run_id="run_x", text="Your order", seq=5)
+    return message
+
+
+def test_a_message_fetched_between_its_announcement_and_its_storing_is_waited_for(client, thread, monkeypatch):
+    message = announced_message(thread["id"])
+    monkeypatch.setattr(access, "sleep", lambda seconds: message.pk or message.save(force_insert=True))
+
+    response = client.get(f"/v1/threads/{thread['id']}/messages/{message.public_id}")
+
+    assert response.status_code == 200
+    body = response.json()
+    SdkMessage.model_validate(body, strict=True)
+    assert body["id"] == message.public_id and body["status"] == "in_progress"
+
+
+def test_a_message_announced_and_then_given_up_is_not_found(client, thread, monkeypatch):
+    message = announced_message(thread["id"])
+    monkeypatch.setattr(access, "sleep", lambda seconds: events.clear_stream_snapshot(thread["id"]))
+
+    response = client.get(f"/v1/threads/{thread['id']}/messages/{message.public_id}")
+
+    assert response.status_code == 404
+    assert Message.objects.filter(public_id=message.public_id).count() == 0
