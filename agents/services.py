@@ -9,7 +9,9 @@ console (the staff group) after commit.
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -251,10 +253,24 @@ def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str =
     return locked
 
 
+def retry_missing_summaries() -> int:
+    """Try again to write the summaries that failed (the model unreachable, say): an open
+    escalation without one, older than SUMMARY_REFRESH_SECONDS. Returns how many were retried."""
+    from agents.tasks import write_summary
+
+    cutoff = timezone.now() - timedelta(seconds=settings.SUMMARY_REFRESH_SECONDS)
+    missing = list(
+        Escalation.objects.filter(
+            status__in=Escalation.OPEN, summary_updated_at__isnull=True, created_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    for escalation_id in missing:
+        enqueue(write_summary, escalation_id)
+    return len(missing)
+
+
 def refresh_summary_soon(escalation: Escalation) -> None:
     """Rewrite the summary as the conversation goes on, at most every SUMMARY_REFRESH_SECONDS."""
-    from django.conf import settings
-
     from agents.tasks import write_summary
 
     stale = escalation.summary_updated_at is None or (

@@ -38,3 +38,10 @@ def write_summary(escalation_id: int) -> bool:
         _notify(escalation, "escalation.summary")
         events.publish(thread.public_id, "escalation.summary", {"thread_id": thread.public_id, "summary": summary})
     return bool(updated)
+
+
+@shared_task(name="agents.tasks.retry_missing_summaries", ignore_result=True)
+def retry_missing_summaries() -> None:
+    from agents.services import retry_missing_summaries
+
+    retry_missing_summaries()

@@ -322,6 +322,7 @@ COST_PER_MILLION_COMPLETION_TOKENS = env.float("COST_PER_MILLION_COMPLETION_TOKE
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
     "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
+    "retry-missing-summaries": {"task": "agents.tasks.retry_missing_summaries", "schedule": 30},
 }
 
 LOGGING = {

@@ -28,21 +28,24 @@ def _embedded_pool() -> ThreadPoolExecutor:
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=settings.EMBEDDED_RUN_WORKERS, thread_name_prefix="work")
-        threading.Thread(target=_sweep_forever, name="run-sweeper", daemon=True).start()
+        threading.Thread(target=_beat_forever, name="beat", daemon=True).start()
     return _pool
 
 
-def _sweep_forever() -> None:
-    """The embedded stand-in for Celery beat: sweep_runs every SWEEP_SECONDS."""
-    while True:
-        time.sleep(SWEEP_SECONDS)
-        close_old_connections()
-        try:
-            sweep_runs()
-        except Exception:
-            log.exception("run sweep failed")
-        finally:
-            connection.close()
+def _beat_forever(stop: threading.Event | None = None) -> None:
+    """The embedded stand-in for Celery beat: the tasks of CELERY_BEAT_SCHEDULE (schedules in
+    seconds), each in this thread when it is due, until `stop` is set."""
+    from config.celery import app
+
+    stop = stop or threading.Event()
+    app.loader.import_default_modules()  # the apps' tasks modules, so every scheduled task is known
+    schedule = {entry["task"]: float(entry["schedule"]) for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    due = {task: time.monotonic() + seconds for task, seconds in schedule.items()}
+    while schedule and not stop.wait(max(0.0, min(due.values()) - time.monotonic())):
+        for task, seconds in schedule.items():
+            if time.monotonic() >= due[task]:
+                due[task] = time.monotonic() + seconds
+                _run_in_thread(app.tasks[task], ())
 
 
 def sweep_runs() -> None:

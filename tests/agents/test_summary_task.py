@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from agents.models import Escalation
-from agents.services import escalate
+from agents.services import escalate, retry_missing_summaries
 from agents.tasks import write_summary
 from support import lifecycle, summaries
 from support.models import Message
@@ -107,3 +107,20 @@ def test_a_failing_model_leaves_the_escalation_without_a_summary(thread, monkeyp
     escalation = escalate(thread=thread, trigger="customer_request", reason="asked")
     escalation.refresh_from_db()
     assert escalation.summary is None and escalation.status == Escalation.Status.WAITING
+
+
+def test_a_summary_that_failed_is_tried_again_until_it_is_written(settings, thread, monkeypatch):
+    settings.SUMMARY_REFRESH_SECONDS = 30
+    conversation(thread)
+    write = summaries.summarize
+    monkeypatch.setattr("agents.tasks.summarize", lambda *args, **kwargs: None)  # the model is down
+    escalation = escalate(thread=thread, trigger="customer_request", reason="asked")
+    assert retry_missing_summaries() == 0  # too early: the first attempt may still be under way
+
+    Escalation.objects.filter(pk=escalation.pk).update(created_at=timezone.now() - timedelta(seconds=31))
+    assert retry_missing_summaries() == 1  # failed again: still missing
+    monkeypatch.setattr("agents.tasks.summarize", write)  # the model is back
+    assert retry_missing_summaries() == 1
+
+    jsonschema.validate(Escalation.objects.get(pk=escalation.pk).summary, SUMMARY_SCHEMA)
+    assert retry_missing_summaries() == 0
