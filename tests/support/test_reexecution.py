@@ -55,6 +55,28 @@ def test_a_crash_after_the_tool_ran_resumes_from_the_stored_step_and_opens_one_r
     assert len(scripted.requests) == 3  # resumed from the stored step: the model was not asked for the call again
 
 
+class WorkerDied(BaseException):
+    """The process ends here: nothing after this line of the worker runs (not an error it handles)."""
+
+
+def test_a_worker_that_dies_while_its_tools_run_leaves_the_model_calls_usage_counted(
+    scripted, thread, assistant, verified, monkeypatch
+):
+    scripted.tool_calls(("initiate_return", RETURN_ARGS), usage=(30, 15))
+
+    def die(*args, **kwargs):
+        raise WorkerDied()
+
+    monkeypatch.setattr("support.engine.runner.execute_server_calls", die)
+    with pytest.raises(WorkerDied):
+        lifecycle.run_create(thread=thread, assistant=assistant)
+
+    run = Run.objects.get(thread=thread)
+    step = run.steps.get(type="tool_calls")
+    assert (step.prompt_tokens, step.completion_tokens) == (30, 15)
+    assert (run.prompt_tokens, run.completion_tokens) == (30, 15)  # stored before any tool ran
+
+
 def test_a_model_asked_again_with_new_call_ids_still_opens_one_return(scripted, thread, assistant, verified):
     scripted.tool_calls(("initiate_return", RETURN_ARGS))
     scripted.text("Return opened.")
