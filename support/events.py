@@ -95,8 +95,9 @@ class _Publisher:
             return self._idle.wait_for(lambda: self._pending == 0, timeout=timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        """At the process's exit: send what is still queued, then end the senders and the loop (left
-        pending, asyncio reports each sender as an error when the interpreter destroys it)."""
+        """At the process's exit: send what is still queued (waiting up to `timeout`), then end the
+        senders and the loop (left pending, asyncio reports each sender as an error when the
+        interpreter destroys it)."""
         if self.loop.is_closed() or not self.loop.is_running():
             return
         self.flush(timeout)
@@ -107,9 +108,9 @@ class _Publisher:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
         try:
-            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=timeout)
+            asyncio.run_coroutine_threadsafe(stop(), self.loop).result(timeout=1)
         except (TimeoutError, RuntimeError):
-            log.warning("the event publisher did not stop in %s s", timeout)
+            log.warning("the event publisher's senders did not stop")
             return
         self.loop.call_soon_threadsafe(self.loop.stop)
 
