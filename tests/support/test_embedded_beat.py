@@ -22,6 +22,7 @@ def test_every_scheduled_task_runs_each_time_it_is_due(settings):
         "tick": {"task": "tests.support.test_embedded_beat.tick", "schedule": 0.05},
         "never due here": {"task": "support.tasks.sweep_runs", "schedule": 3600},
     }
+    TICKS.clear()
     stop = threading.Event()
     beat = threading.Thread(target=dispatch._beat_forever, args=(stop,), daemon=True)
     started = time.monotonic()
