@@ -41,6 +41,7 @@ from pathlib import Path
 import websockets
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))  # the baseline sends its requests as the engine does
 BIN = Path(sys.executable).parent
 CONVERSATION = [
     "Hello!",
@@ -149,16 +150,14 @@ ORDER_RESULT = {
 def timed_stream(client, body: dict) -> tuple[float, float]:
     """(time to first text, time to the end) of one streamed chat completion, in seconds.
 
-    Sent and read as the engine does (`support.engine.model`): the body as it is, the chunks as
-    JSON objects. `chat.completions.create`'s walk over the arguments and its chunk models cost
-    the client about 2 ms a call, which would count as the model's time and hide as much of ours.
+    Sent and read as the engine does (`support.engine.model.open_stream`): the body as it is, the
+    chunks as JSON objects. `chat.completions.create`'s walk over the arguments and its chunk models
+    cost the client about 2 ms a call, which would count as the model's time and hide as much of ours.
     """
-    import openai
+    from support.engine.model import open_stream
 
     started, first = time.perf_counter(), None
-    body = {**body, "stream": True}
-    stream = client.post("/chat/completions", body=body, cast_to=object, stream=True, stream_cls=openai.Stream[object])
-    for chunk in stream:
+    for chunk in open_stream(client, body):
         choices = chunk.get("choices") or [{}]
         if first is None and (choices[0].get("delta") or {}).get("content"):
             first = time.perf_counter() - started

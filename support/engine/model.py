@@ -162,22 +162,29 @@ def call_model(
         return turn
 
 
-def _stream_once(client, request, sink, emitted, should_stop, opened) -> ModelTurn:
-    turn = ModelTurn()
-    calls: dict[int, PendingCall] = {}
-    deadline = time.monotonic() + settings.MODEL_STREAM_DEADLINE_SECONDS
-    diverged = False
-    stream = client.post(
+def open_stream(client: openai.OpenAI, request: dict) -> openai.Stream[object]:
+    """Start a streamed chat completion of `request` as `chat.completions.create` sends it, with
+    usage in its last chunk, without that method's walk over the arguments' types.
+
+    Each chunk comes as the JSON object the provider sent (the SDK still decodes the event stream
+    and raises the errors in it): building a ChatCompletionChunk model of every chunk cost the
+    worker 0.15 ms each, some 45 per answer, of which a few fields are read."""
+    return client.post(
         "/chat/completions",
         body={**request, "stream": True, "stream_options": {"include_usage": True}},
         options={"security": {"bearer_auth": True}},  # as chat.completions.create authenticates
         cast_to=object,
         stream=True,
-        # Each chunk as the JSON object the provider sent (the SDK still decodes the event stream
-        # and raises the errors in it): building a ChatCompletionChunk model of every chunk cost
-        # the worker 0.15 ms each, some 45 per answer, of which these few fields are read.
         stream_cls=openai.Stream[object],
     )
+
+
+def _stream_once(client, request, sink, emitted, should_stop, opened) -> ModelTurn:
+    turn = ModelTurn()
+    calls: dict[int, PendingCall] = {}
+    deadline = time.monotonic() + settings.MODEL_STREAM_DEADLINE_SECONDS
+    diverged = False
+    stream = open_stream(client, request)
     try:
         opened()
         for chunk in stream:
