@@ -97,17 +97,16 @@ def get_order_status(ctx: ToolContext, args: dict) -> dict:
                 "message": "Too many order lookups failed in this conversation. A person from our team can help.",
             },
         }
-    order = None
     if ctx.customer is not None:
+        # A signed-in customer reaches their own orders only: an email proves nothing more to them.
         order = Order.objects.filter(number=number, customer=ctx.customer).first()
-    if order is None and args.get("email"):
-        order = order_owned_by_email(number, args["email"])
+        missing = f"No order {number} was found among your orders."
+    else:
+        order = order_owned_by_email(number, args["email"]) if args.get("email") else None
+        missing = f"No order {number} was found for that email address."
     if order is None:
         ctx.note_failed_lookup()
-        return {
-            "found": False,
-            "error": {"code": "not_found", "message": f"No order {number} was found for that email address."},
-        }
+        return {"found": False, "error": {"code": "not_found", "message": missing}}
     ctx.verify_order(order)
     return order_payload(order)
 

@@ -53,19 +53,19 @@ class ToolContext:
         return list(self._verified)
 
     def proven_order(self, number: str) -> Order:
-        """An order this thread may act on: the signed-in customer's own, or one verified here.
+        """An order this thread may act on: the signed-in customer's own (theirs only), or, for an
+        anonymous visitor, one verified here by its email.
 
         Anything else gets the same answer whether the order exists or not: prove it first.
         """
         normalized = normalize_order_number(number)
-        orders = Order.objects.select_related("customer")
+        orders = Order.objects.select_related("customer").filter(number=normalized)
         if self.customer is not None:
-            own = orders.filter(number=normalized, customer=self.customer).first()
-            if own is not None:
-                return own
-        verified = orders.filter(number=normalized, pk__in=self.thread.verified_orders.values("order")).first()
-        if verified is not None:
-            return verified
+            proven = orders.filter(customer=self.customer).first()
+        else:
+            proven = orders.filter(pk__in=self.thread.verified_orders.values("order")).first()
+        if proven is not None:
+            return proven
         raise PermissionDenied(
             f"Order {normalized} is not verified in this conversation yet: look it up with the email "
             "address it was placed with first.",

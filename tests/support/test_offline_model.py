@@ -756,6 +756,14 @@ def test_a_summary_is_valid_against_the_schema_and_tells_what_happened(client):
     assert summary["suggested_next_step"]
 
 
+def test_a_conversation_about_cancelling_is_summarised(client):
+    messages = [{"role": "user", "content": "Please cancel order A1005, my email is alice@example.com"}]
+
+    summary = summary_of(client, messages, SUMMARY_SCHEMA)
+
+    assert summary["headline"].startswith("Cancellation request — order A1005")
+
+
 def test_a_summary_fills_any_schema_with_valid_values(client):
     schema = {
         "type": "object",

@@ -18,6 +18,7 @@ from support.llm.offline.toolbox import OfferedTool
 
 GOAL_LABELS = {
     Intent.RETURN: "Return request",
+    Intent.CANCEL: "Cancellation request",
     Intent.TRACKING: "Where is my parcel",
     Intent.STATUS: "Order status question",
     Intent.LIST_ORDERS: "Order history question",

@@ -1,0 +1,15 @@
+"""The attack suite's fixtures: the runtime's assistant and a chat server answering in the background."""
+
+from __future__ import annotations
+
+import pytest
+
+from support.demo import ensure_demo_assistant
+from tests.support.conftest import assistant  # noqa: F401  (a fixture, used by name)
+
+
+@pytest.fixture
+def chat_ready(settings, db):
+    settings.RUN_DISPATCH = "thread"  # runs go on in the background, as in the embedded server
+    settings.WIDGET_IDENTITY_SECRET = "shop-secret"
+    ensure_demo_assistant()
