@@ -308,7 +308,8 @@ ESCALATION_SLA_MINUTES = {
     "normal": env.int("SLA_NORMAL_MINUTES", default=15),
     "low": env.int("SLA_LOW_MINUTES", default=60),
 }
-# A return whose refund is above this amount waits for a person's approval before it is opened.
+# Per order: a return in a customer conversation that would bring the order's refunds (all its returns
+# not rejected, this one included) above this amount waits for a person's approval before it is opened.
 RETURN_APPROVAL_THRESHOLD = Decimal(env.str("RETURN_APPROVAL_THRESHOLD", default="150.00"))
 APPROVAL_WAIT_SECONDS = env.int("APPROVAL_WAIT_SECONDS", default=60 * 60 * 24)
 # Failures (tool errors, fallback answers, failed runs) in one thread before a person is called.

@@ -6,6 +6,8 @@ tool result, the console into a flash message.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 
 class DomainError(Exception):
     code = "domain_error"
@@ -46,6 +48,23 @@ class InvalidState(DomainError):
 class ReturnNotAllowed(DomainError):
     code = "return_not_allowed"
     http_status = 422
+
+
+class ApprovalRequired(DomainError):
+    """The return would bring the order's opened refunds above the caller's approval limit.
+
+    Raised only when a caller passes a limit (the assistant in a customer conversation, without a
+    person's approval); the tool turns it into a request for approval, so it never reaches the API.
+    """
+
+    code = "approval_required"
+    http_status = 403
+
+    def __init__(self, message: str, *, refund: Decimal, order_total: Decimal, limit: Decimal) -> None:
+        super().__init__(message)
+        self.refund = refund  # this return's refund
+        self.order_total = order_total  # the order's refunds, this one included
+        self.limit = limit
 
 
 class IdempotencyConflict(DomainError):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from orders.actors import Actor
-from orders.errors import InvalidInput, InvalidState, PermissionDenied, ReturnNotAllowed
+from orders.errors import ApprovalRequired, InvalidInput, InvalidState, PermissionDenied, ReturnNotAllowed
 from orders.models import Order, OrderEvent, OrderItem, Return
 from orders.selectors import access_order, access_return, find_order_item
 
@@ -52,6 +53,25 @@ def check_return_allowed(*, order: Order, item: OrderItem, quantity: int, now=No
         raise ReturnNotAllowed(f"Only {left} {unit} of {item.name} in order {order.number} can still be returned.")
 
 
+def check_refunds_within(*, order: Order, refund: Decimal, limit: Decimal) -> None:
+    """Raise ApprovalRequired if `refund` would bring the order's opened refunds above `limit`.
+
+    Opened refunds are every return on the order not rejected (requested, approved, received,
+    refunded), so a large refund cannot be split across returns or conversations. Call while
+    holding the order row lock: two returns decided at once would each miss the other.
+    """
+    opened = order.returns.exclude(status=Return.Status.REJECTED).aggregate(total=Sum("refund_amount"))["total"]
+    total = (opened or Decimal("0")) + refund
+    if total > limit:
+        raise ApprovalRequired(
+            f"Refunds on order {order.number} would total {total} {order.currency}, above {limit} "
+            f"{order.currency}: a person from our team has to approve this return.",
+            refund=refund,
+            order_total=total,
+            limit=limit,
+        )
+
+
 @transaction.atomic
 def return_request(
     *,
@@ -62,8 +82,15 @@ def return_request(
     quantity: int = 1,
     note: str = "",
     channel: str,
+    approval_limit: Decimal | None = None,
 ) -> Return:
-    """Open a return for `quantity` units of one item of a delivered order."""
+    """Open a return for `quantity` units of one item of a delivered order.
+
+    With an `approval_limit` (a customer conversation, without a person's approval), a return that
+    would bring the order's opened refunds above it raises ApprovalRequired instead; rules are
+    checked first, so nobody is asked to approve the impossible. None means no approval is needed
+    (staff, the shop's backend, a call a person approved).
+    """
     order = access_order(actor, order_number, for_update=True)
     order_item = find_order_item(order, item)
     if reason not in Return.Reason.values:
@@ -72,6 +99,8 @@ def return_request(
     if channel not in Return.Channel.values:
         raise ValueError(f"unknown return channel {channel!r}")
     check_return_allowed(order=order, item=order_item, quantity=quantity)
+    if approval_limit is not None:
+        check_refunds_within(order=order, refund=order_item.unit_price * quantity, limit=approval_limit)
     created = Return.objects.create(
         order=order,
         item=order_item,

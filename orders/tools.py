@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.conf import settings
 
 from orders import services
-from orders.errors import DomainError, IdempotencyConflict
+from orders.errors import ApprovalRequired, DomainError, IdempotencyConflict
 from orders.idempotency import run_idempotent
-from orders.models import Customer, Order, Return
+from orders.models import Customer, Order, OrderItem, Return
 from orders.selectors import find_order_item, normalize_order_number, order_owned_by_email
 from support.tools.approvals import NeedsApproval
 from support.tools.context import ToolContext
@@ -158,18 +158,12 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
     order = ctx.proven_order(args["order_number"])
     item = find_order_item(order, args["item"])
     quantity = int(args.get("quantity") or 1)
-    refund = item.unit_price * quantity
     # Large refunds in a customer conversation wait for an agent (threads created through /v1 belong
-    # to the shop's own backend, which answers for itself). Rules first: nobody approves the impossible.
-    if refund > settings.RETURN_APPROVAL_THRESHOLD and not ctx.approved and ctx.thread.owner_id is None:
-        services.check_return_allowed(order=order, item=item, quantity=quantity)
-        raise NeedsApproval(
-            kind="return",
-            summary=f"Return {quantity} × {item.name} from order {order.number}: refund {refund} {order.currency}",
-            amount=refund,
-            currency=order.currency,
-            details={"order_number": order.number, "item": item.name, "reason": args["reason"], "quantity": quantity},
-        )
+    # to the shop's own backend, which answers for itself). The limit is on the order's refunds, not
+    # this call's, so returns split across calls or conversations cannot pass it; the service
+    # decides it under the order's lock, after the rules: nobody approves the impossible.
+    subject_to_approval = not ctx.approved and ctx.thread.owner_id is None
+    approval_limit = settings.RETURN_APPROVAL_THRESHOLD if subject_to_approval else None
 
     def open_return():
         try:
@@ -180,6 +174,7 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
                 reason=args["reason"],
                 quantity=quantity,
                 channel=Return.Channel.ASSISTANT,
+                approval_limit=approval_limit,
             )
         except DomainError as error:
             # run_idempotent would store a refusal as the key's result, and the corrected retry
@@ -206,6 +201,10 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
             operation=open_return,
         )
     except _ReturnRefused as refused:
+        if isinstance(refused.error, ApprovalRequired):
+            raise _return_approval(
+                refused.error, order=order, item=item, quantity=quantity, reason=args["reason"]
+            ) from None
         raise refused.error from None
     except IdempotencyConflict:
         raise DomainError(
@@ -213,6 +212,28 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
             code="return_already_opened",
         ) from None
     return result.body
+
+
+def _return_approval(
+    error: ApprovalRequired, *, order: Order, item: OrderItem, quantity: int, reason: str
+) -> NeedsApproval:
+    """What the agent approves: this return, and what the order's refunds would total with it."""
+    return NeedsApproval(
+        kind="return",
+        summary=(
+            f"Return {quantity} × {item.name} from order {order.number}: refund {error.refund} "
+            f"{order.currency} (refunds on this order would total {error.order_total} {order.currency})"
+        ),
+        amount=error.refund,
+        currency=order.currency,
+        details={
+            "order_number": order.number,
+            "item": item.name,
+            "reason": reason,
+            "quantity": quantity,
+            "order_refunds_total": str(error.order_total),
+        },
+    )
 
 
 @tool(
