@@ -24,6 +24,8 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(PY)
 	touch $(VENV)/.base-installed $@
 
 ## demo: set up on a bare machine and serve the demo shop at http://$(HOST):$(PORT)/
+# The demo shop page (pick a customer, chat signed in as them) exists only with DEMO_SHOP on.
+demo: export DEMO_SHOP := true
 demo: $(VENV)/.base-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo

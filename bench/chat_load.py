@@ -249,7 +249,7 @@ def spawn(args) -> tuple[str, str, list[subprocess.Popen]]:
     manage = [str(BIN / "python"), "manage.py"]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
     subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], cwd=PROJECT, env=env, check=True)
-    subprocess.run([*manage, "seed_demo"], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run([*manage, "seed_demo", "--force"], cwd=PROJECT, env=env, check=True, stdout=subprocess.DEVNULL)
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if not args.verbose else {}
     processes = [
         subprocess.Popen(

@@ -91,7 +91,7 @@ def main() -> None:
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with open(os.devnull, "w") as quiet:
-            call_command("seed_demo", stdout=quiet)
+            call_command("seed_demo", force=True, stdout=quiet)
         assistant = default_assistant()
         transport.answer = recording_answer
         for _ in range(args.warmup):

@@ -285,6 +285,13 @@ STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=60)
 RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")
 EMBEDDED_RUN_WORKERS = env.int("EMBEDDED_RUN_WORKERS", default=16)
 
+# --- The demo shop ---------------------------------------------------------------------------------
+# The demo shop page at / lists every customer and signs any customer's identity for the widget, so
+# that a visitor can chat as Alice: a demo convenience that must never run in production. On with
+# DEBUG (and `make demo`), off otherwise; `check --deploy` warns while it is on, and `seed_demo`
+# (known passwords) refuses to run while it is off unless forced. Off, / sends people to the console.
+DEMO_SHOP = strict_bool("DEMO_SHOP", default=DEBUG)
+
 # --- Chat widget ----------------------------------------------------------------------------------
 # The shop's secret for identity verification: its backend signs a customer's email or external id
 # with HMAC-SHA256 and this key. Empty: the widget accepts only anonymous visitors.

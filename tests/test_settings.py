@@ -16,7 +16,15 @@ PRODUCTION = {
     "SECRET_KEY": "k7#Qp2vX9!mZ4rT8wY1uB6nE3sD0fG5hJ2lK7aC9xV4bN8mQ1zR6tW3yU0iO5pL",
     "ALLOWED_HOSTS": "support.shop.example",
 }
-_OURS = ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE", "SECURE_HSTS_PRELOAD", "SECURE_SSL_REDIRECT")
+_OURS = (
+    "DEBUG",
+    "DEMO_SHOP",
+    "SECRET_KEY",
+    "ALLOWED_HOSTS",
+    "DJANGO_SETTINGS_MODULE",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_SSL_REDIRECT",
+)
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:

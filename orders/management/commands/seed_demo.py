@@ -8,9 +8,10 @@ returns and audit events belong to their order and are written only with a new o
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -46,7 +47,18 @@ SEED_ACTOR = "system:seed_demo"
 class Command(BaseCommand):
     help = "Create the demo shop's data and staff logins (idempotent: existing rows are left as they are)."
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--force", action="store_true", help="Seed even though the demo is off (DEBUG and DEMO_SHOP false)."
+        )
+
     def handle(self, *args, **options) -> None:
+        if not settings.DEMO_SHOP and not options["force"]:
+            # The logins it creates have passwords printed in the README: never on a real deployment by accident.
+            raise CommandError(
+                "seed_demo creates staff logins with published passwords, and the demo is off here "
+                "(DEBUG=false, DEMO_SHOP not set). Use --force to seed anyway."
+            )
         data = demo_data.build(timezone.now().date())
         with transaction.atomic():
             created = seed_shop(data)
