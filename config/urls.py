@@ -16,5 +16,6 @@ urlpatterns = [
     path("v1/", include("support.api.urls")),
 ]
 
+handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"
 handler500 = "config.errors.server_error"

@@ -12,6 +12,8 @@ from django.views.decorators.http import require_http_methods
 from support import widget
 from support.ratelimit import allow
 
+SESSION_FIELDS = ("email", "external_id", "signature", "session")
+
 
 def _client_ip(request: HttpRequest) -> str:
     return request.META.get("REMOTE_ADDR", "?")
@@ -48,20 +50,23 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = "60"
         return _cors(response, origin)
     try:
-        body = json.loads(request.body or b"{}")
+        body = json.loads(request.body or b"{}")  # UTF-8 and storable text: config.middleware saw to it
     except json.JSONDecodeError:
         body = None
     if not isinstance(body, dict):
         return _cors(
             JsonResponse({"error": {"code": "invalid_json", "message": "Send a JSON object."}}, status=400), origin
         )
+    fields = {name: body.get(name) or "" for name in SESSION_FIELDS}
+    wrong = [name for name, value in fields.items() if not isinstance(value, str)]
+    if wrong:
+        message = f"'{wrong[0]}' must be a string."
+        return _cors(JsonResponse({"error": {"code": "invalid_request", "message": message}}, status=400), origin)
     try:
         customer = widget.verify_identity(
-            email=str(body.get("email") or ""),
-            external_id=str(body.get("external_id") or ""),
-            signature=str(body.get("signature") or ""),
+            email=fields["email"], external_id=fields["external_id"], signature=fields["signature"]
         )
-        session, token = widget.open_session(previous_token=str(body.get("session") or ""), customer=customer)
+        session, token = widget.open_session(previous_token=fields["session"], customer=customer)
     except widget.SessionRefused as refused:
         return _cors(
             JsonResponse({"error": {"code": refused.code, "message": refused.message}}, status=refused.status), origin

@@ -59,7 +59,9 @@ def verify_identity(*, email: str = "", external_id: str = "", signature: str = 
         return None
     if not settings.WIDGET_IDENTITY_SECRET:
         raise SessionRefused("identity_not_configured", "Identity verification is not configured for this shop.")
-    if not signature or not hmac.compare_digest(identity_signature(claimed), signature.strip().lower()):
+    # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a mismatch).
+    expected, given = identity_signature(claimed).encode(), signature.strip().lower().encode()
+    if not signature or not hmac.compare_digest(expected, given):
         raise SessionRefused("invalid_identity", "The customer's identity could not be verified.")
     customer = customer_by_identity(email=claimed) if email else customer_by_identity(external_id=claimed)
     if customer is None:

@@ -10,19 +10,12 @@ from __future__ import annotations
 import logging
 
 from rest_framework import status
-from rest_framework.exceptions import APIException
 
 from orders.api.errors import error_response
 from orders.api.errors import exception_handler as envelope_handler
 from orders.errors import NotFound
 
 log = logging.getLogger(__name__)
-
-
-class RequestTooLarge(APIException):
-    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
-    default_code = "request_too_large"
-    default_detail = "The request body is too large."
 
 
 def not_found(kind: str, public_id: str) -> NotFound:

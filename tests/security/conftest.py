@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from support.demo import ensure_demo_assistant
-from tests.support.conftest import assistant  # noqa: F401  (a fixture, used by name)
+from tests.agents.conftest import agent, agent_client  # noqa: F401  (fixtures, used by name)
+from tests.support.conftest import assistant  # noqa: F401
 
 
 @pytest.fixture
