@@ -10,13 +10,12 @@ typing goes the other way, to the thread's group, where the customer's widget sh
 from __future__ import annotations
 
 import logging
-import time
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from agents import selectors
 from agents.permissions import is_agent
+from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
 from support import events
 from support.consumers import RUN_STATES, RelaysThreadEvents
 from support.models import Message, Thread
@@ -25,10 +24,9 @@ from support.shapes import conversation_message, delta_text
 log = logging.getLogger(__name__)
 
 MAX_WATCHED = 20  # conversations one socket may follow at once
-TYPING_EVERY_SECONDS = 1.5  # the agent's typing is passed on at most this often per conversation
 
 
-class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
+class ConsoleConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
@@ -40,7 +38,6 @@ class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         self.user = user
         self.display_name = user.get_full_name() or user.get_username()
         self.watching: set[str] = set()
-        self.typing_sent: dict[str, float] = {}
         await events.attach_server()
         await self.channel_layer.group_add(events.STAFF_GROUP, self.channel_name)
         await self.accept()
@@ -102,12 +99,8 @@ class ConsoleConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         }
 
     async def _typing(self, thread_id: str) -> None:
-        if thread_id not in self.watching:
+        if thread_id not in self.watching or not self.first_in(f"typing:{thread_id}", TYPING_EVERY_SECONDS):
             return
-        now = time.monotonic()
-        if now - self.typing_sent.get(thread_id, 0.0) < TYPING_EVERY_SECONDS:
-            return
-        self.typing_sent[thread_id] = now
         data = {"who": "agent", "name": self.display_name, "username": self.user.get_username(), "thread_id": thread_id}
         await database_sync_to_async(events.publish)(thread_id, "typing", data)
 

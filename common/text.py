@@ -45,11 +45,12 @@ def unstorable_in(data: Any) -> str | None:
 
 
 class InputRefused(ValueError):
-    """Input no entry point takes: `code` for machines, `message` for the person who sent it."""
+    """Input no entry point takes: `code` for machines, `message` for the person who sent it, and
+    the decoded data when it was JSON (so a socket can say which of the client's messages failed)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: str, message: str, data: Any = None) -> None:
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.data = code, message, data
 
 
 def load_json(raw: bytes | str) -> Any:
@@ -70,5 +71,5 @@ def load_json(raw: bytes | str) -> Any:
         raise InputRefused("too_deep", "The JSON is nested too deeply.") from None
     problem = unstorable_in(data)
     if problem:
-        raise InputRefused("invalid_text", problem)
+        raise InputRefused("invalid_text", problem, data)
     return data

@@ -309,6 +309,16 @@ WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_VISITOR_PE
 WIDGET_MESSAGES_PER_IP_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_IP_PER_MINUTE", default=60)
 WIDGET_MAX_MESSAGE_CHARS = env.int("WIDGET_MAX_MESSAGE_CHARS", default=4000)
 
+# --- Websockets (the widget's and the console's) ------------------------------------------------------
+# Open sockets per client IP, per server process (behind a proxy, run daphne with --proxy-headers).
+# Generous: a shop's office or a mobile carrier puts many people behind one address.
+WEBSOCKETS_PER_IP = env.int("WEBSOCKETS_PER_IP", default=200)
+# The largest frame a socket parses (characters of JSON text); a longer one gets an error event. Room
+# for the longest message with every character escaped (\uXXXX is six).
+WEBSOCKET_MAX_FRAME_CHARS = env.int(
+    "WEBSOCKET_MAX_FRAME_CHARS", default=max(64 * 1024, 6 * WIDGET_MAX_MESSAGE_CHARS + 1024)
+)
+
 # --- Human agents -----------------------------------------------------------------------------------
 # Wait-time targets (minutes until a person should join) by escalation priority.
 ESCALATION_SLA_MINUTES = {

@@ -9,16 +9,16 @@ instructions, no tool schemas, no internal ids beyond the message's.
 
 from __future__ import annotations
 
-import functools
 import logging
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from agents.services import open_escalation, refresh_summary_soon
 from agents.triggers import check_customer_message
+from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
+from common.text import InputRefused, unstorable
+from common.threads import in_worker
 from support import events, lifecycle, widget
 from support.errors import InvalidRequest, ThreadClosed
 from support.models import Message, Thread
@@ -26,10 +26,6 @@ from support.ratelimit import allow_all
 from support.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)
-
-# Database work of different sockets must not queue behind each other in one thread (channels'
-# default); each call takes a pool thread and its persistent connection (CONN_MAX_AGE).
-db = functools.partial(database_sync_to_async, thread_sensitive=False)
 
 RUN_STATES = {
     "thread.run.queued": "thinking",
@@ -48,7 +44,7 @@ class RelaysThreadEvents:
 
     channels closes stale database connections before every handler it dispatches to, which costs
     a hop to a worker thread per event; relaying an event touches no database (what does, goes
-    through database_sync_to_async, which does the same check in its own thread).
+    through common.threads.in_worker, which gives its connection back in its own thread).
     """
 
     async def dispatch(self, message: dict) -> None:
@@ -59,7 +55,7 @@ class RelaysThreadEvents:
             await super().dispatch(message)
 
 
-class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
+class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     session: widget.WidgetSession | None = None
     run_state: str | None = None  # the last run state sent
 
@@ -71,13 +67,13 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             await self.close(code=4003)
             return
         ticket = self._query("ticket")
-        self.session = await db(widget.redeem_ticket)(ticket) if ticket else None
+        self.session = await in_worker(widget.redeem_ticket, ticket) if ticket else None
         if self.session is None:
             await self.close(code=4001)
             return
-        self.thread = await db(
+        self.thread = await in_worker(
             Thread.objects.select_related("customer").filter(public_id=self.session.thread_id).first
-        )()
+        )
         if self.thread is None:
             await self.close(code=4004)
             return
@@ -85,7 +81,7 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         self.group = events.group_for(self.thread.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_json(await db(self._hello)())
+        await self.send_json(await in_worker(self._hello))
 
     def _query(self, name: str) -> str:
         values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
@@ -128,9 +124,13 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
         if kind == "message":
             await self._on_message(content)
         elif kind == "typing":
-            await db(events.publish)(
-                self.thread.public_id, "typing", {"who": "customer", "thread_id": self.thread.public_id}
-            )
+            if self.first_in("typing", TYPING_EVERY_SECONDS):
+                await in_worker(
+                    events.publish,
+                    self.thread.public_id,
+                    "typing",
+                    {"who": "customer", "thread_id": self.thread.public_id},
+                )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
         else:
@@ -150,7 +150,7 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             )
             return
         ip = (self.scope.get("client") or ["?"])[0]
-        result = await db(self._store_and_answer)(text.strip(), client_id, ip)
+        result = await in_worker(self._store_and_answer, text.strip(), client_id, ip)
         if "error" in result:
             await self._error(result["error"], result["message"], client_id)
         else:
@@ -193,6 +193,14 @@ class ChatConsumer(RelaysThreadEvents, AsyncJsonWebsocketConsumer):
             if escalation is not None:
                 refresh_summary_soon(escalation)
         return {"message": conversation_message(message)}
+
+    async def refuse_frame(self, refused: InputRefused) -> None:
+        # Name the customer's message when the frame was one, so the widget marks that message failed.
+        data = refused.data if isinstance(refused.data, dict) else {}
+        client_id = data.get("client_id")
+        if not isinstance(client_id, str) or unstorable(client_id):
+            client_id = ""
+        await self._error(refused.code, refused.message, client_id[:64])
 
     async def _error(self, code: str, message: str, client_id: str = "") -> None:
         await self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id or None})

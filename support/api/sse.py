@@ -21,12 +21,11 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connections
 from django.http import StreamingHttpResponse
 
+from common.threads import in_worker
 from orders.errors import DomainError
 from support import events
 from support.models import Run
@@ -93,27 +92,6 @@ class RunRelay:
     @staticmethod
     def ends(name: str) -> bool:
         return name in ENDING_RUN_EVENTS
-
-
-def _with_fresh_connection(function: Callable[[], Any]) -> Callable[[], Any]:
-    """Run `function` in a worker thread with a usable database connection, closed afterwards.
-
-    Closed, not kept for CONN_MAX_AGE: the pool's threads are not request threads, so nothing else
-    would ever close it (and an idle connection keeps a test database from being dropped).
-    """
-
-    def call():
-        close_old_connections()
-        try:
-            return function()
-        finally:
-            connections.close_all()
-
-    return call
-
-
-def in_worker(function: Callable[[], Any]):
-    return sync_to_async(_with_fresh_connection(function), thread_sensitive=False)()
 
 
 def _resting_run(run_pk: int) -> dict | None:

@@ -110,7 +110,9 @@ async def test_the_attack_as_made_signed_in_as_mallory_typing_alices_email_then_
     for n, text in enumerate(["Where is my order A1005? My email is alice@example.com", "cancel it", "yes"]):
         await comm.send_json_to({"type": "message", "text": text, "client_id": f"c{n}"})
         seen = await receive_until(comm, lambda m: m.get("type") == "run" and m["state"] in ("done", "failed"))
-        answers += [m["message"]["text"] for m in seen if m["type"] == "message" and m["message"]["role"] == "assistant"]
+        answers += [
+            m["message"]["text"] for m in seen if m["type"] == "message" and m["message"]["role"] == "assistant"
+        ]
     await comm.disconnect()
 
     everything = " ".join(answers)
