@@ -73,6 +73,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads input: NUL, lone surrogates, non-UTF-8 or oversized bodies get a 400/413.
     "config.middleware.RefuseUnstorableInput",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,6 +235,28 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=102
 # /v1: the longest message content accepted (characters of text), as the Assistants API's 256,000.
 # Larger bodies than DATA_UPLOAD_MAX_MEMORY_SIZE are refused with 413 before they are parsed.
 V1_MESSAGE_MAX_CHARS = env.int("V1_MESSAGE_MAX_CHARS", default=256_000)
+
+# --- Content-Security-Policy (django-csp) ------------------------------------------------------
+# Every page (the demo shop, the console, the admin) runs only this server's own script and style
+# files: no inline <script> (data for scripts goes in json_script blocks), no style= attributes, so
+# markup someone managed to inject can neither run nor restyle the page. In connect-src, 'self' also
+# covers this host's ws:// and wss:// (CSP 3), which the console's and the widget's sockets use.
+# Pages of ours are never framed (the widget is a shadow DOM, not an iframe). /api/docs/ adds the
+# Swagger UI CDN for itself (config/api_docs.py). A shop embedding the widget has its own policy:
+# README.md says what it must allow.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- Security (production) ------------------------------------------------------------------
 if not DEBUG:

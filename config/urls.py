@@ -1,7 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
+from config.api_docs import api_docs
 from orders.views import demo_home
 from support.views import widget_session
 
@@ -11,7 +12,7 @@ urlpatterns = [
     path("console/", include("agents.urls")),
     path("chat/session/", widget_session, name="widget-session"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/docs/", api_docs, name="api-docs"),
     path("api/", include("orders.api.urls")),
     path("v1/", include("support.api.urls")),
 ]

@@ -23,6 +23,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,13 +87,10 @@ def _wait_until_answering(server: LiveServer) -> None:
     raise RuntimeError(f"daphne did not answer within {START_TIMEOUT_SECONDS}s:\n{server.log_tail()}")
 
 
-@pytest.fixture(scope="session")
-def daphne_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
-    """One daphne for the session, on the test database (it is created by django_db_setup first)."""
-    with django_db_blocker.unblock():
-        env = server_environment()
+@contextmanager
+def running_daphne(env: dict[str, str], log_path: Path) -> Iterator[LiveServer]:
+    """A daphne on a free port with `env` (server_environment(), plus what a test needs), stopped on exit."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     daphne = Path(sys.executable).with_name("daphne")
     with log_path.open("wb") as log:
         process = subprocess.Popen(
@@ -114,6 +112,15 @@ def daphne_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def daphne_process(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveServer]:
+    """One daphne for the session, on the test database (it is created by django_db_setup first)."""
+    with django_db_blocker.unblock():
+        env = server_environment()
+    with running_daphne(env, tmp_path_factory.mktemp("daphne") / "daphne.log") as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
