@@ -17,12 +17,24 @@ from django.utils import timezone
 
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
-from orders.errors import InvalidState, PermissionDenied
+from orders.errors import InvalidInput, InvalidState, PermissionDenied
 from support import events, lifecycle
 from support.dispatch import enqueue
 from support.models import Message, Run, Thread, ToolApproval
 
 PRIORITIES = Escalation.Priority.values
+# What staff may type, at most (characters): the widget's limit for a reply, room for a note.
+MAX_REPLY_CHARS = 4000
+MAX_NOTE_CHARS = 4000
+MAX_REASON_CHARS = 2000
+MAX_DECISION_NOTE_CHARS = 2000
+
+
+def check_length(text: str, *, limit: int, what: str, param: str) -> str:
+    """`text`, or InvalidInput naming the field when it is longer than `limit`."""
+    if len(text) > limit:
+        raise InvalidInput(f"Keep {what} to {limit} characters (this one has {len(text)}).", param=param)
+    return text
 
 
 def escalation_view(escalation: Escalation) -> dict:
@@ -101,6 +113,7 @@ def escalate(*, thread: Thread, trigger: str, reason: str, priority: str = "norm
 def supervisor_escalate(*, thread: Thread, supervisor, reason: str, priority: str = "normal") -> Escalation:
     """A supervisor picks a conversation the assistant is handling and queues it for a person."""
     check_supervisor(supervisor)
+    check_length(reason, limit=MAX_REASON_CHARS, what="the reason", param="reason")
     return escalate(thread=thread, trigger=Escalation.Trigger.SUPERVISOR, reason=reason, priority=priority)
 
 
@@ -156,7 +169,7 @@ def _check_owner(escalation: Escalation, user) -> None:
 
 def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
     """The agent's reply, delivered live into the customer's widget."""
-    text = (text or "").strip()
+    text = check_length((text or "").strip(), limit=MAX_REPLY_CHARS, what="a reply", param="text")
     if not text:
         raise InvalidState("Write a reply first.", code="empty_reply")
     with transaction.atomic():
@@ -180,7 +193,7 @@ def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
 
 def add_note(*, thread: Thread, author, text: str) -> InternalNote:
     check_agent(author)
-    text = (text or "").strip()
+    text = check_length((text or "").strip(), limit=MAX_NOTE_CHARS, what="a note", param="text")
     if not text:
         raise InvalidState("Write the note first.", code="empty_note")
     note = InternalNote.objects.create(thread=thread, author=author, text=text)
@@ -228,6 +241,7 @@ def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str =
     from support.tools.executor import run_tool
 
     check_agent(agent)
+    check_length(note, limit=MAX_DECISION_NOTE_CHARS, what="the note", param="note")
     with transaction.atomic():
         locked = (
             ToolApproval.objects.select_for_update().select_related("call__step__run", "thread").get(pk=approval.pk)

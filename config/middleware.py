@@ -4,8 +4,8 @@ A NUL or a lone surrogate in the path, the query, a header, a cookie or a JSON o
 that is not UTF-8, nested past the parser's depth, or over DATA_UPLOAD_MAX_MEMORY_SIZE. Each gets
 a 400 (413 for size) in the error shape of the API it was meant for (config.errors), so no view,
 serializer or service checks field by field and nothing reaches PostgreSQL that it would refuse
-with a 500. Syntax errors in JSON are left to the views, whose APIs word them their own way.
-Multipart bodies are left to their views too (files are read as streams, not into memory here).
+with a 500. Syntax errors in JSON are left to the views, whose APIs word them their own way. Of a
+multipart body, the fields are checked; its files are streamed to their handlers, for their views.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from django.http import HttpRequest, HttpResponse
 from common.text import InputRefused, load_json, unstorable
 from config.errors import refuse
 
-FORM = "application/x-www-form-urlencoded"
+FORM, MULTIPART = "application/x-www-form-urlencoded", "multipart/form-data"
+DRF_PREFIXES = ("/api/", "/v1/")
 
 
 class RefuseUnstorableInput:
@@ -67,7 +68,9 @@ def _problem(request: HttpRequest) -> str | None:
             except InputRefused as refused:
                 if refused.code != "invalid_json":
                     raise
-    elif content_type == FORM and request.method == "POST":
+    elif content_type == FORM or (content_type == MULTIPART and not request.path.startswith(DRF_PREFIXES)):
+        # Fields only: uploaded files stream to their handlers and are their views' to check. A REST
+        # API's multipart body is left to DRF's parsers: read here, it would reach them empty.
         for key, values in request.POST.lists():
             texts.append(key)
             texts.extend(values)

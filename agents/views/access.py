@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents.permissions import is_agent, is_supervisor
-from orders.errors import DomainError
+from orders.errors import DomainError, InvalidInput
 from support.models import Thread
 
 
@@ -50,6 +50,11 @@ def console_access(*, supervisor: bool = False) -> Callable:
                 return _refuse(request, "The console is for support agents and supervisors.")
             if supervisor and not is_supervisor(user):
                 return _refuse(request, "Only supervisors can see this.")
+            if request.method == "POST":
+                try:
+                    request.console_fields = _fields(request)
+                except InvalidInput as error:
+                    return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=400)
             return view(request, *args, **kwargs)
 
         return wrapped
@@ -61,15 +66,25 @@ agent_required = console_access()
 supervisor_required = console_access(supervisor=True)
 
 
-def posted(request: HttpRequest) -> dict:
-    """The action's fields, from a form post or a JSON body."""
-    if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except json.JSONDecodeError:
-            return {}
-        return body if isinstance(body, dict) else {}
-    return request.POST.dict()
+def posted(request: HttpRequest) -> dict[str, str]:
+    """The action's fields, from a form post or a JSON body (read and checked by console_access)."""
+    return request.console_fields
+
+
+def _fields(request: HttpRequest) -> dict[str, str]:
+    """A form's fields, or a JSON object's, as text: a JSON value must be a string or a number."""
+    if request.content_type != "application/json":
+        return request.POST.dict()
+    try:
+        body = json.loads(request.body or b"{}")  # UTF-8 and storable text: config.middleware saw to it
+    except json.JSONDecodeError:
+        raise InvalidInput("Send a JSON object.", code="invalid_json") from None
+    if not isinstance(body, dict):
+        raise InvalidInput("Send a JSON object.", code="invalid_json")
+    for name, value in body.items():
+        if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+            raise InvalidInput(f"'{name}' must be a string.", param=name)
+    return {name: "" if value is None else str(value) for name, value in body.items()}
 
 
 def access_thread(thread_id: str) -> Thread:

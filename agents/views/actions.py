@@ -26,8 +26,6 @@ from support.llm.client import default_model
 from support.models import Thread, ToolApproval
 from support.shapes import conversation_message
 
-MAX_REPLY_CHARS = 4000
-
 
 def _conversation_url(thread: Thread) -> str:
     return reverse("console:conversation", args=[thread.public_id])
@@ -86,10 +84,8 @@ def assign(request: HttpRequest, thread_id: str) -> HttpResponse:
 def reply(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = access_thread(thread_id)
     data = posted(request)
-    text = str(data.get("text") or "")
+    text = data.get("text", "")
     try:
-        if len(text) > MAX_REPLY_CHARS:
-            raise InvalidInput(f"Keep a reply under {MAX_REPLY_CHARS} characters.", param="text")
         message = services.agent_reply(escalation=_open_escalation(thread, data), agent=request.user, text=text)
     except DomainError as error:
         return failed(request, error, fallback=_conversation_url(thread))
@@ -103,7 +99,7 @@ def reply(request: HttpRequest, thread_id: str) -> HttpResponse:
 def add_note(request: HttpRequest, thread_id: str) -> HttpResponse:
     thread = access_thread(thread_id)
     try:
-        note = services.add_note(thread=thread, author=request.user, text=str(posted(request).get("text") or ""))
+        note = services.add_note(thread=thread, author=request.user, text=posted(request).get("text", ""))
     except DomainError as error:
         return failed(request, error, fallback=_conversation_url(thread))
     return done(
@@ -156,9 +152,10 @@ def escalate(request: HttpRequest, thread_id: str) -> HttpResponse:
 def decide_return(request: HttpRequest, thread_id: str, return_id: int, decision: str) -> HttpResponse:
     """Approve or reject a requested return of an order shown beside this conversation."""
     thread = access_thread(thread_id)
-    note = str(posted(request).get("note") or "").strip()
+    note = posted(request).get("note", "").strip()
     actor = Actor.staff(request.user.get_username())
     try:
+        services.check_length(note, limit=services.MAX_DECISION_NOTE_CHARS, what="the note", param="note")
         orders = {order.pk for order in conversation_orders(thread)}
         if not Return.objects.filter(pk=return_id, order_id__in=orders).exists():
             raise NotFound(f"No return {return_id} was found in this conversation.")

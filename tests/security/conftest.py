@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from support.demo import ensure_demo_assistant
-from tests.agents.conftest import agent, agent_client  # noqa: F401  (fixtures, used by name)
-from tests.support.conftest import assistant  # noqa: F401
+
+# Fixtures shared with the apps' suites (used by name).
+from tests.agents.conftest import agent, agent_client, escalated, supervisor  # noqa: F401
+from tests.support.conftest import assistant, tap, thread  # noqa: F401
 
 
 @pytest.fixture

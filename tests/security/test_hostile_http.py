@@ -160,6 +160,14 @@ def test_api_a_return_note_with_nul_or_a_lone_surrogate_is_a_400(alice_client, a
     assert not alice_order.returns.exists()
 
 
+def test_api_a_multipart_field_with_nul_is_a_400(alice_client, alice_order):
+    item = alice_order.items.get()
+    body = {"order": "A1001", "item": item.pk, "reason": "other", "note": "x\x00"}
+
+    envelope(alice_client.post("/api/returns/", body, format="multipart", HTTP_IDEMPOTENCY_KEY="k5"), 400)
+    assert not alice_order.returns.exists()
+
+
 def test_api_a_body_that_is_not_utf8_is_a_400(alice_client):
     envelope(raw_post(alice_client, "/api/returns/", NOT_UTF8, HTTP_IDEMPOTENCY_KEY="k2"), 400)
 
