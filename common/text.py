@@ -13,8 +13,11 @@ from typing import Any
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
-NUL_MESSAGE = "Text may not contain NUL characters (\\u0000)."
-SURROGATE_MESSAGE = "Text may not contain unpaired surrogates (a broken emoji or character, e.g. \\ud800)."
+NUL_MESSAGE = "The text contains a NUL character (\\u0000), which cannot be stored. Remove it and try again."
+SURROGATE_MESSAGE = (
+    "The text contains a broken character (an unpaired surrogate such as \\ud800, often half of an emoji). "
+    "Remove it and try again."
+)
 
 
 def unstorable(text: str) -> str | None:
@@ -66,7 +69,7 @@ def load_json(raw: bytes | str) -> Any:
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as error:
-        raise InputRefused("invalid_json", f"The body is not valid JSON: {error.msg}.") from None
+        raise InputRefused("invalid_json", f"That is not valid JSON: {error.msg}.") from None
     except RecursionError:
         raise InputRefused("too_deep", "The JSON is nested too deeply.") from None
     problem = unstorable_in(data)
