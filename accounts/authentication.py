@@ -1,84 +1,27 @@
-"""Bearer authentication for DRF: an API key (the shop's backend) or a customer token."""
+"""API keys on the wire: `Authorization: Bearer ck_…`, the owner's key, its use noted."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from django.utils import timezone
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
 
 from accounts.models import ApiKey
-from accounts.tokens import customer_id_from_token
-from orders.actors import Actor
-from orders.models import Customer
 
 
-@dataclass
-class CustomerPrincipal:
-    """request.user for a customer token: not a Django user, just the customer it is bound to."""
-
-    customer: Customer
-    is_authenticated: bool = True
-    is_active: bool = True
-    is_staff: bool = False
-    is_superuser: bool = False
-
-    @property
-    def pk(self) -> str:
-        return f"customer:{self.customer.pk}"
+def bearer_credentials(request) -> str | None:
+    """What follows `Bearer ` in the Authorization header; the whole header for another scheme;
+    None without one."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, raw = header.partition(" ")
+    return raw.strip() if scheme.lower() == "bearer" else header
 
 
-class BearerAuthentication(authentication.BaseAuthentication):
-    keyword = "Bearer"
-
-    def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
-        if not header:
-            return None
-        scheme, _, raw = header.partition(" ")
-        if scheme.lower() != "bearer":
-            return None
-        raw = raw.strip()
-        key = ApiKey.authenticate(raw)
-        if key is not None:
-            # One write a minute at most, not one per request.
-            now = timezone.now()
-            if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-                ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
-            return key.owner, key
-        customer_id = customer_id_from_token(raw)
-        if customer_id is not None:
-            customer = Customer.objects.filter(pk=customer_id).first()
-            if customer is not None:
-                return CustomerPrincipal(customer), None
-        raise exceptions.AuthenticationFailed("Invalid API key or token.", code="invalid_api_key")
-
-    def authenticate_header(self, request) -> str:
-        return self.keyword
-
-
-class BearerAuthenticationScheme(OpenApiAuthenticationExtension):
-    """How /api/docs/ describes BearerAuthentication (defined here, so it is registered with it)."""
-
-    target_class = "accounts.authentication.BearerAuthentication"
-    name = "bearerAuth"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "description": "An API key (ck_…) for the shop's backend, or a customer token (ct_…).",
-        }
-
-
-def actor_for_request(request) -> Actor:
-    """The orders.Actor behind an authenticated DRF request."""
-    user = request.user
-    if isinstance(user, CustomerPrincipal):
-        return Actor.customer(user.customer.pk)
-    if isinstance(request.auth, ApiKey):
-        return Actor.shop(f"key:{request.auth.prefix}")
-    if user.is_authenticated and user.is_staff:
-        return Actor.staff(user.get_username())
-    raise exceptions.PermissionDenied("This account has no access to the shop's orders.")
+def key_for(raw: str) -> ApiKey | None:
+    """The active key `raw` is, noting its use (one write a minute at most, not one per request)."""
+    key = ApiKey.authenticate(raw)
+    if key is not None:
+        now = timezone.now()
+        if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+            ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key

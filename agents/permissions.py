@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orders.errors import PermissionDenied
+from common.errors import PermissionDenied
 
 AGENTS_GROUP = "Agents"
 SUPERVISORS_GROUP = "Supervisors"

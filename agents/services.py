@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
-from orders.errors import InvalidInput, InvalidState, PermissionDenied
+from common.errors import InvalidInput, InvalidState, PermissionDenied
 from support import events, lifecycle
 from support.dispatch import enqueue
 from support.models import Message, Run, Thread, ToolApproval

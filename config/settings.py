@@ -151,7 +151,7 @@ if REDIS_URL:
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "config.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {"default": {"BACKEND": "common.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -203,15 +203,15 @@ WHITENOISE_USE_FINDERS = DEBUG
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.BearerAuthentication",
+        "orders.api.auth.BearerAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 20,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "orders.api.errors.exception_handler",
-    "DEFAULT_THROTTLE_CLASSES": ["accounts.throttling.CallerRateThrottle"],
+    "EXCEPTION_HANDLER": "common.envelope.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["orders.api.throttling.CallerRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("API_THROTTLE_RATE", default="600/min"),
         # /v1 (the Assistants-compatible API), per API key; run polling counts, so leave room for it.

@@ -13,9 +13,9 @@ from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
+from common.actors import Actor
+from common.errors import DomainError
 from orders import services
-from orders.actors import Actor
-from orders.errors import DomainError
 from orders.models import (
     Customer,
     IdempotencyKey,

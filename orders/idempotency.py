@@ -28,7 +28,8 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from orders.errors import DomainError, IdempotencyConflict, IdempotencyInFlight
+from common.errors import DomainError
+from orders.errors import IdempotencyConflict, IdempotencyInFlight
 from orders.models import IdempotencyKey
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from django.db.models import Prefetch, QuerySet
 
-from orders.actors import Actor
-from orders.errors import NotFound
+from common.actors import Actor
+from common.errors import NotFound
 from orders.models import Customer, Order, OrderItem, Return, Shipment
 
 

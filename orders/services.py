@@ -13,8 +13,9 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from orders.actors import Actor
-from orders.errors import ApprovalRequired, InvalidInput, InvalidState, PermissionDenied, ReturnNotAllowed
+from common.actors import Actor
+from common.errors import InvalidInput, InvalidState, PermissionDenied
+from orders.errors import ApprovalRequired, ReturnNotAllowed
 from orders.models import Order, OrderEvent, OrderItem, Return
 from orders.selectors import access_order, access_return, find_order_item
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from common.errors import DomainError
 from orders import services
-from orders.errors import ApprovalRequired, DomainError, IdempotencyConflict
+from orders.errors import ApprovalRequired, IdempotencyConflict
 from orders.idempotency import run_idempotent
 from orders.models import Customer, Order, OrderItem, Return
 from orders.selectors import find_order_item, normalize_order_number, order_owned_by_email

@@ -16,13 +16,13 @@ from django.conf import settings
 
 from agents.services import open_escalation, refresh_summary_soon
 from agents.triggers import check_customer_message
+from common.ratelimit import allow_all
 from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
 from common.text import InputRefused, unstorable
 from common.threads import in_worker
 from support import events, lifecycle, widget
 from support.errors import InvalidRequest, ThreadClosed
 from support.models import Message, Thread
-from support.ratelimit import allow_all
 from support.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orders.errors import DomainError
+from common.errors import DomainError
 
 
 class InvalidRequest(DomainError):

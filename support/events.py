@@ -23,7 +23,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.core.cache import cache
 from django.db import transaction
 
-from config.cache import redis_client_for
+from common.cache import redis_client_for
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from common.ratelimit import allow
 from support import widget
-from support.ratelimit import allow
 
 SESSION_FIELDS = ("email", "external_id", "signature", "session")
 

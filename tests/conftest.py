@@ -12,7 +12,7 @@ from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
-from accounts.tokens import issue_customer_token
+from orders.tokens import issue_customer_token
 from tests.factories import CustomerFactory, ProductFactory, UserFactory, delivered_order
 
 

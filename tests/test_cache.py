@@ -6,7 +6,7 @@ open its own pool and connection to Redis.
 
 from __future__ import annotations
 
-from config.cache import SharedClientRedisCache
+from common.cache import SharedClientRedisCache
 
 
 def test_every_redis_cache_object_shares_one_client():

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents.permissions import is_agent, is_supervisor
-from orders.errors import DomainError, InvalidInput
+from common.errors import DomainError, InvalidInput
 from support.models import Thread
 
 

@@ -16,9 +16,9 @@ from agents import services
 from agents.models import Escalation
 from agents.selectors import conversation_orders
 from agents.views.access import access_thread, agent_required, done, failed, posted, supervisor_required
+from common.actors import Actor
+from common.errors import DomainError, InvalidInput, InvalidState, NotFound
 from orders import services as order_services
-from orders.actors import Actor
-from orders.errors import DomainError, InvalidInput, InvalidState, NotFound
 from orders.models import Return
 from support.engine.model import ModelCallFailed, call_model
 from support.engine.prompt import history

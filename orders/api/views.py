@@ -9,13 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from accounts.authentication import actor_for_request
 from accounts.models import ApiKey
-from accounts.tokens import issue_customer_token
+from common.envelope import error_response
+from common.errors import NotFound
 from orders import services
 from orders.api import serializers as s
-from orders.api.errors import error_response
-from orders.errors import NotFound
+from orders.api.auth import actor_for_request
 from orders.idempotency import run_idempotent
 from orders.models import Order, Return
 from orders.selectors import (
@@ -26,6 +25,7 @@ from orders.selectors import (
     orders_visible_to,
     returns_visible_to,
 )
+from orders.tokens import issue_customer_token
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",

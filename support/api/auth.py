@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import exceptions
+from rest_framework import authentication, exceptions
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.authentication import BearerAuthentication
+from accounts.authentication import bearer_credentials, key_for
 from accounts.models import ApiKey
 
 
@@ -15,35 +15,29 @@ def _redacted(raw: str) -> str:
     return f"{raw[:6]}…" if len(raw) > 6 else "…"
 
 
-class ApiKeyAuthentication(BearerAuthentication):
+class ApiKeyAuthentication(authentication.BaseAuthentication):
     """`Authorization: Bearer ck_…`; request.user is the key's owner, request.auth the ApiKey.
 
     Customer tokens (ct_…) and sessions are refused: /v1 acts for the key's owner, and a customer
     must never reach another owner's assistants through it.
     """
 
+    keyword = "Bearer"
+
     def authenticate(self, request):
-        raw = self._raw_credentials(request)
+        raw = bearer_credentials(request)
         if raw is None:
             return None
-        try:
-            result = super().authenticate(request)
-        except exceptions.AuthenticationFailed:
-            result = None
-        if result is None or not isinstance(result[1], ApiKey):
+        key = key_for(raw)
+        if key is None:
             raise exceptions.AuthenticationFailed(
                 f"Incorrect API key provided: {_redacted(raw)}. Create one with `python manage.py create_api_key`.",
                 code="invalid_api_key",
             )
-        return result
+        return key.owner, key
 
-    @staticmethod
-    def _raw_credentials(request) -> str | None:
-        header = request.META.get("HTTP_AUTHORIZATION", "")
-        if not header:
-            return None
-        scheme, _, raw = header.partition(" ")
-        return raw.strip() if scheme.lower() == "bearer" else header
+    def authenticate_header(self, request) -> str:
+        return self.keyword
 
 
 class V1KeyThrottle(SimpleRateThrottle):

@@ -1,4 +1,4 @@
-"""/v1 errors: the envelope of orders.api.errors with the Assistants API's types, codes and messages.
+"""/v1 errors: the envelope of common.envelope with the Assistants API's types, codes and messages.
 
 The shape is shared with /api/; only the `type` values differ, because OpenAI's SDKs and the code
 written against them see `invalid_request_error` on every 4xx but 429. Unexpected exceptions answer
@@ -11,9 +11,9 @@ import logging
 
 from rest_framework import status
 
-from orders.api.errors import error_response
-from orders.api.errors import exception_handler as envelope_handler
-from orders.errors import NotFound
+from common.envelope import error_response
+from common.envelope import exception_handler as envelope_handler
+from common.errors import NotFound
 
 log = logging.getLogger(__name__)
 

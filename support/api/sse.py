@@ -25,8 +25,8 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.http import StreamingHttpResponse
 
+from common.errors import DomainError
 from common.threads import in_worker
-from orders.errors import DomainError
 from support import events
 from support.models import Run
 from support.shapes import run_obj

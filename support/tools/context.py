@@ -8,8 +8,8 @@ from dataclasses import dataclass, field, replace
 from django.conf import settings
 from django.db.models import F
 
-from orders.actors import Actor
-from orders.errors import PermissionDenied
+from common.actors import Actor
+from common.errors import PermissionDenied
 from orders.models import Customer, Order
 from orders.selectors import normalize_order_number
 from support.models import Run, Thread, VerifiedOrder

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from orders.errors import DomainError
+from common.errors import DomainError
 from support.models import ToolApproval, ToolCall
 from support.tools import registry
 from support.tools.approvals import NeedsApproval

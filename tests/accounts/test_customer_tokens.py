@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core import signing
 from rest_framework.test import APIClient
 
-from accounts.tokens import _SALT, TOKEN_PREFIX, customer_id_from_token, issue_customer_token
+from orders.tokens import _SALT, TOKEN_PREFIX, customer_id_from_token, issue_customer_token
 from tests.factories import CustomerFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from accounts.tokens import issue_customer_token
+from orders.tokens import issue_customer_token
 from support import lifecycle
 from support.models import Assistant, Thread
 from tests.api import ORDER_SUPPORT, key_client

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from common.actors import Actor
 from orders import services
-from orders.actors import Actor
 from orders.models import (
     Customer,
     IdempotencyKey,

@@ -8,7 +8,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from orders.errors import DomainError
+from common.errors import DomainError
 from orders.idempotency import run_idempotent
 from orders.models import IdempotencyKey, Order, OrderEvent, Return
 from orders.tasks import purge_idempotency_keys

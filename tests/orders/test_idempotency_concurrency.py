@@ -14,8 +14,8 @@ from django.db import connection, transaction
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from accounts.tokens import issue_customer_token
 from orders.models import IdempotencyKey, OrderEvent, Return
+from orders.tokens import issue_customer_token
 from tests.factories import CustomerFactory, ProductFactory, delivered_order
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from common.actors import Actor
+from common.errors import InvalidState
 from orders import services
-from orders.actors import Actor
-from orders.errors import InvalidState
 from orders.models import Order, OrderEvent
 from tests.factories import OrderFactory
 

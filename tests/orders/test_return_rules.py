@@ -8,9 +8,10 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from common.actors import Actor
+from common.errors import NotFound
 from orders import services
-from orders.actors import Actor
-from orders.errors import NotFound, ReturnNotAllowed
+from orders.errors import ReturnNotAllowed
 from orders.models import Order, OrderEvent, Return
 from tests.factories import OrderFactory, OrderItemFactory, ProductFactory, ReturnFactory, delivered_order
 

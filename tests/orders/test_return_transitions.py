@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
+from common.actors import Actor
+from common.errors import InvalidState, PermissionDenied
 from orders import services
-from orders.actors import Actor
-from orders.errors import InvalidState, PermissionDenied
 from orders.models import OrderEvent, Return
 from tests.factories import ReturnFactory
 

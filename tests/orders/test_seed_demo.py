@@ -11,8 +11,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from common.actors import Actor
 from orders import demo_data, services
-from orders.actors import Actor
 from orders.models import (
     Customer,
     Order,

@@ -16,8 +16,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from common.actors import Actor
 from orders import services
-from orders.actors import Actor
 from orders.errors import ApprovalRequired
 from orders.models import Return
 from support.models import Assistant, Run, RunStep, Thread, ToolApproval, ToolCall, VerifiedOrder

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from support.ratelimit import allow, allow_all
+from common.ratelimit import allow, allow_all
 
 
 def test_a_key_is_allowed_up_to_its_limit_in_a_window():

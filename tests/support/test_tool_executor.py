@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from orders.errors import InvalidState
+from common.errors import InvalidState
 from support.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
 from support.tools import registry
 from support.tools.context import ToolContext

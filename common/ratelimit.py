@@ -6,7 +6,7 @@ import time
 
 from django.core.cache import cache
 
-from config.cache import redis_client_for
+from common.cache import redis_client_for
 
 
 def allow(key: str, *, limit: int, window_seconds: int) -> bool:

@@ -13,7 +13,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from orders.errors import DomainError
+from common.errors import DomainError
 
 _TYPES = {
     400: "invalid_request_error",

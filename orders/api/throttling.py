@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from rest_framework.throttling import SimpleRateThrottle
 
-from accounts.authentication import CustomerPrincipal
 from accounts.models import ApiKey
+from orders.api.auth import CustomerPrincipal
 
 
 class CallerRateThrottle(SimpleRateThrottle):
