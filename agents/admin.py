@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from agents.models import CannedReply, Escalation, InternalNote
-from support.models import ToolApproval
+from runtime.models import ToolApproval
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -6,7 +6,7 @@ class AgentsConfig(AppConfig):
     verbose_name = "Human agents"
 
     def ready(self) -> None:
-        from support.signals import run_rested
+        from runtime.signals import run_rested
 
         run_rested.connect(_check_run_outcome, dispatch_uid="agents.check_run_outcome")
 

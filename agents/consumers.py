@@ -16,10 +16,10 @@ from channels.db import database_sync_to_async
 from agents import selectors
 from agents.permissions import is_agent
 from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
-from support import events
-from support.consumers import RUN_STATES, RelaysThreadEvents
-from support.models import Message, Thread
-from support.shapes import conversation_message, delta_text
+from runtime import events
+from runtime.consumers import RUN_STATES, RelaysThreadEvents
+from runtime.models import Message, Thread
+from runtime.shapes import conversation_message, delta_text
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from agents.models import CannedReply, Escalation, InternalNote
 from agents.permissions import AGENTS_GROUP, SUPERVISORS_GROUP
 from agents.services import escalation_view
 from orders.models import Order, OrderItem, Return, Shipment
-from support.models import Message, Run, Thread, ToolApproval, ToolCall
-from support.shapes import conversation_message
+from runtime.models import Message, Run, Thread, ToolApproval, ToolCall
+from runtime.shapes import conversation_message
 
 # --- The queue ---------------------------------------------------------------------------------
 

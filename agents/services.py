@@ -18,9 +18,9 @@ from django.utils import timezone
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
 from common.errors import InvalidInput, InvalidState, PermissionDenied
-from support import events, lifecycle
-from support.dispatch import enqueue
-from support.models import Message, Run, Thread, ToolApproval
+from runtime import events, lifecycle
+from runtime.dispatch import enqueue
+from runtime.models import Message, Run, Thread, ToolApproval
 
 PRIORITIES = Escalation.Priority.values
 # What staff may type, at most (characters): the widget's limit for a reply, room for a note.
@@ -236,9 +236,9 @@ def resolve(*, escalation: Escalation, agent) -> Escalation:
 
 def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str = "") -> ToolApproval:
     """Approve (the tool then acts, through orders.services) or decline a risky tool call; the run goes on."""
-    from support.tools import registry
-    from support.tools.context import ToolContext
-    from support.tools.executor import run_tool
+    from runtime.tools import registry
+    from runtime.tools.context import ToolContext
+    from runtime.tools.executor import run_tool
 
     check_agent(agent)
     check_length(note, limit=MAX_DECISION_NOTE_CHARS, what="the note", param="note")

@@ -7,10 +7,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from agents.models import Escalation
-from support import events
-from support.engine.prompt import history
-from support.llm.client import default_model
-from support.summaries import summarize
+from runtime import events
+from runtime.engine.prompt import history
+from runtime.llm.client import default_model
+from runtime.summaries import summarize
 
 
 @shared_task(name="agents.tasks.write_summary", ignore_result=True, acks_late=True)

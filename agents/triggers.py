@@ -16,7 +16,7 @@ from django.db.models import Q
 
 from agents.models import Escalation
 from agents.services import escalate, open_escalation
-from support.models import Message, Run, Thread, ToolCall
+from runtime.models import Message, Run, Thread, ToolCall
 
 ASKS_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer)\w*\b.{0,25}\b(human|person|agent|someone|somebody|representative|"

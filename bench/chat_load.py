@@ -154,7 +154,7 @@ def timed_stream(client, body: dict) -> tuple[float, float]:
     chunks as JSON objects. `chat.completions.create`'s walk over the arguments and its chunk models
     cost the client about 2 ms a call, which would count as the model's time and hide as much of ours.
     """
-    from support.engine.model import open_stream
+    from runtime.engine.model import open_stream
 
     started, first = time.perf_counter(), None
     for chunk in open_stream(client, body):

@@ -42,11 +42,11 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 
-import support.llm.transport as transport  # noqa: E402
-from support import events, lifecycle  # noqa: E402
-from support.demo import default_assistant  # noqa: E402
-from support.llm.offline.http import answer  # noqa: E402
-from support.models import Message, ToolCall  # noqa: E402
+import offline_model.transport as transport  # noqa: E402
+from offline_model.http import answer  # noqa: E402
+from runtime import events, lifecycle  # noqa: E402
+from runtime.demo import default_assistant  # noqa: E402
+from runtime.models import Message, ToolCall  # noqa: E402
 
 TURNS = [
     "Hello!",

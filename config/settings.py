@@ -64,7 +64,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "accounts",
     "orders",
-    "support",
+    "runtime",
+    "offline_model",
     "agents",
 ]
 

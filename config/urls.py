@@ -4,7 +4,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.api_docs import api_docs
 from orders.views import demo_home
-from support.views import widget_session
+from runtime.views import widget_session
 
 urlpatterns = [
     path("", demo_home, name="demo-home"),
@@ -14,7 +14,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("api/", include("orders.api.urls")),
-    path("v1/", include("support.api.urls")),
+    path("v1/", include("runtime.api.urls")),
 ]
 
 handler400 = "config.errors.bad_request"

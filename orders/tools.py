@@ -15,9 +15,9 @@ from orders.errors import ApprovalRequired, IdempotencyConflict
 from orders.idempotency import run_idempotent
 from orders.models import Customer, Order, OrderItem, Return
 from orders.selectors import find_order_item, normalize_order_number, order_owned_by_email
-from support.tools.approvals import NeedsApproval
-from support.tools.context import ToolContext
-from support.tools.registry import tool
+from runtime.tools.approvals import NeedsApproval
+from runtime.tools.context import ToolContext
+from runtime.tools.registry import tool
 
 ORDER_NUMBER = {"type": "string", "description": "The order number, e.g. A1001.", "minLength": 2, "maxLength": 20}
 EMAIL = {"type": "string", "description": "The email address the order was placed with.", "maxLength": 254}

@@ -17,7 +17,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from agents.permissions import is_agent, is_supervisor
 from common.errors import DomainError, InvalidInput
-from support.models import Thread
+from runtime.models import Thread
 
 
 def wants_json(request: HttpRequest) -> bool:

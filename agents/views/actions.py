@@ -20,11 +20,11 @@ from common.actors import Actor
 from common.errors import DomainError, InvalidInput, InvalidState, NotFound
 from orders import services as order_services
 from orders.models import Return
-from support.engine.model import ModelCallFailed, call_model
-from support.engine.prompt import history
-from support.llm.client import default_model
-from support.models import Thread, ToolApproval
-from support.shapes import conversation_message
+from runtime.engine.model import ModelCallFailed, call_model
+from runtime.engine.prompt import history
+from runtime.llm.client import default_model
+from runtime.models import Thread, ToolApproval
+from runtime.shapes import conversation_message
 
 
 def _conversation_url(thread: Thread) -> str:

@@ -16,10 +16,10 @@ from django.utils.html import escape
 from agents.models import CannedReply, Escalation, InternalNote
 from config.asgi import application
 from orders.models import OrderEvent, Return
-from support import lifecycle, widget
-from support.consumers import ChatConsumer
-from support.engine import runner
-from support.models import Message, Run, Thread, ToolApproval, VerifiedOrder
+from runtime import lifecycle, widget
+from runtime.consumers import ChatConsumer
+from runtime.engine import runner
+from runtime.models import Message, Run, Thread, ToolApproval, VerifiedOrder
 from tests.agents.conftest import console_socket, console_url, receive_until
 from tests.factories import ProductFactory, ReturnFactory, delivered_order
 
@@ -325,7 +325,7 @@ def test_the_conversation_page_shows_transcript_tool_calls_summary_orders_and_no
     agent_client, agent, escalated, thread, alice_order
 ):
     from agents.services import add_note
-    from support.models import RunStep, ToolCall
+    from runtime.models import RunStep, ToolCall
 
     lifecycle.message_create(thread=thread, role="user", content="Where is <i>A1001</i>?", author="customer")
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="m", status=Run.Status.COMPLETED)

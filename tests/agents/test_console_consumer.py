@@ -6,8 +6,8 @@ import pytest
 from channels.db import database_sync_to_async
 
 from agents.services import escalate
-from support import events, lifecycle
-from support.models import Thread
+from runtime import events, lifecycle
+from runtime.models import Thread
 from tests.agents.conftest import console_socket, receive_until, staff_member
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -123,7 +123,7 @@ async def test_notes_and_claims_reach_every_console(agent, colleague, escalated,
 
 
 async def test_a_tool_call_waiting_for_approval_appears_in_every_console(agent, thread):
-    from support.models import Run, RunStep, ToolApproval, ToolCall
+    from runtime.models import Run, RunStep, ToolApproval, ToolCall
 
     comm, _, _ = await console_socket(agent)
     assert (await comm.receive_json_from())["approvals"] == []

@@ -10,8 +10,8 @@ import pytest
 from agents import selectors
 from agents.models import Escalation
 from agents.selectors import Period, confirms_resolution, percentile
-from support.models import Message, Run, RunStep, Thread, ToolCall
-from support.shapes import text_part
+from runtime.models import Message, Run, RunStep, Thread, ToolCall
+from runtime.shapes import text_part
 
 PERIOD = Period(date(2026, 3, 1), date(2026, 3, 7))
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)

@@ -9,10 +9,10 @@ import pytest
 
 from agents.models import Escalation
 from agents.services import claim, escalate, hand_back
-from support import lifecycle
-from support.engine.runner import execute_run
-from support.errors import ThreadNotAnswering
-from support.models import Message, Run, Thread
+from runtime import lifecycle
+from runtime.engine.runner import execute_run
+from runtime.errors import ThreadNotAnswering
+from runtime.models import Message, Run, Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

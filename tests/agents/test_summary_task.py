@@ -14,9 +14,9 @@ from django.utils import timezone
 from agents.models import Escalation
 from agents.services import escalate, retry_missing_summaries
 from agents.tasks import write_summary
-from support import lifecycle, summaries
-from support.models import Message
-from support.summaries import SUMMARY_SCHEMA
+from runtime import lifecycle, summaries
+from runtime.models import Message
+from runtime.summaries import SUMMARY_SCHEMA
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

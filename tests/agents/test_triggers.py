@@ -10,9 +10,9 @@ from django.test import Client
 from agents.models import Escalation
 from agents.triggers import check_customer_message
 from config.asgi import application
-from support import lifecycle
-from support.demo import ensure_demo_assistant
-from support.models import Message, Run, Thread
+from runtime import lifecycle
+from runtime.demo import ensure_demo_assistant
+from runtime.models import Message, Run, Thread
 from tests.agents.conftest import console_url, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -6,8 +6,8 @@ import pytest
 from rest_framework.test import APIClient
 
 from orders.tokens import issue_customer_token
-from support import lifecycle
-from support.models import Assistant, Thread
+from runtime import lifecycle
+from runtime.models import Assistant, Thread
 from tests.api import ORDER_SUPPORT, key_client
 from tests.conftest import session_client
 from tests.factories import CustomerFactory, UserFactory

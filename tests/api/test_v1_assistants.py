@@ -6,9 +6,9 @@ import pytest
 from openai.types.beta import Assistant as SdkAssistant
 from openai.types.beta import AssistantDeleted
 
-from support import lifecycle
-from support.models import Assistant
-from support.tools import registry
+from runtime import lifecycle
+from runtime.models import Assistant
+from runtime.tools import registry
 from tests.api import GET_ORDER_STATUS, ORDER_SUPPORT
 
 pytestmark = pytest.mark.django_db

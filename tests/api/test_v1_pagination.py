@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from support.models import Message, Thread
+from runtime.models import Message, Thread
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ import pytest
 from openai.types.beta.threads import Run as SdkRun
 from openai.types.beta.threads.runs import RunStep as SdkRunStep
 
-from support.models import Run, RunStep, Thread
+from runtime.models import Run, RunStep, Thread
 from tests.api import ORDER_SUPPORT
 from tests.factories import CustomerFactory, delivered_order
 

@@ -11,11 +11,11 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.utils import timezone
 
-from support import events, lifecycle
-from support.api import sse
-from support.api.sse import RunRelay
-from support.errors import ThreadBusy
-from support.models import Run, Thread
+from runtime import events, lifecycle
+from runtime.api import sse
+from runtime.api.sse import RunRelay
+from runtime.errors import ThreadBusy
+from runtime.models import Run, Thread
 from tests.api import read_events
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,9 +8,9 @@ from openai.types.beta import ThreadDeleted
 from openai.types.beta.threads import Message as SdkMessage
 from openai.types.beta.threads import MessageDeleted
 
-from support import events
-from support.api import access
-from support.models import Assistant, Message, Run, Thread
+from runtime import events
+from runtime.api import access
+from runtime.models import Assistant, Message, Run, Thread
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,7 @@ import pytest
 from agents.models import Escalation, InternalNote
 from agents.services import MAX_DECISION_NOTE_CHARS, MAX_NOTE_CHARS, MAX_REASON_CHARS, MAX_REPLY_CHARS
 from orders.models import Return
-from support.models import Message
+from runtime.models import Message
 from tests.agents.conftest import console_url, signed_in
 from tests.factories import ReturnFactory, delivered_order
 

@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from orders.models import Customer
-from support import widget
+from runtime import widget
 from tests.factories import CustomerFactory, delivered_order
 from tests.test_settings import PRODUCTION, manage
 

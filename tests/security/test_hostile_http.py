@@ -14,8 +14,8 @@ import json
 import pytest
 from django.test import Client
 
-from support import widget
-from support.models import Assistant, Thread
+from runtime import widget
+from runtime.models import Assistant, Thread
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +190,7 @@ def test_api_wrong_types_are_a_400(alice_client, alice_order):
 
 @pytest.fixture
 def widget_ready(settings, db):
-    from support.demo import ensure_demo_assistant
+    from runtime.demo import ensure_demo_assistant
 
     settings.WIDGET_IDENTITY_SECRET = "shop-secret"
     ensure_demo_assistant()

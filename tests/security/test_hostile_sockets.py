@@ -15,8 +15,8 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from support import events
-from support.models import Message
+from runtime import events
+from runtime.models import Message
 from tests.agents.conftest import session_cookie
 from tests.listener import GroupListener
 from tests.support.test_chat_consumer import new_session, receive_until

@@ -20,10 +20,10 @@ from common.actors import Actor
 from orders import services
 from orders.errors import ApprovalRequired
 from orders.models import Return
-from support.models import Assistant, Run, RunStep, Thread, ToolApproval, ToolCall, VerifiedOrder
-from support.tools import registry
-from support.tools.context import ToolContext
-from support.tools.executor import NEEDS_APPROVAL, execute_server_calls, run_tool
+from runtime.models import Assistant, Run, RunStep, Thread, ToolApproval, ToolCall, VerifiedOrder
+from runtime.tools import registry
+from runtime.tools.context import ToolContext
+from runtime.tools.executor import NEEDS_APPROVAL, execute_server_calls, run_tool
 from tests.factories import ProductFactory, UserFactory, delivered_order
 
 # Handlers run in a worker thread, which cannot see a test transaction's uncommitted rows.

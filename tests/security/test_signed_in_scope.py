@@ -13,11 +13,11 @@ import pytest
 from channels.db import database_sync_to_async
 
 from orders.models import Order, OrderEvent, Return
-from support import widget
-from support.models import Thread, VerifiedOrder
-from support.tools import registry
-from support.tools.context import ToolContext
-from support.tools.executor import run_tool
+from runtime import widget
+from runtime.models import Thread, VerifiedOrder
+from runtime.tools import registry
+from runtime.tools.context import ToolContext
+from runtime.tools.executor import run_tool
 from tests.factories import OrderFactory, OrderItemFactory
 from tests.support.test_chat_consumer import connect, new_session, receive_until
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from support import events
-from support.models import Assistant, Thread
+from runtime import events
+from runtime.models import Assistant, Thread
 from tests.listener import GroupListener
 from tests.support.scripted_model import ScriptedModel
 

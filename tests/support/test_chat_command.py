@@ -7,8 +7,8 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from support.demo import ensure_demo_assistant
-from support.models import Thread
+from runtime.demo import ensure_demo_assistant
+from runtime.models import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

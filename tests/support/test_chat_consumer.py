@@ -11,9 +11,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from support import widget
-from support.demo import ensure_demo_assistant
-from support.models import Message, Thread
+from runtime import widget
+from runtime.demo import ensure_demo_assistant
+from runtime.models import Message, Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

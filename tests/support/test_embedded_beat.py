@@ -7,7 +7,7 @@ import time
 
 from celery import shared_task
 
-from support import dispatch
+from runtime import dispatch
 
 TICKS: list[float] = []
 

@@ -14,7 +14,7 @@ PROJECT = Path(__file__).resolve().parent.parent.parent
 SCRIPT = """
 import atexit, django
 django.setup()
-from support import events
+from runtime import events
 atexit.register(lambda: print("unsent at exit:", events._get_publisher()._pending, flush=True))
 for i in range(500):
     events.publish("thread_exit_test", "typing", {"i": i})

@@ -16,9 +16,9 @@ import jsonschema
 import openai
 import pytest
 
-from support.llm import offline
-from support.llm.server import start_server
-from support.llm.transport import OfflineTransport
+import offline_model as offline
+from offline_model.server import start_server
+from offline_model.transport import OfflineTransport
 
 MODEL = "gpt-4o-mini"
 

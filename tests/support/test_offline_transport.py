@@ -9,10 +9,10 @@ import httpx2
 import openai
 import pytest
 
-from support.llm import client as llm_client
-from support.llm.client import chat_client, default_model, is_offline
-from support.llm.tokens import estimate_message_tokens, estimate_tokens
-from support.llm.transport import OfflineTransport
+from common.tokens import estimate_message_tokens, estimate_tokens
+from offline_model.transport import OfflineTransport
+from runtime.llm import client as llm_client
+from runtime.llm.client import chat_client, default_model, is_offline
 
 BASE = "http://offline.concierge/v1"
 HELLO = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}

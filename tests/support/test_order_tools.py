@@ -14,11 +14,11 @@ from decimal import Decimal
 import pytest
 
 from orders.models import Customer, IdempotencyKey, Order, OrderEvent, Return
-from support import events
-from support.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
-from support.tools import registry
-from support.tools.context import ToolContext
-from support.tools.executor import execute_server_calls, run_tool
+from runtime import events
+from runtime.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
+from runtime.tools import registry
+from runtime.tools.context import ToolContext
+from runtime.tools.executor import execute_server_calls, run_tool
 from tests.factories import (
     OrderFactory,
     OrderItemFactory,

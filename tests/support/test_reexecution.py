@@ -11,9 +11,9 @@ from django.db import connection
 from django.utils import timezone
 
 from orders.models import Return
-from support import dispatch, lifecycle
-from support.engine.runner import execute_run
-from support.models import Message, Run, RunStep, ToolCall, VerifiedOrder
+from runtime import dispatch, lifecycle
+from runtime.engine.runner import execute_run
+from runtime.models import Message, Run, RunStep, ToolCall, VerifiedOrder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +67,7 @@ def test_a_worker_that_dies_while_its_tools_run_leaves_the_model_calls_usage_cou
     def die(*args, **kwargs):
         raise WorkerDied()
 
-    monkeypatch.setattr("support.engine.runner.execute_server_calls", die)
+    monkeypatch.setattr("runtime.engine.runner.execute_server_calls", die)
     with pytest.raises(WorkerDied):
         lifecycle.run_create(thread=thread, assistant=assistant)
 

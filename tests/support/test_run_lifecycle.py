@@ -11,11 +11,11 @@ from django.utils import timezone
 from openai._utils import maybe_transform
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
-from support import events, lifecycle
-from support.engine.prompt import history
-from support.engine.writer import MessageWriter
-from support.errors import InvalidRequest, ThreadBusy, ThreadClosed
-from support.models import Assistant, Message, Run, RunStep, Thread, ToolCall
+from runtime import events, lifecycle
+from runtime.engine.prompt import history
+from runtime.engine.writer import MessageWriter
+from runtime.errors import InvalidRequest, ThreadBusy, ThreadClosed
+from runtime.models import Assistant, Message, Run, RunStep, Thread, ToolCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -342,7 +342,7 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
     ask(thread)
     Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)
     run = Run.objects.create(thread=thread, assistant=assistant, model="m")
-    from support.engine.runner import execute_run
+    from runtime.engine.runner import execute_run
 
     execute_run(run.pk)
     run.refresh_from_db()
@@ -358,7 +358,7 @@ def _take_over(run):
 def test_a_takeover_or_cancel_while_tools_run_stops_the_run_before_the_model_is_asked_again(
     scripted, thread, assistant, alice_order, monkeypatch, meanwhile
 ):
-    from support.engine import runner
+    from runtime.engine import runner
 
     scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
     scripted.text("I would have answered.")

@@ -15,7 +15,7 @@ import openai
 import pytest
 from django.core.management import CommandError, call_command
 
-from support.llm.server import start_server
+from offline_model.server import start_server
 
 PROJECT = Path(__file__).resolve().parents[2]
 HELLO = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}

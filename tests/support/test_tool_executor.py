@@ -13,10 +13,10 @@ import time
 import pytest
 
 from common.errors import InvalidState
-from support.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
-from support.tools import registry
-from support.tools.context import ToolContext
-from support.tools.executor import execute_server_calls, run_tool
+from runtime.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
+from runtime.tools import registry
+from runtime.tools.context import ToolContext
+from runtime.tools.executor import execute_server_calls, run_tool
 from tests.factories import delivered_order
 
 # Handlers run in a worker thread, which cannot see a test transaction's uncommitted rows.

@@ -26,8 +26,8 @@ from orders.models import (
     Shipment,
     TrackingEvent,
 )
-from support.demo import ensure_demo_assistant
-from support.models import Assistant
+from runtime.demo import ensure_demo_assistant
+from runtime.models import Assistant
 
 # (username, password, group or None for the superuser): passwords are set only on creation.
 DEMO_LOGINS = [

@@ -1,0 +1,263 @@
+"""How each task moves one step forward: order lookups and tracking, returns, cancellations,
+hand-offs to a person, help-article search.
+
+A step is a question for a missing fact, a confirmation, or tool calls. Acting on an order (a
+return, a cancellation, tracking for an anonymous visitor) first proves it is the customer's with
+a successful status lookup, unless the acting tool takes the email itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+from offline_model import phrasing
+from offline_model.intents import Intent
+from offline_model.slots import (
+    Item,
+    free_item_in,
+    match_items,
+    ordinal_in,
+    quantity_in,
+    reason_clause,
+    reason_in,
+)
+from offline_model.toolbox import Facts, OfferedTool, fill_arguments
+from offline_model.turn import Call, Reply, Turn
+
+PURPOSES = {
+    "status": "look that up",
+    "tracking": "track your parcel",
+    "return": "start your return",
+    "cancel": "cancel your order",
+}
+
+
+class Tasks:
+    def __init__(self, turn: Turn):
+        self.turn = turn
+        self.tools = turn.tools
+        self.conversation = turn.conversation
+
+    # --- lookups -------------------------------------------------------------------------------
+
+    def lookup(self, start: int, role: str) -> Reply:
+        """Status or tracking of the orders the customer named (several at once: parallel calls)."""
+        tool = self.tools.for_role(role) or self.tools.for_role("status")
+        if tool is None:
+            if self.tools.for_role("list_orders"):
+                return self.list_orders()
+            return Reply(text=phrasing.cannot("look up orders"))
+        purpose = PURPOSES[role]
+        latest = self.conversation.latest_order()
+        orders = self.conversation.orders_mentioned(start) or ([latest] if latest else [])
+        if not orders:
+            if self.tools.for_role("list_orders") and self.turn.customer:
+                return self.list_orders()
+            arguments, missing = fill_arguments(tool, self.turn.facts())
+            wanted = self.turn.missing_facts(tool, arguments, missing)
+            if "order_number" not in wanted:
+                wanted.insert(0, "order_number")
+            return Reply(text=phrasing.ask_for(wanted, None, purpose=purpose))
+        calls: list[Call] = []
+        wanted = []
+        for number in orders:
+            proof = self.verify_first(number, purpose, acting=tool) if tool.role != "status" else None
+            if proof is not None and not proof.calls:
+                return proof
+            steps = list(proof.calls) if proof else []
+            if not steps:
+                arguments, missing = fill_arguments(tool, self.turn.facts(number))
+                still = self.turn.missing_facts(tool, arguments, missing)
+                wanted += [fact for fact in still if fact not in wanted]
+                steps = [] if still else [Call(tool.name, arguments)]
+            calls += [call for call in steps if call not in calls]
+        if wanted:
+            return Reply(text=phrasing.ask_for(wanted, orders[-1], purpose=purpose))
+        return Reply(calls=tuple(calls))
+
+    def list_orders(self) -> Reply:
+        tool = self.tools.for_role("list_orders")
+        if tool is None:
+            return self.lookup(len(self.turn.texts) - 1, "status")
+        arguments, missing = fill_arguments(tool, self.turn.facts())
+        wanted = self.turn.missing_facts(tool, arguments, missing)
+        if wanted:
+            return Reply(text=phrasing.ask_for(wanted, None, purpose="find your orders"))
+        return Reply(calls=(Call(tool.name, arguments),))
+
+    def verify_first(self, order: str, purpose: str, *, acting: OfferedTool | None) -> Reply | None:
+        """The status lookup that proves `order` is the customer's, or the question it needs; None if proven.
+
+        With `acting` (a tool about to act on the order), no proof is needed when that tool takes the
+        email itself or the customer is signed in (their own orders are theirs).
+        """
+        checker = self.tools.for_role("status")
+        if checker is None or order in self.conversation.verified_orders():
+            return None
+        if acting is not None:
+            takes_email = any(self.turn.slot(acting, prop) == "email" for prop in acting.properties)
+            if takes_email or self.turn.customer:
+                return None
+        arguments, missing = fill_arguments(checker, self.turn.facts(order))
+        wanted = self.turn.missing_facts(checker, arguments, missing)
+        if wanted:
+            return Reply(text=phrasing.ask_for(wanted, order, purpose=purpose))
+        return Reply(calls=(Call(checker.name, arguments),))
+
+    # --- returns and cancellations ------------------------------------------------------------
+
+    def open_return(self, start: int) -> Reply:
+        """Verify the order, settle item, reason and quantity, confirm in words, and only then call."""
+        tool = self.tools.for_role("return")
+        if tool is None:
+            return Reply(text=phrasing.cannot("open returns"))
+        span = self.turn.texts[start:]
+        order = self.order_for(start)
+        if order is None:
+            return self.ask_order(PURPOSES["return"])
+        proof = self.verify_first(order, PURPOSES["return"], acting=None)
+        if proof is not None:
+            return proof
+
+        needs = {self.turn.slot(tool, prop) for prop in tool.properties}
+        facts = self.turn.facts(order)
+        if "item" in needs:
+            question = self.choose_item(facts, start, order)
+            if question is not None:
+                return question
+        item_name = facts.item.name if facts.item else facts.item_text or "item"
+        facts.reason, facts.reason_text = self.reason(start)
+        if facts.reason is None and "reason" in needs:
+            return Reply(text=phrasing.ask_reason(item_name))
+        stated = next((q for q in (quantity_in(text, facts.item) for text in reversed(span)) if q), None)
+        limit = facts.item.quantity if facts.item and facts.item.quantity else None
+        facts.quantity = min(stated or 1, limit) if limit else stated or 1
+
+        arguments, missing = fill_arguments(tool, facts)
+        wanted = self.turn.missing_facts(tool, arguments, missing)
+        if wanted:
+            return Reply(text=phrasing.ask_for(wanted, order, purpose=PURPOSES["return"]))
+        confirmation = self.confirmation("confirm_return", adds_detail=self.adds_return_detail())
+        if confirmation == "yes":
+            return Reply(calls=(Call(tool.name, arguments),))
+        if confirmation == "no":
+            return Reply(text=phrasing.declined_return())
+        reason = facts.reason if "reason" in needs else None
+        return Reply(text=phrasing.confirm_return(facts.quantity, item_name, order, reason))
+
+    def cancel(self, start: int) -> Reply:
+        tool = self.tools.for_role("cancel")
+        if tool is None:
+            return Reply(text=phrasing.cannot("cancel orders"))
+        order = self.order_for(start)
+        if order is None:
+            return self.ask_order(PURPOSES["cancel"])
+        proof = self.verify_first(order, PURPOSES["cancel"], acting=None)
+        if proof is not None:
+            return proof
+        arguments, missing = fill_arguments(tool, self.turn.facts(order))
+        wanted = self.turn.missing_facts(tool, arguments, missing)
+        if wanted:
+            return Reply(text=phrasing.ask_for(wanted, order, purpose=PURPOSES["cancel"]))
+        confirmation = self.confirmation("confirm_cancel", adds_detail=False)
+        if confirmation == "yes":
+            return Reply(calls=(Call(tool.name, arguments),))
+        if confirmation == "no":
+            return Reply(text=phrasing.declined_cancel())
+        return Reply(text=phrasing.confirm_cancel(order))
+
+    def confirmation(self, question: str, *, adds_detail: bool) -> str | None:
+        """The customer's answer to our confirmation `question`: "yes", "no", or None (neither)."""
+        if question not in self.turn.asked:
+            return None
+        if Intent.YES in self.turn.intents:
+            return "yes"
+        if Intent.NO in self.turn.intents and not adds_detail:
+            return "no"
+        return None
+
+    def order_for(self, start: int) -> str | None:
+        found = self.conversation.orders_mentioned(start)
+        return found[-1] if found else self.conversation.latest_order()
+
+    def ask_order(self, purpose: str) -> Reply:
+        checker = self.tools.for_role("status")
+        wanted = ["order_number"]
+        if checker is not None:
+            arguments, missing = fill_arguments(checker, self.turn.facts())
+            wanted += self.turn.missing_facts(checker, arguments, missing)
+        return Reply(text=phrasing.ask_for(list(dict.fromkeys(wanted)), None, purpose=purpose))
+
+    def choose_item(self, facts: Facts, start: int, order: str) -> Reply | None:
+        """Put the item to return into `facts`, or give the question to ask about it.
+
+        The latest turn naming an item wins; an answer to our "which item?" may also name it by its
+        place in the list that question showed, or (when no result lists items) in its own words.
+        """
+        items = self.conversation.known_items(order)
+        texts = self.turn.texts
+        for index in range(len(texts) - 1, start - 1, -1):
+            prompt = self.conversation.prompt_before(index)
+            answering = "item" in phrasing.asked_in(prompt)
+            if not items:  # the results list no items (a shop's own function): take the customer's words
+                facts.item_text = free_item_in(texts[index], answer=answering)
+                if facts.item_text:
+                    return None
+                continue
+            matches = match_items(texts[index], items) or (picked(items, texts[index], prompt) if answering else [])
+            if len(matches) == 1:
+                facts.item = matches[0]
+                if facts.item.returnable is False:
+                    return Reply(text=phrasing.not_returnable(facts.item.name, order))
+                return None
+            if matches:
+                return Reply(text=phrasing.ask_item(matches, order))
+        if len(items) == 1:
+            facts.item = items[0]
+            return None
+        unmatched = "item" in self.turn.asked
+        return Reply(text=phrasing.ask_item(items, order, unmatched=unmatched and bool(items)))
+
+    def reason(self, start: int) -> tuple[str | None, str]:
+        """(canonical reason, the customer's words for it); any answer to our reason question counts."""
+        texts = self.turn.texts
+        for index in range(len(texts) - 1, start - 1, -1):
+            found = reason_in(texts[index])
+            if found:
+                return found, reason_clause(texts[index])
+            if "reason" in phrasing.asked_in(self.conversation.prompt_before(index)) and texts[index].strip():
+                return "other", texts[index].strip()
+        return None, ""
+
+    def adds_return_detail(self) -> bool:
+        last = self.turn.last
+        return bool(reason_in(last) or match_items(last, self.conversation.known_items(None)))
+
+    # --- people and articles ------------------------------------------------------------------
+
+    def escalate(self) -> Reply:
+        tool = self.tools.for_role("human")
+        if tool is None:
+            return Reply(text=phrasing.no_handoff(self.turn.team_contact()))
+        facts = self.turn.facts(self.conversation.latest_order())
+        arguments, missing = fill_arguments(tool, facts)
+        for prop in missing:  # whatever else a hand-off tool insists on, the summary says best
+            schema = tool.properties.get(prop, {})
+            arguments[prop] = schema["enum"][0] if schema.get("enum") else facts.summary
+        return Reply(calls=(Call(tool.name, arguments),))
+
+    def search_knowledge(self) -> Reply | None:
+        tool = self.tools.for_role("knowledge")
+        if tool is None:
+            return None
+        arguments, missing = fill_arguments(tool, self.turn.facts())
+        return None if missing else Reply(calls=(Call(tool.name, arguments),))
+
+
+def picked(items: list[Item], answer: str, question: str) -> list[Item]:
+    """The item picked by position ("the first one") from the list `question` showed in bold."""
+    position = ordinal_in(answer)
+    shown = [item for name in re.findall(r"\*\*(.+?)\*\*", question) for item in items if item.name == name]
+    if position is None or not -len(shown) <= position < len(shown):
+        return []
+    return [shown[position]]

@@ -1,0 +1,249 @@
+"""The customer's websocket (/ws/chat/?ticket=…): messages in, the thread's events out.
+
+On connect the socket gets the conversation from the database and the text of an answer still
+being written (the stream snapshot), then live events. Events carry the thread's sequence numbers;
+deltas already contained in the snapshot are dropped, so a reconnect (network drop, page reload,
+mid-answer) shows nothing twice and misses nothing. Only what a customer should see goes out: no
+instructions, no tool schemas, no internal ids beyond the message's.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qs
+
+from django.conf import settings
+
+from agents.services import open_escalation, refresh_summary_soon
+from agents.triggers import check_customer_message
+from common.ratelimit import allow_all
+from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
+from common.text import InputRefused, unstorable
+from common.threads import in_worker
+from runtime import events, lifecycle, widget
+from runtime.errors import InvalidRequest, ThreadClosed
+from runtime.models import Message, Thread
+from runtime.shapes import conversation_message, delta_text
+
+log = logging.getLogger(__name__)
+
+RUN_STATES = {
+    "thread.run.queued": "thinking",
+    "thread.run.in_progress": "thinking",
+    "thread.run.requires_action": "waiting",
+    "thread.run.completed": "done",
+    "thread.run.incomplete": "done",
+    "thread.run.cancelled": "done",
+    "thread.run.expired": "failed",
+    "thread.run.failed": "failed",
+}
+
+
+class RelaysThreadEvents:
+    """Thread events (single or batched) go straight to `thread_event`, one by one.
+
+    channels closes stale database connections before every handler it dispatches to, which costs
+    a hop to a worker thread per event; relaying an event touches no database (what does, goes
+    through common.threads.in_worker, which gives its connection back in its own thread).
+    """
+
+    async def dispatch(self, message: dict) -> None:
+        if message.get("type") in (events.EVENT_TYPE, events.BATCH_TYPE):
+            for event in events.unbatch(message):
+                await self.thread_event(event)
+        else:
+            await super().dispatch(message)
+
+
+class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
+    session: widget.WidgetSession | None = None
+    run_state: str | None = None  # the last run state sent
+
+    async def connect(self) -> None:
+        headers = dict(self.scope.get("headers") or [])
+        origin = headers.get(b"origin", b"").decode() or None
+        host = headers.get(b"host", b"").decode() or None
+        if not widget.origin_allowed(origin, host):
+            await self.close(code=4003)
+            return
+        ticket = self._query("ticket")
+        self.session = await in_worker(widget.redeem_ticket, ticket) if ticket else None
+        if self.session is None:
+            await self.close(code=4001)
+            return
+        self.thread = await in_worker(
+            Thread.objects.select_related("customer").filter(public_id=self.session.thread_id).first
+        )
+        if self.thread is None:
+            await self.close(code=4004)
+            return
+        await events.attach_server()
+        self.group = events.group_for(self.thread.public_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        await self.send_json(await in_worker(self._hello))
+
+    def _query(self, name: str) -> str:
+        values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
+        return values[0] if values else ""
+
+    def _hello(self) -> dict:
+        """The conversation so far; subscribed first, so nothing published after this is missed."""
+        floor = events.current_seq(self.thread.public_id)
+        snapshot = events.stream_snapshot(self.thread.public_id)
+        messages = [
+            conversation_message(m)
+            for m in self.thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
+        ]
+        streaming = None
+        if snapshot and not any(m["id"] == snapshot["message_id"] for m in messages):
+            streaming = {"id": snapshot["message_id"], "text": snapshot["text"], "seq": snapshot["seq"]}
+            floor = max(floor, snapshot["seq"]) if snapshot["seq"] else floor
+        self.delta_floor = snapshot["seq"] if streaming else floor
+        active = self.thread.runs.active().exists()
+        customer = self.thread.customer
+        return {
+            "type": "hello",
+            "thread_id": self.thread.public_id,
+            "mode": self.thread.mode,
+            "customer": {"name": customer.name} if customer else None,
+            "messages": messages,
+            "streaming": streaming,
+            "busy": active,
+            "seq": floor,
+        }
+
+    async def disconnect(self, code: int) -> None:
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- from the customer -------------------------------------------------------------------
+
+    async def receive_json(self, content: dict, **kwargs) -> None:
+        kind = content.get("type") if isinstance(content, dict) else None
+        if kind == "message":
+            await self._on_message(content)
+        elif kind == "typing":
+            if self.first_in("typing", TYPING_EVERY_SECONDS):
+                await in_worker(
+                    events.publish,
+                    self.thread.public_id,
+                    "typing",
+                    {"who": "customer", "thread_id": self.thread.public_id},
+                )
+        elif kind == "ping":
+            await self.send_json({"type": "pong"})
+        else:
+            await self._error("bad_request", "Unknown message type.")
+
+    async def _on_message(self, content: dict) -> None:
+        text = content.get("text")
+        client_id = str(content.get("client_id") or "")[:64]
+        if not isinstance(text, str) or not text.strip():
+            await self._error("empty", "Type a message first.", client_id)
+            return
+        if len(text) > settings.WIDGET_MAX_MESSAGE_CHARS:
+            await self._error(
+                "too_long",
+                f"That message is too long ({len(text)} characters; the limit is {settings.WIDGET_MAX_MESSAGE_CHARS}).",
+                client_id,
+            )
+            return
+        ip = (self.scope.get("client") or ["?"])[0]
+        result = await in_worker(self._store_and_answer, text.strip(), client_id, ip)
+        if "error" in result:
+            await self._error(result["error"], result["message"], client_id)
+        else:
+            await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
+
+    def _store_and_answer(self, text: str, client_id: str, ip: str) -> dict:
+        """Store the customer's message, then start a run unless a person owns the conversation."""
+        if not allow_all(
+            (f"widget:visitor:{self.session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
+            (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
+        ):
+            return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
+        customer = self.thread.customer  # bound when the session was made; it does not change
+        rules_ran = False
+
+        def should_answer(locked: Thread) -> bool:
+            # The rules that call a person (asking for one, frustration) run on the stored message
+            # of a conversation that is the assistant's.
+            nonlocal rules_ran
+            rules_ran = True
+            return check_customer_message(locked, text) is None
+
+        try:
+            # Stored, and answered unless a rule calls a person, in one transaction; a resend (same
+            # client_id) is stored once; refused while a run is still answering.
+            message, _run = lifecycle.customer_message_create(
+                thread=self.thread,
+                text=text,
+                author_name=customer.name if customer else "",
+                client_id=client_id,
+                should_answer=should_answer,
+            )
+        except ThreadClosed:
+            return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
+        except InvalidRequest:
+            return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        if not rules_ran and message.thread.mode != Thread.Mode.ASSISTANT:
+            # A person already had the conversation: they see the message live; keep their brief fresh.
+            escalation = open_escalation(message.thread)
+            if escalation is not None:
+                refresh_summary_soon(escalation)
+        return {"message": conversation_message(message)}
+
+    async def refuse_frame(self, refused: InputRefused) -> None:
+        # Name the customer's message when the frame was one, so the widget marks that message failed.
+        data = refused.data if isinstance(refused.data, dict) else {}
+        client_id = data.get("client_id")
+        if not isinstance(client_id, str) or unstorable(client_id):
+            client_id = ""
+        await self._error(refused.code, refused.message, client_id[:64])
+
+    async def _error(self, code: str, message: str, client_id: str = "") -> None:
+        await self.send_json({"type": "error", "code": code, "message": message, "client_id": client_id or None})
+
+    # --- to the customer ---------------------------------------------------------------------
+
+    async def thread_event(self, event: dict) -> None:
+        name, data, seq = event["event"], event["data"], event["seq"]
+        out = self._view(name, data, seq)
+        if out is not None:
+            out["seq"] = seq
+            await self.send_json(out)
+
+    def _view(self, name: str, data: dict, seq: int) -> dict | None:
+        if name == "thread.message.delta":
+            if seq <= self.delta_floor:
+                return None  # already in the snapshot this socket started from
+            return {"type": "delta", "id": data["id"], "text": delta_text(data)}
+        if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
+            return {"type": "message_started", "message": conversation_message(data)}
+        if name in ("thread.message.completed", "thread.message.incomplete"):
+            return {"type": "message", "message": conversation_message(data)}
+        if name in RUN_STATES:
+            if RUN_STATES[name] == self.run_state == "thinking":
+                return None  # queued, then in progress: one "thinking" is enough
+            self.run_state = RUN_STATES[name]
+            out = {"type": "run", "state": self.run_state}
+            if name == "thread.run.failed" and data.get("last_error"):
+                out["message"] = data["last_error"]["message"]
+            if name == "thread.run.expired":
+                out["message"] = "I couldn't finish that answer in time. Please ask again."
+            return out
+        if name == "conversation.activity":
+            return {
+                "type": "activity",
+                "label": data.get("label", ""),
+                "status": data.get("status"),
+                "call_id": data.get("call_id"),
+            }
+        if name == "conversation.escalated":
+            return {"type": "handoff", "state": "waiting", "message": "A person from our team will join shortly."}
+        if name in ("agent.joined", "agent.left", "agent.message", "conversation.mode"):
+            return {"type": name.replace(".", "_"), **{k: v for k, v in data.items() if k != "thread_id"}}
+        if name == "typing" and data.get("who") == "agent":
+            return {"type": "typing", "who": "agent", "name": data.get("name", "")}
+        return None

@@ -1,0 +1,51 @@
+"""The shop's own assistant, as seed_demo creates it."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from runtime.models import Assistant
+
+ORDER_SUPPORT_AGENT = "Order Support Agent"
+
+INSTRUCTIONS = """You are the Order Support Agent of an online shop. You help customers with:
+- order status: ask for the order number and the email address it was placed with, then look it up;
+- shipment tracking: for an order verified in this conversation;
+- returns: for a delivered, verified order; confirm the item, quantity and reason before opening one.
+Rules:
+- Verify the customer's email with get_order_status before sharing anything about an order or acting on it.
+- Never guess order details; use the tools, and say plainly when something is not found.
+- Return windows, final-sale items and refunds are decided by the shop's systems: relay their answer.
+- When the customer asks for a person, is upset, or you cannot help, use escalate_to_human.
+- Be brief and friendly. Use short paragraphs or lists."""
+
+SERVER_TOOLS = [
+    "get_order_status",
+    "track_shipment",
+    "initiate_return",
+    "list_my_orders",
+    "cancel_order",
+    "escalate_to_human",
+    "request_callback",
+]
+
+
+def ensure_demo_assistant() -> tuple[Assistant, bool]:
+    """The shop's default assistant (owner-less), created once; an existing one is left as it is."""
+    existing = Assistant.objects.filter(owner__isnull=True, name=ORDER_SUPPORT_AGENT).first()
+    if existing is not None:
+        return existing, False
+    assistant = Assistant.objects.create(
+        name=ORDER_SUPPORT_AGENT,
+        description="Answers order, tracking and return questions in the chat widget.",
+        model=settings.CONCIERGE_MODEL,
+        instructions=INSTRUCTIONS,
+        server_tools=SERVER_TOOLS,
+        temperature=0.3,
+    )
+    return assistant, True
+
+
+def default_assistant() -> Assistant | None:
+    """The assistant that answers the chat widget: the shop's Order Support Agent."""
+    return Assistant.objects.filter(owner__isnull=True, name=ORDER_SUPPORT_AGENT).first()

@@ -1,0 +1,144 @@
+"""Building the model's prompt for a run: instructions, what the thread has proven, and history.
+
+History is the thread's messages and tool calls in order. It is cut to the run's budget:
+`truncation_strategy` `last_messages` keeps the N most recent messages; `auto` keeps as much as
+fits `max_prompt_tokens`, dropping the oldest turns first. Turns that a long thread compacted into
+a summary (support.engine.compaction) are replaced by that summary, never silently lost.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+
+from common.tokens import estimate_message_tokens
+from runtime.models import Message, Run, RunStep, Thread, ToolCall
+from runtime.tools.registry import Tool
+
+
+class PromptTooLarge(Exception):
+    """Even the instructions and the latest message do not fit the prompt budget."""
+
+
+@dataclass
+class Turn:
+    """One or more chat messages that must stay together (a tool call and its results)."""
+
+    messages: list[dict]
+    is_message: bool  # counts as a thread message for last_messages
+    at: datetime | None = None
+
+
+def message_turn(message: Message) -> Turn:
+    text = message.text
+    if message.author == Message.Author.AGENT:
+        who = message.author_name or "A human agent"
+        text = f"[{who}, a human support agent, wrote:] {text}"
+    return Turn([{"role": message.role, "content": text}], is_message=True, at=message.created_at)
+
+
+def tool_step_turn(step: RunStep, calls: list[ToolCall]) -> Turn | None:
+    answered = [call for call in calls if call.output is not None]
+    if not answered:
+        return None
+    assistant = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": c.call_id, "type": "function", "function": {"name": c.name, "arguments": c.arguments or "{}"}}
+            for c in answered
+        ],
+    }
+    results = [{"role": "tool", "tool_call_id": c.call_id, "content": c.output} for c in answered]
+    return Turn([assistant, *results], is_message=False, at=step.created_at)
+
+
+def history(thread: Thread) -> list[Turn]:
+    """The thread's turns in order, after whatever was compacted into its summary."""
+    messages = thread.messages.exclude(status=Message.Status.IN_PROGRESS)
+    steps = RunStep.objects.filter(run__thread=thread, type=RunStep.Type.TOOL_CALLS)
+    if thread.compacted_until:
+        messages = messages.filter(created_at__gt=thread.compacted_until)
+        steps = steps.filter(created_at__gt=thread.compacted_until)
+    steps = list(steps)
+    calls_by_step: dict[int, list[ToolCall]] = {}
+    if steps:  # a conversation's first turns have none: no query for their calls
+        for call in ToolCall.objects.filter(step__in=[s.pk for s in steps]).order_by("step_id", "index"):
+            calls_by_step.setdefault(call.step_id, []).append(call)
+    items = [(m.created_at, 0, m.pk, message_turn(m)) for m in messages if m.text or m.role == "user"]
+    for step in steps:
+        turn = tool_step_turn(step, calls_by_step.get(step.pk, []))
+        if turn is not None:
+            items.append((step.created_at, 1, step.pk, turn))
+    items.sort(key=lambda item: item[:3])
+    return [turn for *_, turn in items]
+
+
+def system_prompt(run: Run, *, verified_orders: list[str]) -> str:
+    thread = run.thread
+    parts = [run.instructions.strip()] if run.instructions.strip() else []
+    facts = []
+    if thread.customer_id:
+        customer = thread.customer
+        facts.append(f"Signed-in customer: {customer.name} <{customer.email}> (identity verified by the shop).")
+    if verified_orders:
+        facts.append("Orders verified in this conversation: " + ", ".join(verified_orders) + ".")
+    if facts:
+        parts.append("\n".join(facts))
+    if thread.compacted_summary:
+        parts.append("Summary of the earlier part of this conversation:\n" + thread.compacted_summary)
+    return "\n\n".join(parts)
+
+
+def tool_specs(run: Run, server_tools: dict[str, Tool], ctx) -> list[dict]:
+    """Client-side functions declared on the run plus the server tools resolved for this run."""
+    specs = [t for t in run.tools if isinstance(t, dict) and t.get("type") == "function"]
+    declared = {t["function"]["name"] for t in specs}
+    specs += [tool.spec(ctx) for name, tool in server_tools.items() if name not in declared]
+    return specs
+
+
+def build_messages(
+    run: Run, turns: list[Turn], *, verified_orders: list[str], tools: list[dict], budget: int | None
+) -> list[dict]:
+    """The chat messages for the next model call from the thread's `turns` (its history), cut to
+    `budget` prompt tokens (None: no limit)."""
+    system = {"role": "system", "content": system_prompt(run, verified_orders=verified_orders)}
+    strategy = run.truncation_strategy or {}
+    if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
+        turns = _last_messages(turns, int(strategy["last_messages"]))
+    budget = budget if budget is not None else settings.MODEL_CONTEXT_TOKENS
+    fixed = estimate_message_tokens([system]) + _tools_tokens(tools)
+    kept: list[Turn] = []
+    used = fixed
+    for turn in reversed(turns):
+        cost = estimate_message_tokens(turn.messages)
+        if used + cost > budget:
+            break
+        kept.append(turn)
+        used += cost
+    kept.reverse()
+    if turns and not kept:
+        raise PromptTooLarge(f"the latest turn alone needs more than {budget} prompt tokens")
+    dropped = len(turns) - len(kept)
+    if dropped:
+        system["content"] += f"\n\n({dropped} earlier part(s) of this conversation are not shown.)"
+    return [system, *(m for turn in kept for m in turn.messages)]
+
+
+def _last_messages(turns: list[Turn], n: int) -> list[Turn]:
+    """Keep the turns from the n-th most recent thread message on."""
+    seen = 0
+    for i in range(len(turns) - 1, -1, -1):
+        if turns[i].is_message:
+            seen += 1
+            if seen == n:
+                return turns[i:]
+    return turns
+
+
+def _tools_tokens(tools: list[dict]) -> int:
+    return estimate_message_tokens([{"role": "system", "content": json.dumps(tools)}]) if tools else 0

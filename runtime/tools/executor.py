@@ -1,0 +1,145 @@
+"""Running server-side tool calls: validated, timed out, concurrent, and always answered.
+
+Whatever goes wrong (an unknown tool, arguments that break the schema, a domain rule, a timeout,
+a bug) becomes a structured error result the model can act on; a run never crashes on a tool.
+Each call's outcome is stored on its ToolCall row (output, error code, duration).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+import jsonschema
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+from common.errors import DomainError
+from runtime.models import ToolApproval, ToolCall
+from runtime.tools import registry
+from runtime.tools.approvals import NeedsApproval
+from runtime.tools.context import ToolContext
+
+log = logging.getLogger(__name__)
+
+NEEDS_APPROVAL = "needs_approval"
+
+# Shared by all runs in this process; each call also gets its own deadline.
+_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="tool")
+
+
+def error_result(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def parse_arguments(text: str) -> dict:
+    try:
+        value = json.loads(text or "{}")
+    except json.JSONDecodeError as exc:
+        raise DomainError(f"The arguments are not valid JSON: {exc.msg}.", code="invalid_arguments") from None
+    if not isinstance(value, dict):
+        raise DomainError("The arguments must be a JSON object.", code="invalid_arguments")
+    return value
+
+
+def _call_in_thread(tool: registry.Tool, ctx: ToolContext, arguments: dict) -> dict:
+    close_old_connections()
+    try:
+        return tool.handler(ctx, arguments)
+    finally:
+        connection.close()
+
+
+@functools.lru_cache(maxsize=256)
+def _validator(schema_json: str) -> jsonschema.protocols.Validator:
+    """A checked validator per schema, built once (jsonschema.validate re-checks the schema every call)."""
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema)
+
+
+def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_text: str) -> tuple[dict, str]:
+    """Execute one call. Returns (result, error_code); error_code is "" on success."""
+    if tool is None:
+        return error_result("unknown_tool", f"There is no tool named {name!r}."), "unknown_tool"
+    try:
+        arguments = parse_arguments(arguments_text)
+        error = jsonschema.exceptions.best_match(_validator(json.dumps(tool.schema(ctx))).iter_errors(arguments))
+        if error is not None:
+            raise error
+    except DomainError as exc:
+        return error_result(exc.code, exc.message), exc.code
+    except jsonschema.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
+        return error_result("invalid_arguments", f"{where}: {exc.message}"), "invalid_arguments"
+    timeout = tool.timeout or settings.TOOL_TIMEOUT_SECONDS
+    future = _pool.submit(_call_in_thread, tool, ctx, arguments)
+    try:
+        result = future.result(timeout=timeout)
+    except NeedsApproval as need:
+        return {
+            "approval": {
+                "kind": need.kind,
+                "summary": need.summary,
+                "amount": need.amount,
+                "currency": need.currency,
+                "details": need.details,
+            }
+        }, NEEDS_APPROVAL
+    except FutureTimeout:
+        log.warning("tool %s timed out after %ss", name, timeout)
+        return error_result("timeout", f"The {name} tool did not answer in time. Try again shortly."), "timeout"
+    except DomainError as exc:
+        return error_result(exc.code, exc.message), exc.code
+    except Exception:
+        log.exception("tool %s failed", name)
+        return error_result("tool_failed", f"The {name} tool failed unexpectedly."), "tool_failed"
+    if isinstance(result, dict) and isinstance(result.get("error"), dict):
+        return result, str(result["error"].get("code") or "error")
+    return result, ""
+
+
+def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext) -> None:
+    """Run the pending server-side calls of one step concurrently and store each outcome."""
+    pending = [call for call in calls if call.side == ToolCall.Side.SERVER and call.status == ToolCall.Status.PENDING]
+    if not pending:
+        return
+
+    approvals: list[tuple[ToolCall, dict]] = []
+
+    def one(call: ToolCall) -> None:
+        started = time.monotonic()
+        call_ctx = ctx.for_call(call.call_id)
+        result, error_code = run_tool(tools.get(call.name), call_ctx, call.name, call.arguments)
+        if error_code == NEEDS_APPROVAL:
+            # The call waits for a person; it stays pending and gets its output when they decide.
+            call.side = ToolCall.Side.APPROVAL
+            approvals.append((call, result["approval"]))
+            return
+        call.output = json.dumps(result, default=str)
+        call.error_code = error_code
+        call.status = ToolCall.Status.FAILED if error_code else ToolCall.Status.COMPLETED
+        call.duration_ms = int((time.monotonic() - started) * 1000)
+        call.finished_at = timezone.now()
+
+    now = timezone.now()
+    for call in pending:
+        call.started_at = now  # stored with the outcome; until then a timeline shows the step's time
+    if len(pending) == 1:
+        one(pending[0])
+    else:
+        # Independent calls of one model response run at once; run_tool bounds each one's time.
+        with ThreadPoolExecutor(max_workers=min(len(pending), 8), thread_name_prefix="calls") as batch:
+            list(batch.map(one, pending))
+    for call in pending:
+        # One plain UPDATE per call: a step rarely has more than two, and bulk_update's CASE
+        # statement in a transaction costs several times as much for one or two rows.
+        call.save(update_fields=["side", "output", "error_code", "status", "started_at", "duration_ms", "finished_at"])
+    for call, request in approvals:
+        ToolApproval.objects.get_or_create(call=call, defaults={"thread": ctx.thread, **request})

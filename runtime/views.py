@@ -1,0 +1,84 @@
+"""HTTP endpoints of the customer channel: opening a widget session."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from common.ratelimit import allow
+from runtime import widget
+
+SESSION_FIELDS = ("email", "external_id", "signature", "session")
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return request.META.get("REMOTE_ADDR", "?")
+
+
+def _cors(response: HttpResponse, origin: str | None) -> HttpResponse:
+    if origin:
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Expose-Headers"] = "Retry-After"
+        response["Vary"] = "Origin"
+    return response
+
+
+@csrf_exempt  # called by the widget from the shop's pages; guarded by the origin check instead
+@require_http_methods(["POST", "OPTIONS"])
+def widget_session(request: HttpRequest) -> HttpResponse:
+    """Open (or continue) a visitor's chat session: a session token to keep and a ticket for the socket.
+
+    Body (JSON, all optional): `session` (the token from an earlier visit), `email` or
+    `external_id` with `signature` (the shop's HMAC-SHA256 of it).
+    """
+    origin = request.headers.get("Origin")
+    if not widget.origin_allowed(origin, request.get_host()):
+        return JsonResponse(
+            {"error": {"code": "origin_not_allowed", "message": "This site may not embed the chat."}}, status=403
+        )
+    if not allow(
+        f"widget:sessions:{_client_ip(request)}", limit=settings.WIDGET_SESSIONS_PER_IP_PER_MINUTE, window_seconds=60
+    ):
+        response = JsonResponse(
+            {"error": {"code": "rate_limited", "message": "Too many chat sessions from here. Try again in a minute."}},
+            status=429,
+        )
+        response["Retry-After"] = "60"
+        return _cors(response, origin)
+    try:
+        body = json.loads(request.body or b"{}")  # UTF-8 and storable text: config.middleware saw to it
+    except json.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        return _cors(
+            JsonResponse({"error": {"code": "invalid_json", "message": "Send a JSON object."}}, status=400), origin
+        )
+    fields = {name: body.get(name) or "" for name in SESSION_FIELDS}
+    wrong = [name for name, value in fields.items() if not isinstance(value, str)]
+    if wrong:
+        message = f"'{wrong[0]}' must be a string."
+        return _cors(JsonResponse({"error": {"code": "invalid_request", "message": message}}, status=400), origin)
+    try:
+        customer = widget.verify_identity(
+            email=fields["email"], external_id=fields["external_id"], signature=fields["signature"]
+        )
+        session, token = widget.open_session(previous_token=fields["session"], customer=customer)
+    except widget.SessionRefused as refused:
+        return _cors(
+            JsonResponse({"error": {"code": refused.code, "message": refused.message}}, status=refused.status), origin
+        )
+    return _cors(
+        JsonResponse(
+            {
+                "session": token,
+                "ticket": widget.issue_ticket(session),
+                "thread_id": session.thread_id,
+                "customer": {"name": customer.name} if customer else None,
+            }
+        ),
+        origin,
+    )
