@@ -12,7 +12,7 @@ import threading
 
 from channels.layers import get_channel_layer
 
-from support import events
+from runtime import events
 
 
 class GroupListener:

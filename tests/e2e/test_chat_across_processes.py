@@ -20,8 +20,8 @@ import pytest
 import redis
 import websockets
 
-from support.demo import ensure_demo_assistant
-from support.models import Run
+from runtime.demo import ensure_demo_assistant
+from runtime.models import Run
 from tests.e2e.conftest import PROJECT, LiveServer, _wait_until_answering, free_port, server_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
