@@ -6,12 +6,10 @@ class AgentsConfig(AppConfig):
     verbose_name = "Human agents"
 
     def ready(self) -> None:
-        from runtime.signals import run_rested
+        # The human side plugs into the runtime: its hand-off tools (registered on import), its
+        # Celery tasks, and the rules that call a person (runtime.hooks).
+        from agents import tasks, tools, triggers  # noqa: F401
+        from runtime import hooks
 
-        run_rested.connect(_check_run_outcome, dispatch_uid="agents.check_run_outcome")
-
-
-def _check_run_outcome(sender, run, **kwargs) -> None:
-    from agents.triggers import check_run_outcome
-
-    check_run_outcome(run)
+        hooks.run_rested.connect(triggers.on_run_rested, dispatch_uid="agents.on_run_rested")
+        hooks.customer_message.connect(triggers.on_customer_message, dispatch_uid="agents.on_customer_message")

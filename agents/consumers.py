@@ -17,9 +17,9 @@ from agents import selectors
 from agents.permissions import is_agent
 from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
 from runtime import events
-from runtime.consumers import RUN_STATES, RelaysThreadEvents
 from runtime.models import Message, Thread
-from runtime.shapes import conversation_message, delta_text
+from runtime.serializers import conversation_message, delta_text
+from runtime.subscribers import RUN_STATES, RelaysThreadEvents
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ from agents.permissions import AGENTS_GROUP, SUPERVISORS_GROUP
 from agents.services import escalation_view
 from orders.models import Order, OrderItem, Return, Shipment
 from runtime.models import Message, Run, Thread, ToolApproval, ToolCall
-from runtime.shapes import conversation_message
+from runtime.serializers import conversation_message
 
 # --- The queue ---------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ console (the staff group) after commit.
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,9 +17,10 @@ from django.utils import timezone
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
 from common.errors import InvalidInput, InvalidState, PermissionDenied
-from runtime import events, lifecycle
+from runtime import events, runs
 from runtime.dispatch import enqueue
-from runtime.models import Message, Run, Thread, ToolApproval
+from runtime.models import Message, Thread, ToolApproval
+from runtime.runs import threads
 
 PRIORITIES = Escalation.Priority.values
 # What staff may type, at most (characters): the widget's limit for a reply, room for a note.
@@ -57,7 +57,11 @@ def escalation_view(escalation: Escalation) -> dict:
     }
 
 
-def _notify(escalation: Escalation, event: str) -> None:
+WRITE_SUMMARY = "agents.tasks.write_summary"
+
+
+def notify_consoles(escalation: Escalation, event: str) -> None:
+    """Tell every console (after commit) how the escalation stands now."""
     escalation = Escalation.objects.select_related("thread__customer", "assigned_to").get(pk=escalation.pk)
     events.notify_staff_on_commit(event, escalation_view(escalation))
 
@@ -76,22 +80,18 @@ def escalate(*, thread: Thread, trigger: str, reason: str, priority: str = "norm
     The thread stops being the assistant's to start runs on; the AI summary is written in the
     background and never holds this up.
     """
-    from agents.tasks import write_summary
-
     if priority not in PRIORITIES:
         priority = Escalation.Priority.NORMAL
     with transaction.atomic():
-        locked = Thread.objects.select_for_update().get(pk=thread.pk)
+        locked = threads.lock(thread)
         existing = open_escalation(locked)
         if existing is not None:
             if Escalation.PRIORITY_RANK[priority] < existing.priority_rank:
                 existing.priority = priority
                 existing.save(update_fields=["priority", "priority_rank"])
-                _notify(existing, "escalation.updated")
+                notify_consoles(existing, "escalation.updated")
             return existing
-        if locked.mode in (Thread.Mode.ASSISTANT, Thread.Mode.CLOSED):
-            locked.mode = Thread.Mode.WAITING_HUMAN
-            locked.save(update_fields=["mode", "updated_at"])
+        threads.wait_for_person(locked)
         escalation = Escalation.objects.create(
             thread=locked,
             trigger=trigger,
@@ -104,8 +104,8 @@ def escalate(*, thread: Thread, trigger: str, reason: str, priority: str = "norm
             "conversation.escalated",
             {"thread_id": locked.public_id, "trigger": trigger, "reason": reason, "priority": priority},
         )
-        _notify(escalation, "escalation.created")
-        enqueue(write_summary, escalation.pk)
+        notify_consoles(escalation, "escalation.created")
+        enqueue(WRITE_SUMMARY, escalation.pk)
     thread.mode = locked.mode
     return escalation
 
@@ -142,18 +142,14 @@ def assign(*, escalation: Escalation, agent, by) -> Escalation:
         locked.status, locked.assigned_to = Escalation.Status.ASSIGNED, agent
         locked.assigned_at = locked.assigned_at or timezone.now()
         locked.save(update_fields=["status", "assigned_to", "assigned_at"])
-        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.HUMAN)
-        for run in Run.objects.filter(
-            thread_id=locked.thread_id, status__in=[Run.Status.QUEUED, Run.Status.IN_PROGRESS]
-        ):
-            lifecycle.run_cancel(run)
+        threads.give_to_person(locked.thread_id)
         if joined:
             events.publish_on_commit(
                 locked.thread.public_id,
                 "agent.joined",
                 {"thread_id": locked.thread.public_id, "name": _display_name(agent)},
             )
-        _notify(locked, "escalation.updated")
+        notify_consoles(locked, "escalation.updated")
     return locked
 
 
@@ -175,7 +171,7 @@ def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
     with transaction.atomic():
         locked = _lock_open(escalation)
         _check_owner(locked, agent)
-        message = lifecycle.message_create(
+        message = runs.message_create(
             thread=locked.thread,
             role=Message.Role.ASSISTANT,
             content=text,
@@ -210,13 +206,13 @@ def hand_back(*, escalation: Escalation, agent) -> Escalation:
         _check_owner(locked, agent)
         locked.status, locked.handed_back_at = Escalation.Status.HANDED_BACK, timezone.now()
         locked.save(update_fields=["status", "handed_back_at"])
-        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.ASSISTANT)
+        threads.give_back_to_assistant(locked.thread_id)
         events.publish_on_commit(
             locked.thread.public_id,
             "conversation.mode",
             {"thread_id": locked.thread.public_id, "mode": "assistant", "name": _display_name(agent)},
         )
-        _notify(locked, "escalation.updated")
+        notify_consoles(locked, "escalation.updated")
     return locked
 
 
@@ -226,52 +222,32 @@ def resolve(*, escalation: Escalation, agent) -> Escalation:
         _check_owner(locked, agent)
         locked.status, locked.resolved_at = Escalation.Status.RESOLVED, timezone.now()
         locked.save(update_fields=["status", "resolved_at"])
-        Thread.objects.filter(pk=locked.thread_id).update(mode=Thread.Mode.CLOSED)
+        threads.close(locked.thread_id)
         events.publish_on_commit(
             locked.thread.public_id, "conversation.mode", {"thread_id": locked.thread.public_id, "mode": "closed"}
         )
-        _notify(locked, "escalation.updated")
+        notify_consoles(locked, "escalation.updated")
     return locked
 
 
 def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str = "") -> ToolApproval:
     """Approve (the tool then acts, through orders.services) or decline a risky tool call; the run goes on."""
-    from runtime.tools import registry
-    from runtime.tools.context import ToolContext
-    from runtime.tools.executor import run_tool
-
     check_agent(agent)
     check_length(note, limit=MAX_DECISION_NOTE_CHARS, what="the note", param="note")
-    with transaction.atomic():
-        locked = (
-            ToolApproval.objects.select_for_update().select_related("call__step__run", "thread").get(pk=approval.pk)
-        )
-        if locked.status != ToolApproval.Status.PENDING:
-            raise InvalidState(f"This request was already {locked.get_status_display().lower()}.")
-        locked.status = ToolApproval.Status.APPROVED if approve else ToolApproval.Status.DECLINED
-        locked.decided_by, locked.decided_at, locked.decision_note = agent, timezone.now(), note
-        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
-    call = locked.call
-    if approve:
-        ctx = ToolContext(thread=locked.thread, run=call.step.run, call_id=call.call_id, approved=True)
-        result, _ = run_tool(registry.get(call.name), ctx, call.name, call.arguments)
-    else:
-        reason = f" ({note})" if note else ""
-        result = {
-            "error": {"code": "declined", "message": f"A colleague reviewed this request and declined it{reason}."}
-        }
-    lifecycle.run_resolve_approval(locked, output=json.dumps(result, default=str), declined=not approve)
+    try:
+        decided = runs.decide(approval, by=agent, approve=approve, note=note)
+    except runs.ApprovalClosed:
+        events.notify_staff("approval.decided", {"thread_id": approval.thread.public_id, "id": approval.pk})
+        raise
     events.notify_staff(
-        "approval.decided", {"thread_id": locked.thread.public_id, "id": locked.pk, "status": locked.status}
+        "approval.decided", {"thread_id": decided.thread.public_id, "id": decided.pk, "status": decided.status}
     )
-    return locked
+    return decided
 
 
 def retry_missing_summaries() -> int:
     """Try again to write the summaries that failed (the model unreachable, say): an open
     escalation without one, older than SUMMARY_REFRESH_SECONDS. Returns how many were retried."""
-    from agents.tasks import write_summary
-
     cutoff = timezone.now() - timedelta(seconds=settings.SUMMARY_REFRESH_SECONDS)
     missing = list(
         Escalation.objects.filter(
@@ -279,16 +255,14 @@ def retry_missing_summaries() -> int:
         ).values_list("pk", flat=True)
     )
     for escalation_id in missing:
-        enqueue(write_summary, escalation_id)
+        enqueue(WRITE_SUMMARY, escalation_id)
     return len(missing)
 
 
 def refresh_summary_soon(escalation: Escalation) -> None:
     """Rewrite the summary as the conversation goes on, at most every SUMMARY_REFRESH_SECONDS."""
-    from agents.tasks import write_summary
-
     stale = escalation.summary_updated_at is None or (
         (timezone.now() - escalation.summary_updated_at).total_seconds() >= settings.SUMMARY_REFRESH_SECONDS
     )
     if escalation.is_open and stale:
-        enqueue(write_summary, escalation.pk)
+        enqueue(WRITE_SUMMARY, escalation.pk)

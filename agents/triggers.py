@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db.models import Q
 
 from agents.models import Escalation
-from agents.services import escalate, open_escalation
+from agents.services import escalate, open_escalation, refresh_summary_soon
 from runtime.models import Message, Run, Thread, ToolCall
 
 ASKS_FOR_HUMAN = re.compile(
@@ -125,3 +125,19 @@ def check_run_outcome(run: Run) -> Escalation | None:
         reason=f"{failures} failed lookups, errors or unanswered questions in this conversation.",
         priority=Escalation.Priority.HIGH,
     )
+
+
+def on_customer_message(sender, *, thread: Thread, message: Message, **kwargs) -> bool:
+    """runtime.hooks.customer_message: the rules for a conversation the assistant has (True when
+    one called a person); for one a person has, their summary is kept fresh."""
+    if thread.mode == Thread.Mode.ASSISTANT:
+        return check_customer_message(thread, message.text) is not None
+    escalation = open_escalation(thread)
+    if escalation is not None:
+        refresh_summary_soon(escalation)
+    return False
+
+
+def on_run_rested(sender, *, run: Run, **kwargs) -> None:
+    """runtime.hooks.run_rested."""
+    check_run_outcome(run)

@@ -44,8 +44,8 @@ from django.db import connection  # noqa: E402
 
 import offline_model.transport as transport  # noqa: E402
 from offline_model.http import answer  # noqa: E402
-from runtime import events, lifecycle  # noqa: E402
-from runtime.demo import default_assistant  # noqa: E402
+from orders.assistant.persona import default_assistant  # noqa: E402
+from runtime import events, runs  # noqa: E402
 from runtime.models import Message, ToolCall  # noqa: E402
 
 TURNS = [
@@ -64,10 +64,10 @@ def recording_answer(method, path, body, **kwargs):
 
 
 def conversation(assistant) -> None:
-    thread = lifecycle.thread_create(assistant=assistant)
+    thread = runs.thread_create(assistant=assistant)
     for text in TURNS:
-        lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
-        run = lifecycle.run_create(thread=thread, assistant=assistant)
+        runs.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+        run = runs.run_create(thread=thread, assistant=assistant)
         run.refresh_from_db()
         assert run.status == "completed", (run.status, run.last_error)
 

@@ -4,7 +4,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path
 
 from agents.consumers import ConsoleConsumer
-from runtime.consumers import ChatConsumer
+from widget.consumers import ChatConsumer
 
 websocket_urlpatterns = [
     # The widget is embedded on the shop's own sites: the consumer checks the page's origin itself.

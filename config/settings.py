@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "runtime",
     "offline_model",
     "agents",
+    "widget",
 ]
 
 MIDDLEWARE = [

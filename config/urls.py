@@ -3,8 +3,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from config.api_docs import api_docs
-from orders.views import demo_home
-from runtime.views import widget_session
+from widget.demo import demo_home
+from widget.views import widget_session
 
 urlpatterns = [
     path("", demo_home, name="demo-home"),

@@ -6,4 +6,7 @@ class OrdersConfig(AppConfig):
     verbose_name = "Shop orders"
 
     def ready(self) -> None:
-        from orders import checks  # noqa: F401  (registers the deployment checks)
+        # Registering, on import: the Celery tasks, and the assistant's order
+        # tools and prompt facts with the runtime.
+        from orders import tasks  # noqa: F401
+        from orders.assistant import tools  # noqa: F401

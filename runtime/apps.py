@@ -9,6 +9,4 @@ class RuntimeConfig(AppConfig):
     verbose_name = "Assistant runtime"
 
     def ready(self) -> None:
-        # Register the server-side tools (each module registers its tools on import).
-        import orders.tools  # noqa: F401
-        import runtime.tools.handoff_tools  # noqa: F401
+        from runtime import tasks  # noqa: F401  (registers the Celery tasks, which dispatch finds by name)

@@ -98,20 +98,6 @@ class Thread(models.Model):
         return self.public_id
 
 
-class VerifiedOrder(models.Model):
-    """An order proven in this thread (its email matched), so tools may act on it."""
-
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="verified_orders")
-    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="+")
-    verified_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["thread", "order"], name="verified_order_once_per_thread")]
-
-    def __str__(self) -> str:
-        return f"{self.order} verified in {self.thread}"
-
-
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "User"

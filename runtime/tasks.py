@@ -1,12 +1,19 @@
-"""Celery tasks of the runtime: thin wrappers around the engine and the lifecycle."""
+"""Celery tasks of the runtime: thin wrappers around the engine and the runs package.
+
+Their names keep the `support.` prefix they had before the runtime was renamed: tasks already on a
+broker during a deploy still find their code.
+"""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from runtime import dispatch
+from runtime import runs
+from runtime.dispatch import enqueue_run
 from runtime.engine.runner import execute_run
+
+SWEEP_SECONDS = 30
 
 
 @shared_task(
@@ -28,4 +35,12 @@ def execute_run_task(run_id: int) -> None:
 
 @shared_task(name="support.tasks.sweep_runs", ignore_result=True)
 def sweep_runs() -> None:
-    dispatch.sweep_runs()
+    """Expire runs past their expiry, and hand runs that nobody is executing to a worker again.
+
+    Nobody executes a run left queued (its task failed before claiming it, e.g. the database was
+    unreachable, or a restarted server lost it) or in progress under a lapsed lease (its worker
+    died). Claiming makes a second hand-over harmless.
+    """
+    runs.expire_stale_runs()
+    for run_id in runs.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
+        enqueue_run(run_id)

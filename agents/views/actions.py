@@ -24,7 +24,7 @@ from runtime.engine.model import ModelCallFailed, call_model
 from runtime.engine.prompt import history
 from runtime.llm.client import default_model
 from runtime.models import Thread, ToolApproval
-from runtime.shapes import conversation_message
+from runtime.serializers import conversation_message
 
 
 def _conversation_url(thread: Thread) -> str:

@@ -11,7 +11,7 @@ from runtime.api.access import access_assistant, assistants_of
 from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
 from runtime.api.schema import ERROR, AssistantObject, deleted, list_of
-from runtime.shapes import assistant_obj
+from runtime.serializers import assistant_obj
 
 TAGS = ["v1 assistants"]
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR}

@@ -6,7 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
-from runtime import lifecycle
+from runtime import runs
 from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_message, access_thread, messages_of
@@ -14,7 +14,7 @@ from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
 from runtime.api.schema import ERROR, MessageObject, deleted, list_of
 from runtime.models import Message
-from runtime.shapes import message_obj
+from runtime.serializers import message_obj
 
 TAGS = ["v1 messages"]
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR}
@@ -32,7 +32,7 @@ class MessagesView(V1View):
     def post(self, request, thread_id: str):
         thread = access_thread(self.owner, thread_id)
         fields = v.validated(v.MessageCreate, request.data)
-        message = lifecycle.message_create(
+        message = runs.message_create(
             thread=thread,
             role=fields["role"],
             content=fields["content"],

@@ -11,7 +11,7 @@ from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from runtime import lifecycle
+from runtime import runs
 from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_assistant, access_run, access_step, access_thread, runs_of, steps_of
@@ -21,7 +21,7 @@ from runtime.api.schema import ERROR, EVENT_STREAM_NOTE, RunObject, RunStepObjec
 from runtime.api.sse import event_stream_response, relay_run
 from runtime.errors import ThreadBusy, ThreadNotAnswering
 from runtime.models import Assistant, Run, Thread
-from runtime.shapes import run_obj, step_obj, thread_obj
+from runtime.serializers import run_obj, step_obj, thread_obj
 
 TAGS = ["v1 runs"]
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR}
@@ -89,7 +89,7 @@ class RunsView(V1View):
         options["additional_messages"] = fields.get("additional_messages") or []
 
         def start() -> Run:
-            return lifecycle.run_create(thread=thread, assistant=assistant, **options)
+            return runs.run_create(thread=thread, assistant=assistant, **options)
 
         if fields.get("stream"):
             check_thread_can_run(thread)
@@ -124,7 +124,7 @@ class ThreadAndRunView(V1View):
         spec = fields.get("thread") or {}
 
         def new_thread() -> Thread:
-            return lifecycle.thread_create(
+            return runs.thread_create(
                 owner=self.owner,
                 metadata=spec.get("metadata"),
                 tool_resources=spec.get("tool_resources"),
@@ -136,13 +136,13 @@ class ThreadAndRunView(V1View):
             return event_stream_response(
                 relay_run(
                     thread_id=thread.public_id,
-                    start=lambda: lifecycle.run_create(thread=thread, assistant=assistant, **options),
+                    start=lambda: runs.run_create(thread=thread, assistant=assistant, **options),
                     preface=[("thread.created", thread_obj(thread))],
                 )
             )
         with transaction.atomic():
             thread = new_thread()
-            run = lifecycle.run_create(thread=thread, assistant=assistant, **options)
+            run = runs.run_create(thread=thread, assistant=assistant, **options)
         return run_response(run)
 
 
@@ -179,7 +179,7 @@ class RunCancelView(V1View):
     )
     def post(self, request, thread_id: str, run_id: str):
         run = access_run(access_thread(self.owner, thread_id), run_id)
-        return run_response(lifecycle.run_cancel(run))
+        return run_response(runs.run_cancel(run))
 
 
 class SubmitToolOutputsView(V1View):
@@ -198,11 +198,11 @@ class SubmitToolOutputsView(V1View):
         fields = v.validated(v.SubmitToolOutputs, request.data)
         outputs = [{"tool_call_id": o["tool_call_id"], "output": o.get("output", "")} for o in fields["tool_outputs"]]
         if fields.get("stream"):
-            lifecycle.check_tool_outputs(run, outputs)
+            runs.check_tool_outputs(run, outputs)
             return event_stream_response(
-                relay_run(thread_id=thread.public_id, start=lambda: lifecycle.run_submit_tool_outputs(run, outputs))
+                relay_run(thread_id=thread.public_id, start=lambda: runs.run_submit_tool_outputs(run, outputs))
             )
-        return run_response(lifecycle.run_submit_tool_outputs(run, outputs))
+        return run_response(runs.run_submit_tool_outputs(run, outputs))
 
 
 class StepsView(V1View):

@@ -11,7 +11,7 @@ import contextlib
 
 from django.db import transaction
 
-from runtime import lifecycle
+from runtime import runs
 from runtime.api.validation import check_no_overlap
 from runtime.errors import InvalidRequest, ThreadBusy
 from runtime.models import Assistant, Message, Run, Thread
@@ -60,7 +60,7 @@ def assistant_delete(assistant: Assistant) -> None:
     """Delete an assistant. Its finished runs stay (the audit trail) and keep its id; active ones are cancelled."""
     with transaction.atomic():
         for run in assistant.runs.active():
-            lifecycle.run_cancel(run)
+            runs.run_cancel(run)
         assistant.delete()
 
 
@@ -78,7 +78,7 @@ def thread_delete(thread: Thread) -> None:
     active = thread.runs.active().first()
     if active is not None:
         with contextlib.suppress(InvalidRequest):  # it ended meanwhile
-            lifecycle.run_cancel(active)
+            runs.run_cancel(active)
     thread.delete()
 
 

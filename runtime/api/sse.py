@@ -29,7 +29,7 @@ from common.errors import DomainError
 from common.threads import in_worker
 from runtime import events
 from runtime.models import Run
-from runtime.shapes import run_obj
+from runtime.serializers import run_obj
 
 log = logging.getLogger(__name__)
 

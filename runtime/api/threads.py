@@ -5,13 +5,13 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
-from runtime import lifecycle
+from runtime import runs
 from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_thread
 from runtime.api.base import V1View
 from runtime.api.schema import ERROR, ThreadObject, deleted
-from runtime.shapes import thread_obj
+from runtime.serializers import thread_obj
 
 TAGS = ["v1 threads"]
 ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 429: ERROR}
@@ -28,7 +28,7 @@ class ThreadsView(V1View):
     )
     def post(self, request):
         fields = v.validated(v.ThreadCreate, request.data)
-        thread = lifecycle.thread_create(
+        thread = runs.thread_create(
             owner=self.owner,
             metadata=fields.get("metadata"),
             tool_resources=fields.get("tool_resources"),

@@ -17,7 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from runtime.errors import InvalidRequest
-from runtime.lifecycle import normalize_content
+from runtime.runs import normalize_content
 from runtime.tools import registry
 
 FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from runtime.engine.prompt import Turn
-from runtime.models import Run, Thread
+from runtime.engine.prompt import Turn, conversation_for_model
+from runtime.models import Run
+from runtime.runs.threads import store_compaction
 from runtime.summaries import render_summary, summarize
 
 KEEP_RECENT = 10
@@ -25,15 +26,9 @@ def compact_if_long(run: Run, turns: list[Turn]) -> bool:
     if len(stamps) <= settings.THREAD_COMPACT_AFTER_MESSAGES:
         return False
     boundary = stamps[-KEEP_RECENT - 1]
-    chat = []
-    if thread.compacted_summary:
-        chat.append({"role": "user", "content": "(Summary of what came before) " + thread.compacted_summary})
-    chat += [m for turn in turns if turn.at and turn.at <= boundary for m in turn.messages]
-    summary = summarize(chat, model=run.model)
+    summary = summarize(
+        conversation_for_model(thread, [t for t in turns if t.at and t.at <= boundary]), model=run.model
+    )
     if summary is None:
         return False
-    updated = Thread.objects.filter(pk=thread.pk, compacted_until=thread.compacted_until).update(
-        compacted_summary=render_summary(summary), compacted_until=boundary
-    )
-    thread.refresh_from_db(fields=["compacted_summary", "compacted_until"])
-    return bool(updated)
+    return store_compaction(thread, summary=render_summary(summary), until=boundary)

@@ -1,4 +1,4 @@
-"""Building the model's prompt for a run: instructions, what the thread has proven, and history.
+"""Building the model's prompt for a run: instructions, facts the apps know, and history.
 
 History is the thread's messages and tool calls in order. It is cut to the run's budget:
 `truncation_strategy` `last_messages` keeps the N most recent messages; `auto` keeps as much as
@@ -77,15 +77,20 @@ def history(thread: Thread) -> list[Turn]:
     return [turn for *_, turn in items]
 
 
-def system_prompt(run: Run, *, verified_orders: list[str]) -> str:
+def conversation_for_model(thread: Thread, turns: list[Turn] | None = None) -> list[dict]:
+    """The conversation as chat messages, for a model that reads it whole (a summary, a draft reply):
+    what an earlier compaction summarized, then `turns` (default: the thread's history)."""
+    chat = [m for turn in (history(thread) if turns is None else turns) for m in turn.messages]
+    if thread.compacted_summary:
+        chat.insert(0, {"role": "user", "content": "(Summary of what came before) " + thread.compacted_summary})
+    return chat
+
+
+def system_prompt(run: Run, *, facts: list[str]) -> str:
+    """The run's instructions, the facts the apps that plug in know (runtime.hooks.prompt_facts),
+    and the summary of what a long conversation compacted."""
     thread = run.thread
     parts = [run.instructions.strip()] if run.instructions.strip() else []
-    facts = []
-    if thread.customer_id:
-        customer = thread.customer
-        facts.append(f"Signed-in customer: {customer.name} <{customer.email}> (identity verified by the shop).")
-    if verified_orders:
-        facts.append("Orders verified in this conversation: " + ", ".join(verified_orders) + ".")
     if facts:
         parts.append("\n".join(facts))
     if thread.compacted_summary:
@@ -102,11 +107,11 @@ def tool_specs(run: Run, server_tools: dict[str, Tool], ctx) -> list[dict]:
 
 
 def build_messages(
-    run: Run, turns: list[Turn], *, verified_orders: list[str], tools: list[dict], budget: int | None
+    run: Run, turns: list[Turn], *, facts: list[str], tools: list[dict], budget: int | None
 ) -> list[dict]:
     """The chat messages for the next model call from the thread's `turns` (its history), cut to
     `budget` prompt tokens (None: no limit)."""
-    system = {"role": "system", "content": system_prompt(run, verified_orders=verified_orders)}
+    system = {"role": "system", "content": system_prompt(run, facts=facts)}
     strategy = run.truncation_strategy or {}
     if strategy.get("type") == "last_messages" and strategy.get("last_messages"):
         turns = _last_messages(turns, int(strategy["last_messages"]))

@@ -1,4 +1,4 @@
-"""Executing a run: the state machine behind `support.tasks.execute_run`.
+"""Executing a run: the state machine behind `runtime.tasks.execute_run`.
 
     claim → [resume persisted tool calls] → prompt → stream the model → text? finish
                                                                    → tool calls? persist the step,
@@ -8,7 +8,7 @@
 Every model response with tool calls is stored as a run step *before* any tool runs; a run
 executed again (a redelivered task after a crash) resumes from those rows instead of asking the
 model again, so no tool call is made twice. Between chunks the worker checks whether the run was
-cancelled or a person took the thread over.
+cancelled or a person took the thread over. Every write goes through runtime.runs.
 """
 
 from __future__ import annotations
@@ -19,21 +19,19 @@ import os
 import socket
 import threading
 import time
-from datetime import timedelta
+from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
-from runtime import events, lifecycle
+from runtime import events, hooks
 from runtime.engine import compaction
 from runtime.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
 from runtime.engine.prompt import PromptTooLarge, Turn, build_messages, history, tool_specs, tool_step_turn
 from runtime.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
-from runtime.models import Message, Run, RunStep, ToolCall
-from runtime.shapes import step_obj
-from runtime.signals import run_rested
+from runtime.models import Run, RunStep, ToolCall
+from runtime.runs import tool_steps, transitions
+from runtime.serializers import step_obj
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
 from runtime.tools.executor import execute_server_calls
@@ -50,18 +48,33 @@ def worker_name() -> str:
 def execute_run(run_pk: int) -> None:
     """Execute one run to its next resting state. Harmless to call twice or concurrently."""
     worker = worker_name()
-    run = lifecycle.claim_run(run_pk, worker=worker)
+    run = transitions.claim_run(run_pk, worker=worker)
     if run is None:
         return
     try:
         RunExecution(run, worker).execute()
     except Exception:
         log.exception("run %s crashed", run.public_id)
-        lifecycle.run_fail(run, code="server_error", message="Something went wrong on our side. Please try again.")
-    rested = Run.objects.select_related("thread").get(pk=run.pk)
-    for receiver, error in run_rested.send_robust(sender=Run, run=rested):
-        if isinstance(error, Exception):
-            log.error("run_rested receiver %r failed: %r", receiver, error)
+        transitions.run_fail(run, code="server_error", message="Something went wrong on our side. Please try again.")
+    hooks.announce_rest(Run.objects.select_related("thread").get(pk=run.pk))
+
+
+@dataclass
+class Progress:
+    """What one execution of a run keeps between its steps (and between a model call's chunks)."""
+
+    # When the run and its thread were last checked for a cancel or a takeover (time.monotonic()),
+    # and what the check found: "cancelled", "takeover" or None.
+    last_stop_check: float = 0.0
+    stop_reason: str | None = None
+    # The last model call's tool step, run next; and that call's tokens (prompt, completion), stored
+    # by the next lease renewal (one statement fewer between the model's calls and their results).
+    pending_step: tuple[RunStep, list[ToolCall]] | None = None
+    unsaved_usage: tuple[int, int] = (0, 0)
+    # The thread's history as the last model call read it, kept up to date within this execution:
+    # no message joins a thread while its run is active (customers and the API are refused; an
+    # agent replies only after the takeover that cancels the run). None: read it again.
+    turns: list[Turn] | None = None
 
 
 class RunExecution:
@@ -72,26 +85,9 @@ class RunExecution:
         self.ctx = ToolContext(thread=self.thread, run=run)
         self.server_tools = registry.resolve(run.server_tools, self.ctx)
         self.writer = MessageWriter(run, may_post=self._may_post)
-        self._last_stop_check = 0.0
-        self._stop_reason: str | None = None
-        self._stored: tuple[RunStep, list[ToolCall]] | None = None  # the last model call's tool step
-        self._unsaved_usage = (0, 0)  # its tokens (prompt, completion), stored by the next renewal
-        # The thread's history as the last model call read it, kept up to date within this
-        # execution: no message joins a thread while its run is active (customers and the API are
-        # refused; an agent replies only after the takeover that cancels the run). None: read it.
-        self._turns: list[Turn] | None = None
+        self.progress = Progress()
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
-            self._close_unfinished_messages()
-
-    def _close_unfinished_messages(self) -> None:
-        """A message left half-written by a worker that died is ended; the model is asked again."""
-        now = timezone.now()
-        for step in self.run.steps.filter(type=RunStep.Type.MESSAGE_CREATION, status=RunStep.Status.IN_PROGRESS):
-            step.status, step.failed_at = RunStep.Status.FAILED, now
-            step.save(update_fields=["status", "failed_at"])
-        self.run.messages.filter(status=Message.Status.IN_PROGRESS).update(
-            status=Message.Status.INCOMPLETE, incomplete_at=now, incomplete_details={"reason": "run_failed"}
-        )
+            transitions.close_unfinished(run)
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -104,14 +100,14 @@ class RunExecution:
                 step = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
                 pending = (step, list(step.tool_calls.all())) if step is not None else None
             else:  # this execution's own step, if its last model call asked for tools
-                pending, self._stored = self._stored, None
+                pending, self.progress.pending_step = self.progress.pending_step, None
             first = False
             if pending is not None:
                 if not self._advance_tool_step(*pending):
                     return  # waiting for the caller's tool outputs
                 continue
             if self.run.round_trips >= settings.RUN_MAX_ROUND_TRIPS:
-                lifecycle.run_fail(
+                transitions.run_fail(
                     self.run,
                     code="server_error",
                     message="I couldn't finish this request in a reasonable number of steps. "
@@ -124,12 +120,12 @@ class RunExecution:
     def _settle(self) -> bool:
         """True while the run (as loaded) is this worker's to go on with; otherwise settle it."""
         if self.run.status == S.CANCELLING:
-            lifecycle.finish_cancelled(self.run)
+            transitions.finish_cancelled(self.run)
             return False
         if self.run.status != S.IN_PROGRESS or self.run.claimed_by != self.worker:
             return False
         if self.run.expires_at and timezone.now() >= self.run.expires_at:
-            lifecycle.expire_run(self.run)
+            transitions.expire_run(self.run)
             return False
         return True
 
@@ -137,55 +133,43 @@ class RunExecution:
         """Between steps: one statement extends the lease while nothing changed (the usual case);
         otherwise the run is reloaded and whatever happened (a cancel, the expiry, a takeover) is
         settled."""
-        usage, self._unsaved_usage = self._unsaved_usage, (0, 0)
-        if lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES, usage=usage):
+        usage, self.progress.unsaved_usage = self.progress.unsaved_usage, (0, 0)
+        if transitions.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES, usage=usage):
             return True
-        self._save_usage(usage)
-        self._turns = None
-        self.run = self._reload()
+        transitions.add_usage(self.run, usage)
+        self.progress.turns = None
+        self.run = transitions.load(self.run.pk)
         if not self._settle():
             return False
         if self.run.thread.mode not in POSTING_MODES:
             return self._stand_down()
-        return lifecycle.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES)
-
-    def _save_usage(self, usage: tuple[int, int]) -> None:
-        prompt, completion = usage
-        if prompt or completion:
-            Run.objects.filter(pk=self.run.pk).update(
-                prompt_tokens=F("prompt_tokens") + prompt, completion_tokens=F("completion_tokens") + completion
-            )
-
-    def _reload(self) -> Run:
-        return Run.objects.select_related("thread__customer", "assistant").get(pk=self.run.pk)
+        return transitions.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES)
 
     def _model_accepted(self) -> None:
-        """The model has the request and is working on it: meanwhile, count the call (before any of
-        its text is stored, so an execution after a crash knows to look for a half-written message)
-        and check the run may go on, which the first text then relies on (`_may_post`)."""
-        Run.objects.filter(pk=self.run.pk).update(round_trips=F("round_trips") + 1)
-        self.run.round_trips += 1
+        """The model has the request and is working on it: meanwhile, count the call and check the
+        run may go on, which the first text then relies on (`_may_post`)."""
+        transitions.count_round_trip(self.run)
         self._should_stop()
 
     def _may_post(self) -> bool:
         """Whether a message may open: a stop check made within STOP_CHECK_SECONDS answers."""
-        if time.monotonic() - self._last_stop_check < STOP_CHECK_SECONDS:
-            return self._stop_reason is None
+        if time.monotonic() - self.progress.last_stop_check < STOP_CHECK_SECONDS:
+            return self.progress.stop_reason is None
         return assistant_may_post(self.thread.pk)
 
     def _should_stop(self) -> bool:
         """Throttled check, between chunks, for a cancel request or a human taking over."""
+        progress = self.progress
         now = time.monotonic()
-        if now - self._last_stop_check < STOP_CHECK_SECONDS:
-            return self._stop_reason is not None
-        self._last_stop_check = now
-        row = Run.objects.filter(pk=self.run.pk).values_list("status", "thread__mode").first()
-        status, mode = row or (None, None)  # a deleted thread takes its runs with it
+        if now - progress.last_stop_check < STOP_CHECK_SECONDS:
+            return progress.stop_reason is not None
+        progress.last_stop_check = now
+        status, mode = transitions.stop_signals(self.run)  # a deleted thread takes its runs with it
         if status == S.CANCELLING:
-            self._stop_reason = "cancelled"
+            progress.stop_reason = "cancelled"
         elif mode not in POSTING_MODES:
-            self._stop_reason = "takeover"
-        return self._stop_reason is not None
+            progress.stop_reason = "takeover"
+        return progress.stop_reason is not None
 
     # --- one model call ----------------------------------------------------------------------
 
@@ -199,7 +183,7 @@ class RunExecution:
 
     def _model_step(self) -> bool:
         """Ask the model once. Returns True to loop again (tools ran), False when the run rests."""
-        run = self.run
+        run, progress = self.run, self.progress
         if run.thread.mode not in POSTING_MODES:  # as loaded; between steps renew_lease checks it
             return self._stand_down()
         prompt_left, completion_left = self._budgets()
@@ -207,15 +191,13 @@ class RunExecution:
             return self._end_incomplete("max_prompt_tokens")
         if completion_left is not None and completion_left <= 0:
             return self._end_incomplete("max_completion_tokens")
-        turns = self._turns if self._turns is not None else history(run.thread)
+        turns = progress.turns if progress.turns is not None else history(run.thread)
         if compaction.compact_if_long(run, turns):
             turns = history(run.thread)
-        self._turns = turns
+        progress.turns = turns
         tools = tool_specs(run, self.server_tools, self.ctx)
         try:
-            messages = build_messages(
-                run, turns, verified_orders=self.ctx.verified_order_numbers(), tools=tools, budget=prompt_left
-            )
+            messages = build_messages(run, turns, facts=hooks.facts_for(run, self.ctx), tools=tools, budget=prompt_left)
         except PromptTooLarge:
             return self._end_incomplete("max_prompt_tokens")
         request = {"model": run.model, "messages": messages}
@@ -238,23 +220,23 @@ class RunExecution:
             return self._stand_down()
         except ModelCallFailed as error:
             self.writer.abandon("run_failed")
-            lifecycle.run_fail(run, code=error.code, message=error.customer_message)
+            transitions.run_fail(run, code=error.code, message=error.customer_message)
             return False
         run.prompt_tokens += turn.prompt_tokens
         run.completion_tokens += turn.completion_tokens
         if turn.tool_calls and not turn.stopped:
             # The usage is stored with the lease renewal before the tools run (_go_on): one
             # statement fewer between the model's tool calls and their results.
-            self._unsaved_usage = (turn.prompt_tokens, turn.completion_tokens)
+            progress.unsaved_usage = (turn.prompt_tokens, turn.completion_tokens)
         else:
-            self._save_usage((turn.prompt_tokens, turn.completion_tokens))
+            transitions.add_usage(run, (turn.prompt_tokens, turn.completion_tokens))
         if turn.stopped:
             return self._stand_down()
         if turn.tool_calls:
             if self.writer.started:  # text before the tool calls: a message the history must show
                 self.writer.finish(prompt_tokens=0, completion_tokens=0)
-                self._turns = None
-            self._stored = self._persist_tool_step(turn)
+                progress.turns = None
+            progress.pending_step = self._persist_tool_step(turn)
             return True
         if turn.finish_reason == "length":
             self.writer.finish(
@@ -268,22 +250,18 @@ class RunExecution:
             if not assistant_may_post(self.thread.pk):
                 return self._stand_down()
             self.writer.finish(prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens)
-        lifecycle.move_run(run, S.COMPLETED, allowed_from=[S.IN_PROGRESS], completed_at=timezone.now())
+        transitions.run_complete(run)
         return False
 
     def _stand_down(self) -> bool:
         """Stop without posting: the run was cancelled or a person took the thread over."""
         self.writer.abandon("run_cancelled")
-        run = self._reload()
-        if run.status == S.IN_PROGRESS:
-            run = lifecycle.move_run(run, S.CANCELLING, allowed_from=[S.IN_PROGRESS]) or run
-        if run.status == S.CANCELLING:
-            lifecycle.finish_cancelled(run)
+        transitions.stand_down(self.run)
         return False
 
     def _end_incomplete(self, reason: str) -> bool:
         self.writer.abandon("max_tokens")
-        lifecycle.move_run(self.run, S.INCOMPLETE, allowed_from=[S.IN_PROGRESS], incomplete_details={"reason": reason})
+        transitions.run_incomplete(self.run, reason)
         return False
 
     # --- tool calls --------------------------------------------------------------------------
@@ -293,30 +271,26 @@ class RunExecution:
         client_names = {
             t["function"]["name"] for t in self.run.tools if isinstance(t, dict) and t.get("type") == "function"
         }
-        with transaction.atomic():
-            step = RunStep.objects.create(
-                run=self.run,
-                type=RunStep.Type.TOOL_CALLS,
-                prompt_tokens=turn.prompt_tokens,
-                completion_tokens=turn.completion_tokens,
-                model_attempts=turn.attempts,
-                model_duration_ms=turn.duration_ms,
+        calls = [
+            ToolCall(
+                index=i,
+                call_id=pending.id,
+                name=pending.name,
+                arguments=pending.arguments,
+                # A declared client function is the caller's to answer; anything else runs here
+                # (an unknown name becomes an error result for the model).
+                side=ToolCall.Side.CLIENT if pending.name in client_names else ToolCall.Side.SERVER,
             )
-            calls = [
-                ToolCall(
-                    step=step,
-                    index=i,
-                    call_id=pending.id or f"call_{step.public_id[5:]}{i}",
-                    name=pending.name,
-                    arguments=pending.arguments,
-                    # A declared client function is the caller's to answer; anything else runs here
-                    # (an unknown name becomes an error result for the model).
-                    side=ToolCall.Side.CLIENT if pending.name in client_names else ToolCall.Side.SERVER,
-                )
-                for i, pending in enumerate(turn.tool_calls)
-            ]
-            ToolCall.objects.bulk_create(calls)
-        step.run = self.run
+            for i, pending in enumerate(turn.tool_calls)
+        ]
+        step = tool_steps.store_tool_step(
+            self.run,
+            calls=calls,
+            prompt_tokens=turn.prompt_tokens,
+            completion_tokens=turn.completion_tokens,
+            model_attempts=turn.attempts,
+            model_duration_ms=turn.duration_ms,
+        )
         announce = [
             ("thread.run.step.created", step_obj(step, tool_calls=[])),
             ("thread.run.step.in_progress", step_obj(step, tool_calls=[])),
@@ -349,7 +323,7 @@ class RunExecution:
     def _advance_tool_step(self, step: RunStep, calls: list[ToolCall]) -> bool:
         """Run the step's pending server calls; True when the step is done and the run can go on."""
         step.run = self.run
-        execute_server_calls(calls, tools=self.server_tools, ctx=self.ctx)
+        run_server_calls(calls, tools=self.server_tools, ctx=self.ctx)
         tid = self.thread.public_id
         finished = [
             self._activity(call, "failed" if call.error_code else "finished")
@@ -360,12 +334,7 @@ class RunExecution:
         if waiting:
             if finished:
                 events.publish_many(tid, finished)
-            now = timezone.now()
-            ToolCall.objects.filter(pk__in=[c.pk for c in waiting], started_at__isnull=True).update(started_at=now)
-            fields = {"required_action": lifecycle.required_action(waiting)}
             if any(c.side == ToolCall.Side.APPROVAL for c in waiting):
-                # A person decides; that may take longer than a caller's tool outputs.
-                fields["expires_at"] = now + timedelta(seconds=settings.APPROVAL_WAIT_SECONDS)
                 events.publish(
                     tid,
                     "conversation.activity",
@@ -377,15 +346,21 @@ class RunExecution:
                     },
                 )
                 events.notify_staff("approval.requested", {"thread_id": tid})
-            lifecycle.move_run(self.run, S.REQUIRES_ACTION, allowed_from=[S.IN_PROGRESS], **fields)
+            tool_steps.wait_for_action(self.run, waiting)
             return False
-        step.status, step.completed_at = RunStep.Status.COMPLETED, timezone.now()
-        step.save(update_fields=["status", "completed_at"])
+        tool_steps.complete_step(step)
         events.publish_many(tid, [*finished, ("thread.run.step.completed", step_obj(step, tool_calls=calls))])
-        if self._turns is not None:  # the history read for the last call, and now this step's results
+        if self.progress.turns is not None:  # the history read for the last call, and now this step's results
             answered = tool_step_turn(step, calls)
-            self._turns = [*self._turns, answered] if answered is not None else None
+            self.progress.turns = [*self.progress.turns, answered] if answered is not None else None
         return True
+
+
+def run_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext) -> None:
+    """Run a step's pending server calls (runtime.tools.executor) and store their outcomes."""
+    ran, approvals = execute_server_calls(calls, tools=tools, ctx=ctx)
+    if ran:
+        tool_steps.store_outcomes(ran, approvals=approvals, thread=ctx.thread)
 
 
 def _step_delta(step: RunStep, call_delta: dict) -> dict:

@@ -18,13 +18,13 @@ import time
 from collections.abc import Callable
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
 from runtime import events
 from runtime.engine.model import SinkRefused
 from runtime.models import Message, Run, RunStep, Thread
-from runtime.shapes import message_obj, step_obj, text_part
+from runtime.runs.messages import store_finished, store_opened
+from runtime.serializers import message_obj, step_obj, text_part
 
 
 class HumanTookOver(SinkRefused):
@@ -96,9 +96,7 @@ class MessageWriter:
         in this writer or in a snapshot a reconnecting customer would resume from."""
         try:
             self.flush(opening)
-            with transaction.atomic():
-                self.message.save(force_insert=True)
-                self.step.save(force_insert=True)
+            store_opened(self.message, self.step)
         except Exception:
             self._reset()
             events.clear_stream_snapshot(self.thread_id)
@@ -145,9 +143,7 @@ class MessageWriter:
             message.status, message.completed_at = Message.Status.COMPLETED, now
         step.status, step.completed_at = RunStep.Status.COMPLETED, now
         step.prompt_tokens, step.completion_tokens = prompt_tokens, completion_tokens
-        with transaction.atomic():
-            message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
-            step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
+        store_finished(message, step)
         events.publish_many(
             self.thread_id,
             [(f"thread.message.{message.status}", message_obj(message)), ("thread.run.step.completed", step_obj(step))],

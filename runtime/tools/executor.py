@@ -2,7 +2,7 @@
 
 Whatever goes wrong (an unknown tool, arguments that break the schema, a domain rule, a timeout,
 a bug) becomes a structured error result the model can act on; a run never crashes on a tool.
-Each call's outcome is stored on its ToolCall row (output, error code, duration).
+Each call's outcome is set on its ToolCall row (output, error code, duration), for runtime.runs to store.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from common.errors import DomainError
-from runtime.models import ToolApproval, ToolCall
+from runtime.models import ToolCall
 from runtime.tools import registry
 from runtime.tools.approvals import NeedsApproval
 from runtime.tools.context import ToolContext
@@ -64,8 +64,13 @@ def _validator(schema_json: str) -> jsonschema.protocols.Validator:
     return cls(schema)
 
 
-def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_text: str) -> tuple[dict, str]:
-    """Execute one call. Returns (result, error_code); error_code is "" on success."""
+def run_tool(
+    tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_text: str, *, inline: bool = False
+) -> tuple[dict, str]:
+    """Execute one call. Returns (result, error_code); error_code is "" on success.
+
+    In a pool thread with the tool's timeout; `inline`, in this thread and the caller's transaction
+    (a person's approval: the call's effect and its answer commit together), without one."""
     if tool is None:
         return error_result("unknown_tool", f"There is no tool named {name!r}."), "unknown_tool"
     try:
@@ -79,9 +84,11 @@ def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_
         where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
         return error_result("invalid_arguments", f"{where}: {exc.message}"), "invalid_arguments"
     timeout = tool.timeout or settings.TOOL_TIMEOUT_SECONDS
-    future = _pool.submit(_call_in_thread, tool, ctx, arguments)
     try:
-        result = future.result(timeout=timeout)
+        if inline:
+            result = tool.handler(ctx, arguments)
+        else:
+            result = _pool.submit(_call_in_thread, tool, ctx, arguments).result(timeout=timeout)
     except NeedsApproval as need:
         return {
             "approval": {
@@ -105,12 +112,13 @@ def run_tool(tool: registry.Tool | None, ctx: ToolContext, name: str, arguments_
     return result, ""
 
 
-def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext) -> None:
-    """Run the pending server-side calls of one step concurrently and store each outcome."""
+def execute_server_calls(
+    calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext
+) -> tuple[list[ToolCall], list[tuple[ToolCall, dict]]]:
+    """Run the pending server-side calls of one step concurrently, and set each outcome on its row
+    (not saved: runtime.runs.tool_steps.store_outcomes stores them). Returns the calls that ran
+    and, for those that wait for a person, the approval each asks for."""
     pending = [call for call in calls if call.side == ToolCall.Side.SERVER and call.status == ToolCall.Status.PENDING]
-    if not pending:
-        return
-
     approvals: list[tuple[ToolCall, dict]] = []
 
     def one(call: ToolCall) -> None:
@@ -133,13 +141,8 @@ def execute_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Too
         call.started_at = now  # stored with the outcome; until then a timeline shows the step's time
     if len(pending) == 1:
         one(pending[0])
-    else:
+    elif pending:
         # Independent calls of one model response run at once; run_tool bounds each one's time.
         with ThreadPoolExecutor(max_workers=min(len(pending), 8), thread_name_prefix="calls") as batch:
             list(batch.map(one, pending))
-    for call in pending:
-        # One plain UPDATE per call: a step rarely has more than two, and bulk_update's CASE
-        # statement in a transaction costs several times as much for one or two rows.
-        call.save(update_fields=["side", "output", "error_code", "status", "started_at", "duration_ms", "finished_at"])
-    for call, request in approvals:
-        ToolApproval.objects.get_or_create(call=call, defaults={"thread": ctx.thread, **request})
+    return pending, approvals

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.db import connection
+from django.utils import timezone
 from django.utils.html import escape
 
 from agents.models import CannedReply, Escalation, InternalNote
 from config.asgi import application
-from orders.models import OrderEvent, Return
-from runtime import lifecycle, widget
-from runtime.consumers import ChatConsumer
+from orders.models import OrderEvent, Return, VerifiedOrder
+from runtime import runs
 from runtime.engine import runner
-from runtime.models import Message, Run, Thread, ToolApproval, VerifiedOrder
+from runtime.models import Message, Run, Thread, ToolApproval
 from tests.agents.conftest import console_socket, console_url, receive_until
 from tests.factories import ProductFactory, ReturnFactory, delivered_order
+from widget import sessions
+from widget.consumers import ChatConsumer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -56,8 +59,8 @@ def test_a_claim_for_an_escalation_that_moved_on_is_refused(agent_client, escala
 
 def widget_session_for(thread) -> str:
     """A ticket for the customer's widget on `thread` (as /chat/session/ issues for a returning visitor)."""
-    session = widget.WidgetSession(visitor="v-test", thread_id=thread.public_id, customer_id=thread.customer_id)
-    return widget.issue_ticket(session)
+    session = sessions.WidgetSession(visitor="v-test", thread_id=thread.public_id, customer_id=thread.customer_id)
+    return sessions.issue_ticket(session)
 
 
 def test_a_reply_reaches_the_customers_widget_live(agent_client, agent, escalated, thread):
@@ -158,7 +161,7 @@ def test_canned_replies_are_offered_with_the_customer_and_agent_names_filled_in(
 def test_suggest_drafts_a_reply_from_the_conversation_through_the_model(agent_client, escalated, thread, monkeypatch):
     from agents.views import actions
 
-    lifecycle.message_create(thread=thread, role="user", content="Where is order A1001?", author="customer")
+    runs.message_create(thread=thread, role="user", content="Where is order A1001?", author="customer")
     requests = []
     real_call = actions.call_model
 
@@ -217,13 +220,11 @@ def large_return_waiting(scripted, thread, alice):
     headphones = ProductFactory(name="Noise-Cancelling Headphones", price=Decimal("249.00"))
     order = delivered_order(customer=alice, number="A3003", items=[(1, headphones)])
     VerifiedOrder.objects.create(thread=thread, order=order)
-    lifecycle.message_create(
-        thread=thread, role="user", content="Return the headphones, they're broken", author="customer"
-    )
+    runs.message_create(thread=thread, role="user", content="Return the headphones, they're broken", author="customer")
     scripted.tool_calls(
         ("initiate_return", {"order_number": "A3003", "item": "Noise-Cancelling Headphones", "reason": "defective"})
     )
-    run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+    run = runs.run_create(thread=thread, assistant=thread.assistant)
     run.refresh_from_db()
     assert run.status == Run.Status.REQUIRES_ACTION
     return ToolApproval.objects.get(thread=thread)
@@ -247,6 +248,49 @@ def test_approving_a_waiting_tool_call_runs_it_and_the_run_goes_on(
     assert run.status == Run.Status.COMPLETED
     assert thread.messages.filter(role="assistant").last().text == "Your return is open: you'll get a label by email."
     assert json.loads(approval.call.output)["return_id"] == opened.pk
+
+
+def test_an_approval_whose_run_expired_is_closed_with_it_and_cannot_be_given(
+    agent_client, scripted, large_return_waiting, thread
+):
+    runs.expire_run(Run.objects.get(thread=thread))
+    large_return_waiting.refresh_from_db()
+    assert large_return_waiting.status == ToolApproval.Status.EXPIRED
+
+    response = agent_client.post(
+        f"/console/approvals/{large_return_waiting.pk}/decide/", {"decision": "approve"}, **JSON
+    )
+
+    assert response.status_code == 409
+    assert not Return.objects.filter(order__number="A3003").exists()
+
+
+def test_an_approval_past_its_runs_expiry_is_refused_before_the_sweep_comes_round(
+    agent_client, scripted, large_return_waiting, thread
+):
+    Run.objects.filter(thread=thread).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    response = agent_client.post(
+        f"/console/approvals/{large_return_waiting.pk}/decide/", {"decision": "approve"}, **JSON
+    )
+
+    assert response.status_code == 409
+    assert "can no longer be decided" in response.json()["error"]["message"]
+    large_return_waiting.refresh_from_db()
+    assert large_return_waiting.status == ToolApproval.Status.EXPIRED
+    assert Run.objects.get(thread=thread).status == Run.Status.EXPIRED
+    assert not Return.objects.filter(order__number="A3003").exists()
+
+
+def test_an_approval_is_given_once(agent_client, scripted, large_return_waiting, thread):
+    scripted.text("Your return is open.")
+    url = f"/console/approvals/{large_return_waiting.pk}/decide/"
+
+    first = agent_client.post(url, {"decision": "approve"}, **JSON)
+    second = agent_client.post(url, {"decision": "approve"}, **JSON)
+
+    assert (first.status_code, second.status_code) == (200, 409)
+    assert Return.objects.filter(order__number="A3003").count() == 1
 
 
 def test_declining_a_waiting_tool_call_tells_the_model_and_opens_nothing(
@@ -283,10 +327,10 @@ def test_after_hand_back_the_assistant_answers_with_the_agents_turn_in_its_promp
         return real_call(request, *args, **kwargs)
 
     monkeypatch.setattr(runner, "call_model", recording)
-    lifecycle.message_create(
+    runs.message_create(
         thread=thread, role="user", content="What's the status of A1001? alice@example.com", author="customer"
     )
-    run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+    run = runs.run_create(thread=thread, assistant=thread.assistant)
 
     run.refresh_from_db()
     assert run.status == Run.Status.COMPLETED
@@ -327,7 +371,7 @@ def test_the_conversation_page_shows_transcript_tool_calls_summary_orders_and_no
     from agents.services import add_note
     from runtime.models import RunStep, ToolCall
 
-    lifecycle.message_create(thread=thread, role="user", content="Where is <i>A1001</i>?", author="customer")
+    runs.message_create(thread=thread, role="user", content="Where is <i>A1001</i>?", author="customer")
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="m", status=Run.Status.COMPLETED)
     step = RunStep.objects.create(run=run, type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.COMPLETED)
     ToolCall.objects.create(

@@ -6,7 +6,7 @@ import pytest
 from channels.db import database_sync_to_async
 
 from agents.services import escalate
-from runtime import events, lifecycle
+from runtime import events, runs
 from runtime.models import Thread
 from tests.agents.conftest import console_socket, receive_until, staff_member
 
@@ -74,7 +74,7 @@ async def test_watching_a_conversation_shows_the_customer_typing_and_writing(age
     typing = await receive_until(comm, lambda m: m.get("type") == "typing")
     assert typing == {"type": "typing", "thread_id": thread.public_id, "who": "customer"}
 
-    await database_sync_to_async(lifecycle.message_create)(
+    await database_sync_to_async(runs.message_create)(
         thread=thread, role="user", content="Is anyone there?", author="customer", author_name="Alice Example"
     )
     message = await receive_until(comm, lambda m: m.get("type") == "message")

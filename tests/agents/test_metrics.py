@@ -11,7 +11,7 @@ from agents import selectors
 from agents.models import Escalation
 from agents.selectors import Period, confirms_resolution, percentile
 from runtime.models import Message, Run, RunStep, Thread, ToolCall
-from runtime.shapes import text_part
+from runtime.serializers import text_part
 
 PERIOD = Period(date(2026, 3, 1), date(2026, 3, 7))
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)

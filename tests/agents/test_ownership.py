@@ -9,7 +9,7 @@ import pytest
 
 from agents.models import Escalation
 from agents.services import claim, escalate, hand_back
-from runtime import lifecycle
+from runtime import runs
 from runtime.engine.runner import execute_run
 from runtime.errors import ThreadNotAnswering
 from runtime.models import Message, Run, Thread
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def customer_says(thread: Thread, text: str) -> Message:
-    return lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+    return runs.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
 
 
 def wait_for(predicate, timeout: float = 10.0) -> None:
@@ -53,7 +53,7 @@ def test_a_run_streaming_when_the_agent_takes_over_stops_and_posts_nothing(setti
     settings.OFFLINE_MODEL_TOKEN_DELAY_MS = 40  # a slow answer, so the takeover lands mid-stream
     settings.STREAM_BATCH_MS = 10
     customer_says(thread, "Where is my order A1001? My email is alice@example.com")
-    run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+    run = runs.run_create(thread=thread, assistant=thread.assistant)
     # The answer has started streaming into the customer's widget.
     wait_for(lambda: thread.messages.filter(status=Message.Status.IN_PROGRESS, author="assistant").exists())
 
@@ -73,14 +73,14 @@ def test_no_run_can_start_while_a_person_owns_the_thread(agent, thread):
     claim(escalation=escalate(thread=thread, trigger="customer_request", reason="asked"), agent=agent)
     customer_says(thread, "hello?")
     with pytest.raises(ThreadNotAnswering):
-        lifecycle.run_create(thread=thread, assistant=thread.assistant)
+        runs.run_create(thread=thread, assistant=thread.assistant)
 
 
 def test_the_assistant_answers_again_once_handed_back(agent, thread):
     escalation = claim(escalation=escalate(thread=thread, trigger="customer_request", reason="asked"), agent=agent)
     hand_back(escalation=escalation, agent=agent)
     customer_says(thread, "hello")
-    run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+    run = runs.run_create(thread=thread, assistant=thread.assistant)
     run.refresh_from_db()
     assert run.status == Run.Status.COMPLETED
     assert assistant_posts(thread).count() == 1

@@ -14,7 +14,7 @@ from django.utils import timezone
 from agents.models import Escalation
 from agents.services import escalate, retry_missing_summaries
 from agents.tasks import write_summary
-from runtime import lifecycle, summaries
+from runtime import runs, summaries
 from runtime.models import Message
 from runtime.summaries import SUMMARY_SCHEMA
 
@@ -22,10 +22,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def conversation(thread) -> None:
-    lifecycle.message_create(
+    runs.message_create(
         thread=thread, role="user", content="Where is order A1001? alice@example.com", author=Message.Author.CUSTOMER
     )
-    lifecycle.message_create(
+    runs.message_create(
         thread=thread, role="user", content="This is taking forever, I want a human", author=Message.Author.CUSTOMER
     )
 

@@ -10,8 +10,8 @@ from django.test import Client
 from agents.models import Escalation
 from agents.triggers import check_customer_message
 from config.asgi import application
-from runtime import lifecycle
-from runtime.demo import ensure_demo_assistant
+from orders.assistant.persona import ensure_demo_assistant
+from runtime import runs
 from runtime.models import Message, Run, Thread
 from tests.agents.conftest import console_url, receive_until
 
@@ -19,14 +19,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def customer_says(thread: Thread, text: str) -> Message:
-    return lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+    return runs.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
 
 
 def test_the_models_escalate_tool_hands_the_conversation_over(thread, tap):
     """The offline model, through the SDK, the engine and the tool registry, calls escalate_to_human."""
     listener = tap(thread.public_id)
     customer_says(thread, "I'd like to speak with a representative please")
-    run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+    run = runs.run_create(thread=thread, assistant=thread.assistant)
 
     run.refresh_from_db()
     thread.refresh_from_db()
@@ -100,7 +100,7 @@ def test_repeated_failed_runs_hand_the_conversation_over(scripted, settings, thr
         assert not Escalation.objects.filter(thread=thread).exists(), attempt
         customer_says(thread, f"Where is my parcel? ({attempt})")
         scripted.status(500)
-        run = lifecycle.run_create(thread=thread, assistant=thread.assistant)
+        run = runs.run_create(thread=thread, assistant=thread.assistant)
         run.refresh_from_db()
         assert run.status == Run.Status.FAILED
 

@@ -6,7 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from orders.tokens import issue_customer_token
-from runtime import lifecycle
+from runtime import runs
 from runtime.models import Assistant, Thread
 from tests.api import ORDER_SUPPORT, key_client
 from tests.conftest import session_client
@@ -138,7 +138,7 @@ def test_a_thread_of_mine_cannot_run_another_owners_assistant(owner_client):
 
 def test_the_shops_own_assistant_and_widget_threads_are_never_visible(client):
     shop_assistant = Assistant.objects.create(name="Shop", model="gpt-4o-mini")
-    widget_thread = lifecycle.thread_create(assistant=shop_assistant, messages=[{"role": "user", "content": "Hi"}])
+    widget_thread = runs.thread_create(assistant=shop_assistant, messages=[{"role": "user", "content": "Hi"}])
 
     assert client.get(f"/v1/assistants/{shop_assistant.public_id}").status_code == 404
     assert client.get(f"/v1/threads/{widget_thread.public_id}").status_code == 404

@@ -6,7 +6,7 @@ import pytest
 from openai.types.beta import Assistant as SdkAssistant
 from openai.types.beta import AssistantDeleted
 
-from runtime import lifecycle
+from runtime import runs
 from runtime.models import Assistant
 from runtime.tools import registry
 from tests.api import GET_ORDER_STATUS, ORDER_SUPPORT
@@ -52,7 +52,7 @@ def test_retrieve_modify_and_delete(client):
 def test_deleting_an_assistant_that_ran_keeps_its_runs_and_their_assistant_id(owner_client):
     owner, client = owner_client
     created = client.post("/v1/assistants", ORDER_SUPPORT).json()
-    thread = lifecycle.thread_create(owner=owner)
+    thread = runs.thread_create(owner=owner)
     run = client.post(f"/v1/threads/{thread.public_id}/runs", {"assistant_id": created["id"]}).json()
 
     response = client.delete(f"/v1/assistants/{created['id']}")

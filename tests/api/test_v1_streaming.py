@@ -11,7 +11,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.utils import timezone
 
-from runtime import events, lifecycle
+from runtime import events, runs
 from runtime.api import sse
 from runtime.api.sse import RunRelay
 from runtime.errors import ThreadBusy
@@ -139,7 +139,7 @@ def test_a_run_that_cannot_start_after_the_stream_opened_reports_an_error_event(
     def refuse(**kwargs):
         raise ThreadBusy(f"Thread {thread['id']} already has an active run run_other.")
 
-    monkeypatch.setattr(lifecycle, "run_create", refuse)
+    monkeypatch.setattr(runs, "run_create", refuse)
     received = read_events(
         client.post(f"/v1/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True})
     )
@@ -175,14 +175,14 @@ def test_the_relay_keeps_only_the_runs_own_events():
 
 def test_events_of_the_thread_outside_the_run_are_not_relayed(client, assistant, monkeypatch):
     thread = new_thread(client, "Hi")
-    real_run_create = lifecycle.run_create
+    real_run_create = runs.run_create
 
     def create_with_noise(**kwargs):
         events.publish(thread["id"], "agent.message", {"text": "I'm a person"})
         events.publish(thread["id"], "thread.message.created", {"id": "msg_other", "run_id": None})
         return real_run_create(**kwargs)
 
-    monkeypatch.setattr(lifecycle, "run_create", create_with_noise)
+    monkeypatch.setattr(runs, "run_create", create_with_noise)
     received = read_events(
         client.post(f"/v1/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True})
     )
@@ -211,7 +211,7 @@ def quiet_run(status: str):
 def test_a_quiet_stream_checks_the_database_and_ends_with_the_runs_resting_state(client, assistant, monkeypatch):
     thread = new_thread(client, "Hi")
     monkeypatch.setattr(sse, "HEARTBEAT_SECONDS", 0.2)
-    monkeypatch.setattr(lifecycle, "run_create", quiet_run("completed"))
+    monkeypatch.setattr(runs, "run_create", quiet_run("completed"))
 
     received = read_events(
         client.post(f"/v1/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True})
@@ -226,7 +226,7 @@ def test_a_stream_sends_keep_alives_and_gives_up_after_the_runs_lifetime(setting
     settings.RUN_EXPIRES_AFTER_SECONDS = 0
     monkeypatch.setattr(sse, "HEARTBEAT_SECONDS", 0.1)
     monkeypatch.setattr(sse, "STREAM_MARGIN_SECONDS", 0.5)
-    monkeypatch.setattr(lifecycle, "run_create", quiet_run("queued"))
+    monkeypatch.setattr(runs, "run_create", quiet_run("queued"))
 
     body = raw_body(client.post(f"/v1/threads/{thread['id']}/runs", {"assistant_id": assistant["id"], "stream": True}))
 

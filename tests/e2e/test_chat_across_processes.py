@@ -20,7 +20,7 @@ import pytest
 import redis
 import websockets
 
-from runtime.demo import ensure_demo_assistant
+from orders.assistant.persona import ensure_demo_assistant
 from runtime.models import Run
 from tests.e2e.conftest import PROJECT, LiveServer, _wait_until_answering, free_port, server_environment
 

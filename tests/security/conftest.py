@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.demo import ensure_demo_assistant
+from orders.assistant.persona import ensure_demo_assistant
 
 # Fixtures shared with the apps' suites (used by name).
 from tests.agents.conftest import agent, agent_client, escalated, supervisor  # noqa: F401

@@ -13,9 +13,9 @@ from django.core.management.base import CommandError
 from django.test import Client
 
 from orders.models import Customer
-from runtime import widget
 from tests.factories import CustomerFactory, delivered_order
 from tests.test_settings import PRODUCTION, manage
+from widget import sessions
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,7 @@ def test_the_front_page_signs_nobody_in_production(production, bob):
     page = response.content.decode()
 
     assert response.status_code == 302 and response["Location"] == "/console/"
-    assert widget.identity_signature("bob@example.com") not in page
+    assert sessions.identity_signature("bob@example.com") not in page
     assert "A1110" not in page and "bob@example.com" not in page
 
 
@@ -50,7 +50,7 @@ def test_the_demo_page_still_signs_in_the_demo(settings, bob):
 
     page = Client().get("/", {"customer": "bob@example.com"}).content.decode()
 
-    assert f'data-signature="{widget.identity_signature("bob@example.com")}"' in page
+    assert f'data-signature="{sessions.identity_signature("bob@example.com")}"' in page
 
 
 def test_seed_demo_refuses_to_run_when_the_demo_is_off(production):

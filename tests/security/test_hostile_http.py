@@ -14,8 +14,8 @@ import json
 import pytest
 from django.test import Client
 
-from runtime import widget
 from runtime.models import Assistant, Thread
+from widget import sessions
 
 pytestmark = pytest.mark.django_db
 
@@ -190,7 +190,7 @@ def test_api_wrong_types_are_a_400(alice_client, alice_order):
 
 @pytest.fixture
 def widget_ready(settings, db):
-    from runtime.demo import ensure_demo_assistant
+    from orders.assistant.persona import ensure_demo_assistant
 
     settings.WIDGET_IDENTITY_SECRET = "shop-secret"
     ensure_demo_assistant()
@@ -235,7 +235,7 @@ def test_session_an_oversized_body_is_a_413(widget_ready, settings):
 
 
 def test_session_a_signature_is_still_checked_after_all_this(widget_ready, alice):
-    body = json.dumps({"email": alice.email, "signature": widget.identity_signature(alice.email)})
+    body = json.dumps({"email": alice.email, "signature": sessions.identity_signature(alice.email)})
 
     assert raw_post(Client(), "/chat/session/", body).json()["customer"] == {"name": alice.name}
 

@@ -19,11 +19,12 @@ from django.test.utils import CaptureQueriesContext
 from common.actors import Actor
 from orders import services
 from orders.errors import ApprovalRequired
-from orders.models import Return
-from runtime.models import Assistant, Run, RunStep, Thread, ToolApproval, ToolCall, VerifiedOrder
+from orders.models import Return, VerifiedOrder
+from runtime.engine.runner import run_server_calls
+from runtime.models import Assistant, Run, RunStep, Thread, ToolApproval, ToolCall
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
-from runtime.tools.executor import NEEDS_APPROVAL, execute_server_calls, run_tool
+from runtime.tools.executor import NEEDS_APPROVAL, run_tool
 from tests.factories import ProductFactory, UserFactory, delivered_order
 
 # Handlers run in a worker thread, which cannot see a test transaction's uncommitted rows.
@@ -70,7 +71,7 @@ def call_in_run(thread: Thread, **arguments) -> ToolCall:
         side=ToolCall.Side.SERVER,
     )
     ctx = ToolContext(thread=thread, run=run)
-    execute_server_calls([tool_call], tools=registry.resolve(["initiate_return"], ctx), ctx=ctx)
+    run_server_calls([tool_call], tools=registry.resolve(["initiate_return"], ctx), ctx=ctx)
     tool_call.refresh_from_db()
     return tool_call
 

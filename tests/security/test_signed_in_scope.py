@@ -12,14 +12,14 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from orders.models import Order, OrderEvent, Return
-from runtime import widget
-from runtime.models import Thread, VerifiedOrder
+from orders.models import Order, OrderEvent, Return, VerifiedOrder
+from runtime.models import Thread
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
 from runtime.tools.executor import run_tool
 from tests.factories import OrderFactory, OrderItemFactory
 from tests.support.test_chat_consumer import connect, new_session, receive_until
+from widget import sessions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,7 +101,7 @@ async def test_the_attack_as_made_signed_in_as_mallory_typing_alices_email_then_
     chat_ready, mallory, alice_open_order
 ):
     session = await database_sync_to_async(new_session)(
-        email=mallory.email, signature=widget.identity_signature(mallory.email)
+        email=mallory.email, signature=sessions.identity_signature(mallory.email)
     )
     comm, connected, _ = await connect(session["ticket"])
     assert connected

@@ -7,7 +7,7 @@ from io import StringIO
 import pytest
 from django.core.management import call_command
 
-from runtime.demo import ensure_demo_assistant
+from orders.assistant.persona import ensure_demo_assistant
 from runtime.models import Thread
 
 pytestmark = pytest.mark.django_db(transaction=True)

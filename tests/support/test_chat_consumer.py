@@ -11,9 +11,9 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 
 from config.asgi import application
-from runtime import widget
-from runtime.demo import ensure_demo_assistant
+from orders.assistant.persona import ensure_demo_assistant
 from runtime.models import Message, Thread
+from widget import sessions
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -86,7 +86,7 @@ def test_a_forged_identity_signature_is_refused(chat_ready, alice):
 
 
 def test_a_valid_identity_signature_binds_the_thread_to_the_customer(chat_ready, alice):
-    session = new_session(email=alice.email, signature=widget.identity_signature(alice.email))
+    session = new_session(email=alice.email, signature=sessions.identity_signature(alice.email))
     assert session["customer"] == {"name": alice.name}
     assert Thread.objects.get(public_id=session["thread_id"]).customer == alice
 

@@ -7,7 +7,7 @@ import time
 
 from celery import shared_task
 
-from runtime import dispatch
+from runtime import embedded
 
 TICKS: list[float] = []
 
@@ -24,7 +24,7 @@ def test_every_scheduled_task_runs_each_time_it_is_due(settings):
     }
     TICKS.clear()
     stop = threading.Event()
-    beat = threading.Thread(target=dispatch._beat_forever, args=(stop,), daemon=True)
+    beat = threading.Thread(target=embedded.beat_forever, args=(stop,), daemon=True)
     started = time.monotonic()
     beat.start()
     deadline = started + 5

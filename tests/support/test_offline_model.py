@@ -22,7 +22,7 @@ from offline_model.transport import OfflineTransport
 
 MODEL = "gpt-4o-mini"
 
-# Concierge's own tools, as orders/tools.py and support/tools/handoff_tools.py offer them to an
+# Concierge's own tools, as orders/assistant/tools.py and agents/tools.py offer them to an
 # anonymous visitor (the email is required until the customer is signed in).
 ORDER_NUMBER = {"type": "string", "description": "The order number, e.g. A1001.", "minLength": 2, "maxLength": 20}
 EMAIL = {"type": "string", "description": "The email address the order was placed with.", "maxLength": 254}
@@ -115,7 +115,7 @@ ORDERS = {
 
 
 def concierge_shop(name: str, args: dict) -> dict:
-    """Answers like Concierge's tools (orders/tools.py)."""
+    """Answers like Concierge's tools (orders/assistant/tools.py)."""
     number = str(args.get("order_number", "")).upper()
     order = ORDERS.get(number)
     if name == "get_order_status":

@@ -13,12 +13,13 @@ from decimal import Decimal
 
 import pytest
 
-from orders.models import Customer, IdempotencyKey, Order, OrderEvent, Return
+from orders.models import Customer, IdempotencyKey, Order, OrderEvent, Return, VerifiedOrder
 from runtime import events
-from runtime.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
+from runtime.engine.runner import run_server_calls
+from runtime.models import Run, RunStep, Thread, ToolCall
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
-from runtime.tools.executor import execute_server_calls, run_tool
+from runtime.tools.executor import run_tool
 from tests.factories import (
     OrderFactory,
     OrderItemFactory,
@@ -363,7 +364,7 @@ def test_a_re_executed_run_with_new_call_ids_opens_no_second_return(thread, assi
                 side=ToolCall.Side.SERVER,
             )
         )
-        execute_server_calls([calls[-1]], tools=registry.resolve(run.server_tools, ctx), ctx=ctx)
+        run_server_calls([calls[-1]], tools=registry.resolve(run.server_tools, ctx), ctx=ctx)
 
     first, second = (ToolCall.objects.get(pk=c.pk) for c in calls)
     assert first.status == second.status == ToolCall.Status.COMPLETED
@@ -529,7 +530,7 @@ def test_an_anonymous_thread_cannot_call_list_my_orders(thread, assistant, alice
     )
     ctx = ToolContext(thread=thread, run=run)
 
-    execute_server_calls([tool_call], tools=registry.resolve(assistant.server_tools, ctx), ctx=ctx)
+    run_server_calls([tool_call], tools=registry.resolve(assistant.server_tools, ctx), ctx=ctx)
 
     tool_call.refresh_from_db()
     assert tool_call.error_code == "unknown_tool"

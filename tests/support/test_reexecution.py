@@ -10,10 +10,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from orders.models import Return
-from runtime import dispatch, lifecycle
+from orders.models import Return, VerifiedOrder
+from runtime import runs, tasks
 from runtime.engine.runner import execute_run
-from runtime.models import Message, Run, RunStep, ToolCall, VerifiedOrder
+from runtime.models import Message, Run, RunStep, ToolCall
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -23,7 +23,7 @@ RETURN_ARGS = {"order_number": "A1001", "item": "MUG-1", "reason": "defective", 
 @pytest.fixture
 def verified(thread, alice_order):
     VerifiedOrder.objects.create(thread=thread, order=alice_order)
-    lifecycle.message_create(thread=thread, role="user", content="Return one mug please", author="customer")
+    runs.message_create(thread=thread, role="user", content="Return one mug please", author="customer")
     return alice_order
 
 
@@ -32,7 +32,7 @@ def test_a_crash_after_the_tool_ran_resumes_from_the_stored_step_and_opens_one_r
 ):
     scripted.tool_calls(("initiate_return", RETURN_ARGS))
     scripted.text("Return opened.")
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "completed" and Return.objects.count() == 1
 
@@ -69,7 +69,7 @@ def test_a_worker_that_dies_while_its_tools_run_leaves_the_model_calls_usage_cou
 
     monkeypatch.setattr("runtime.engine.runner.execute_server_calls", die)
     with pytest.raises(WorkerDied):
-        lifecycle.run_create(thread=thread, assistant=assistant)
+        runs.run_create(thread=thread, assistant=assistant)
 
     run = Run.objects.get(thread=thread)
     step = run.steps.get(type="tool_calls")
@@ -80,13 +80,13 @@ def test_a_worker_that_dies_while_its_tools_run_leaves_the_model_calls_usage_cou
 def test_a_model_asked_again_with_new_call_ids_still_opens_one_return(scripted, thread, assistant, verified):
     scripted.tool_calls(("initiate_return", RETURN_ARGS))
     scripted.text("Return opened.")
-    lifecycle.run_create(thread=thread, assistant=assistant)
+    runs.run_create(thread=thread, assistant=assistant)
     first = Return.objects.get()
 
-    lifecycle.message_create(thread=thread, role="user", content="Did it work?", author="customer")
+    runs.message_create(thread=thread, role="user", content="Did it work?", author="customer")
     scripted.tool_calls(("initiate_return", RETURN_ARGS))  # new ids: call_scripted…
     scripted.text("Yes, return opened.")
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
 
     run.refresh_from_db()
     assert run.status == "completed"
@@ -101,7 +101,7 @@ def test_a_run_delivered_twice_at_once_is_executed_once(scripted, settings, thre
     if connection.vendor == "sqlite":
         settings.DATABASES["default"]["OPTIONS"]["timeout"] = 20
     scripted.text("Only once.")
-    lifecycle.message_create(thread=thread, role="user", content="Hi", author=Message.Author.CUSTOMER)
+    runs.message_create(thread=thread, role="user", content="Hi", author=Message.Author.CUSTOMER)
     run = Run.objects.create(thread=thread, assistant=assistant, model="m", expires_at=Run.default_expiry())
 
     def deliver():
@@ -143,20 +143,20 @@ def test_the_sweep_finds_runs_nobody_executes(thread, assistant):
         thread=thread.__class__.objects.create(assistant=assistant), assistant=assistant, model="m"
     )
 
-    found = set(lifecycle.orphaned_runs(older_than_seconds=30))
+    found = set(runs.orphaned_runs(older_than_seconds=30))
     assert {stale_queued.pk, abandoned.pk} <= found
     assert running.pk not in found and fresh.pk not in found
 
 
 def test_the_sweep_answers_a_run_whose_task_never_claimed_it(scripted, thread, assistant):
     """E.g. the task failed on an unreachable database: the customer still gets the answer."""
-    lifecycle.message_create(thread=thread, role="user", content="Hello", author="customer")
+    runs.message_create(thread=thread, role="user", content="Hello", author="customer")
     run = Run.objects.create(
         thread=thread, assistant=assistant, model="m", created_at=timezone.now() - timedelta(minutes=1)
     )
     scripted.text("Hello! How can I help?")
 
-    dispatch.sweep_runs()
+    tasks.sweep_runs()
 
     run.refresh_from_db()
     assert run.status == "completed"

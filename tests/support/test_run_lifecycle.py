@@ -11,7 +11,7 @@ from django.utils import timezone
 from openai._utils import maybe_transform
 from openai.types.chat.completion_create_params import CompletionCreateParamsStreaming
 
-from runtime import events, lifecycle
+from runtime import events, hooks, runs
 from runtime.engine.prompt import history
 from runtime.engine.writer import MessageWriter
 from runtime.errors import InvalidRequest, ThreadBusy, ThreadClosed
@@ -30,14 +30,14 @@ WEATHER = {
 
 
 def ask(thread, text="Hello"):
-    lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+    runs.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
 
 
 def test_a_text_answer_streams_the_api_events_in_order(scripted, thread, assistant, tap):
     scripted.text("Hi! How can I help with your order today?")
     events = tap(thread.public_id)
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
 
     run.refresh_from_db()
     assert run.status == "completed"
@@ -93,7 +93,7 @@ def test_the_first_words_go_out_before_the_message_is_stored(thread, assistant, 
 def test_a_second_run_on_a_busy_thread_is_refused_with_the_api_message(thread, assistant):
     Run.objects.create(thread=thread, assistant=assistant, model="m", status="requires_action")
     with pytest.raises(ThreadBusy, match=f"Thread {thread.public_id} already has an active run"):
-        lifecycle.run_create(thread=thread, assistant=assistant)
+        runs.run_create(thread=thread, assistant=assistant)
     with pytest.raises(ThreadBusy, match="Can't add messages to"):
         ask(thread)
 
@@ -106,7 +106,7 @@ def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, as
     events = tap(thread.public_id)
     ask(thread, "Weather in Paris?")
 
-    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
+    run = runs.run_create(thread=thread, assistant=client_assistant)
     run.refresh_from_db()
     assert run.status == "requires_action"
     assert (run.prompt_tokens, run.completion_tokens) == (30, 15)  # the tool-call response's usage
@@ -115,11 +115,11 @@ def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, as
     assert events.names()[-1] == "thread.run.requires_action"
 
     with pytest.raises(InvalidRequest, match="Expected tool outputs"):
-        lifecycle.run_submit_tool_outputs(run, [])
+        runs.run_submit_tool_outputs(run, [])
     with pytest.raises(InvalidRequest, match="No tool call found"):
-        lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": "call_nope", "output": "x"}])
+        runs.run_submit_tool_outputs(run, [{"tool_call_id": "call_nope", "output": "x"}])
 
-    lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": '{"sky": "sunny"}'}])
+    runs.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": '{"sky": "sunny"}'}])
     run.refresh_from_db()
     assert run.status == "completed"
     assert (run.prompt_tokens, run.completion_tokens) == (50, 25)  # both model calls
@@ -133,7 +133,7 @@ def test_a_client_function_waits_for_tool_outputs_and_then_finishes(scripted, as
         "content": '{"sky": "sunny"}',
     }
     with pytest.raises(InvalidRequest, match='Runs in status "completed" do not accept tool outputs'):
-        lifecycle.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": "again"}])
+        runs.run_submit_tool_outputs(run, [{"tool_call_id": call["id"], "output": "again"}])
 
 
 def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answers(
@@ -146,7 +146,7 @@ def test_parallel_server_tool_calls_with_split_arguments_run_and_the_model_answe
     )
     scripted.text("Order A1001 was delivered; I could not find A9999.")
     ask(thread, "Status of A1001 and A9999? alice@example.com")
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
 
     run.refresh_from_db()
     assert run.status == "completed"
@@ -181,7 +181,7 @@ def test_the_model_gets_what_the_sdks_create_would_send(scripted, thread, alice_
     scripted.text("Delivered.")
     ask(thread, "Where is A1001? alice@example.com")
     schema = {"type": "json_schema", "json_schema": {"name": "a", "schema": {"type": "object"}}}
-    run = lifecycle.run_create(
+    run = runs.run_create(
         thread=thread, assistant=assistant, max_completion_tokens=300, response_format=schema, tool_choice="auto"
     )
 
@@ -204,7 +204,7 @@ def test_a_rate_limit_then_success_is_retried(scripted, thread, assistant):
     scripted.status(429, headers={"retry-after-ms": "10"})
     scripted.text("Here I am.")
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "completed"
     assert len(scripted.requests) == 2
@@ -217,7 +217,7 @@ def test_persistent_rate_limits_fail_the_run_with_a_clear_message(scripted, sett
         scripted.status(429)
     events = tap(thread.public_id)
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "failed"
     assert run.last_error["code"] == "rate_limit_exceeded"
@@ -231,7 +231,7 @@ def test_server_errors_fail_the_run_as_server_error(scripted, settings, thread, 
     scripted.status(500)
     scripted.status(503)
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "failed" and run.last_error["code"] == "server_error"
 
@@ -242,7 +242,7 @@ def test_a_stream_cut_mid_answer_is_retried_without_repeating_text(scripted, thr
     scripted.text(answer, pieces=6)
     events = tap(thread.public_id)
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
 
     run.refresh_from_db()
     assert run.status == "completed"
@@ -254,7 +254,7 @@ def test_a_stream_cut_mid_answer_is_retried_without_repeating_text(scripted, thr
 def test_max_completion_tokens_ends_the_run_incomplete(scripted, thread, assistant):
     scripted.text("A very long answer that", finish="length")
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant, max_completion_tokens=256)
+    run = runs.run_create(thread=thread, assistant=assistant, max_completion_tokens=256)
     run.refresh_from_db()
     assert run.status == "incomplete"
     assert run.incomplete_details == {"reason": "max_completion_tokens"}
@@ -268,7 +268,7 @@ def test_last_messages_truncation_sends_only_the_most_recent_messages(scripted, 
         Message.objects.create(thread=thread, role="user", author="customer", content=[_text(f"old {i}")])
     scripted.text("ok")
     ask(thread, "newest")
-    lifecycle.run_create(
+    runs.run_create(
         thread=thread, assistant=assistant, truncation_strategy={"type": "last_messages", "last_messages": 2}
     )
     sent = [m["content"] for m in scripted.requests[0]["messages"][1:]]
@@ -281,7 +281,7 @@ def test_auto_truncation_drops_the_oldest_turns_to_fit_max_prompt_tokens(scripte
         Message.objects.create(thread=thread, role="user", author="customer", content=[_text(f"{i} " + "word " * 100)])
     scripted.text("ok")
     ask(thread, "newest")
-    lifecycle.run_create(thread=thread, assistant=assistant, max_prompt_tokens=400)
+    runs.run_create(thread=thread, assistant=assistant, max_prompt_tokens=400)
     messages = scripted.requests[0]["messages"]
     assert messages[-1]["content"] == "newest"
     assert len(messages) < 10
@@ -290,7 +290,7 @@ def test_auto_truncation_drops_the_oldest_turns_to_fit_max_prompt_tokens(scripte
 
 def test_a_prompt_that_cannot_fit_ends_incomplete(scripted, thread, assistant):
     ask(thread, "word " * 2000)
-    run = lifecycle.run_create(thread=thread, assistant=assistant, max_prompt_tokens=256)
+    run = runs.run_create(thread=thread, assistant=assistant, max_prompt_tokens=256)
     run.refresh_from_db()
     assert run.status == "incomplete" and run.incomplete_details == {"reason": "max_prompt_tokens"}
     assert scripted.requests == []
@@ -301,7 +301,7 @@ def test_the_model_tool_loop_is_capped(scripted, settings, thread, assistant, al
     for _ in range(3):
         scripted.tool_calls(("get_order_status", {"order_number": "A1001", "email": "alice@example.com"}))
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "failed"
     assert run.round_trips == 3 and len(scripted.requests) == 3
@@ -312,14 +312,14 @@ def test_cancelling_a_run_waiting_for_tool_outputs_cancels_it_and_its_step(scrip
     thread = Thread.objects.create()
     scripted.tool_calls(("get_weather", {"city": "Oslo"}))
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
-    cancelled = lifecycle.run_cancel(run)
+    run = runs.run_create(thread=thread, assistant=client_assistant)
+    cancelled = runs.run_cancel(run)
     assert cancelled.status == "cancelled" and cancelled.cancelled_at is not None
     step = run.steps.get()
     assert step.status == "cancelled"
     assert step.tool_calls.get().status == "cancelled"
     with pytest.raises(InvalidRequest, match="Cannot cancel run with status 'cancelled'"):
-        lifecycle.run_cancel(cancelled)
+        runs.run_cancel(cancelled)
 
 
 def test_a_run_waiting_past_its_expiry_expires(scripted, assistant):
@@ -327,14 +327,14 @@ def test_a_run_waiting_past_its_expiry_expires(scripted, assistant):
     thread = Thread.objects.create()
     scripted.tool_calls(("get_weather", {"city": "Oslo"}))
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=client_assistant)
+    run = runs.run_create(thread=thread, assistant=client_assistant)
     Run.objects.filter(pk=run.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
-    assert lifecycle.expire_stale_runs() == 1
+    assert runs.expire_stale_runs() == 1
     run.refresh_from_db()
     assert run.status == "expired"
     assert run.steps.get().status == RunStep.Status.EXPIRED
     with pytest.raises(InvalidRequest):
-        lifecycle.run_submit_tool_outputs(run, [])
+        runs.run_submit_tool_outputs(run, [])
 
 
 def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thread, assistant):
@@ -354,7 +354,7 @@ def _take_over(run):
     Thread.objects.filter(pk=run.thread_id).update(mode=Thread.Mode.HUMAN)  # an agent claims it
 
 
-@pytest.mark.parametrize("meanwhile", [_take_over, lifecycle.run_cancel], ids=["takeover", "cancel"])
+@pytest.mark.parametrize("meanwhile", [_take_over, runs.run_cancel], ids=["takeover", "cancel"])
 def test_a_takeover_or_cancel_while_tools_run_stops_the_run_before_the_model_is_asked_again(
     scripted, thread, assistant, alice_order, monkeypatch, meanwhile
 ):
@@ -365,12 +365,13 @@ def test_a_takeover_or_cancel_while_tools_run_stops_the_run_before_the_model_is_
     run_tools = runner.execute_server_calls
 
     def tools_then_meanwhile(*args, ctx, **kwargs):
-        run_tools(*args, ctx=ctx, **kwargs)
+        outcome = run_tools(*args, ctx=ctx, **kwargs)
         meanwhile(Run.objects.get(pk=ctx.run.pk))
+        return outcome
 
     monkeypatch.setattr(runner, "execute_server_calls", tools_then_meanwhile)
     ask(thread)
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
     run.refresh_from_db()
     assert run.status == "cancelled"
     assert len(scripted.requests) == 1
@@ -399,7 +400,7 @@ def test_a_long_thread_compacts_its_older_turns_into_a_summary(scripted, setting
     scripted.text(json.dumps(summary))  # the compaction call
     scripted.text("Here is the latest.")
     ask(thread, "and now?")
-    run = lifecycle.run_create(thread=thread, assistant=assistant)
+    run = runs.run_create(thread=thread, assistant=assistant)
 
     run.refresh_from_db()
     thread.refresh_from_db()
@@ -418,7 +419,7 @@ def test_a_customer_message_and_its_run_are_stored_and_announced_together(script
     scripted.text("Hi! How can I help?")
     events = tap(thread.public_id)
 
-    message, run = lifecycle.customer_message_create(thread=thread, text="Hello", author_name="Alice")
+    message, run = runs.customer_message_create(thread=thread, text="Hello", author_name="Alice")
 
     assert message.author == Message.Author.CUSTOMER and message.text == "Hello"
     run.refresh_from_db()
@@ -431,37 +432,65 @@ def test_a_customer_message_and_its_run_are_stored_and_announced_together(script
     ]
 
 
-def test_a_customer_message_that_should_not_be_answered_is_stored_without_a_run(thread, assistant):
-    message, run = lifecycle.customer_message_create(
-        thread=thread, text="I want a person", should_answer=lambda t: False
-    )
+@pytest.fixture
+def a_rule_calls_a_person():
+    """A receiver of runtime.hooks.customer_message that hands every conversation to a person."""
+
+    def calls_a_person(sender, **kwargs) -> bool:
+        return True
+
+    hooks.customer_message.connect(calls_a_person, dispatch_uid="tests.calls_a_person")
+    yield
+    hooks.customer_message.disconnect(dispatch_uid="tests.calls_a_person")
+
+
+def test_a_customer_message_a_rule_hands_to_a_person_is_stored_without_a_run(thread, assistant, a_rule_calls_a_person):
+    message, run = runs.customer_message_create(thread=thread, text="Hello")
 
     assert run is None
     assert thread.messages.get().pk == message.pk and not thread.runs.exists()
+
+
+def test_a_rule_that_fails_loses_nothing_the_message_is_stored_and_answered(scripted, thread, assistant):
+    def broken_rule(sender, **kwargs) -> bool:
+        raise RuntimeError("a bug in a plug-in")
+
+    scripted.text("Hi! How can I help?")
+    hooks.customer_message.connect(broken_rule, dispatch_uid="tests.broken_rule")
+    try:
+        message, run = runs.customer_message_create(thread=thread, text="Hello")
+    finally:
+        hooks.customer_message.disconnect(dispatch_uid="tests.broken_rule")
+
+    assert thread.messages.filter(pk=message.pk).exists()
+    run.refresh_from_db()
+    assert run.status == "completed"
 
 
 def test_a_customer_message_is_refused_while_a_run_is_active(thread, assistant):
     Run.objects.create(thread=thread, assistant=assistant, model="m", status="in_progress")
 
     with pytest.raises(ThreadBusy):
-        lifecycle.customer_message_create(thread=thread, text="Hello again")
+        runs.customer_message_create(thread=thread, text="Hello again")
 
     assert not thread.messages.exists()
 
 
-def test_a_customer_message_is_refused_while_a_run_is_active_even_when_it_calls_a_person(thread, assistant):
+def test_a_customer_message_is_refused_while_a_run_is_active_even_when_it_calls_a_person(
+    thread, assistant, a_rule_calls_a_person
+):
     Run.objects.create(thread=thread, assistant=assistant, model="m", status="in_progress")
 
     with pytest.raises(ThreadBusy):
-        lifecycle.customer_message_create(thread=thread, text="A person please", should_answer=lambda t: False)
+        runs.customer_message_create(thread=thread, text="Hello")
 
     assert not thread.messages.exists()
 
 
 def test_a_customer_message_sent_again_with_its_client_id_is_stored_once(scripted, thread, assistant):
     scripted.text("Hi!")
-    first, run = lifecycle.customer_message_create(thread=thread, text="Hello", client_id="c-1")
-    again, no_run = lifecycle.customer_message_create(thread=thread, text="Hello", client_id="c-1")
+    first, run = runs.customer_message_create(thread=thread, text="Hello", client_id="c-1")
+    again, no_run = runs.customer_message_create(thread=thread, text="Hello", client_id="c-1")
 
     assert again.pk == first.pk and run is not None and no_run is None
     assert thread.messages.filter(role="user").count() == 1 and thread.runs.count() == 1
@@ -471,6 +500,6 @@ def test_a_customer_cannot_write_into_a_closed_conversation(thread, assistant):
     Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.CLOSED)
 
     with pytest.raises(ThreadClosed):
-        lifecycle.customer_message_create(thread=thread, text="Hello?")
+        runs.customer_message_create(thread=thread, text="Hello?")
 
     assert not thread.messages.exists()

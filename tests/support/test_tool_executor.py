@@ -13,10 +13,12 @@ import time
 import pytest
 
 from common.errors import InvalidState
-from runtime.models import Run, RunStep, Thread, ToolCall, VerifiedOrder
+from orders.models import VerifiedOrder
+from runtime.engine.runner import run_server_calls
+from runtime.models import Run, RunStep, Thread, ToolCall
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
-from runtime.tools.executor import execute_server_calls, run_tool
+from runtime.tools.executor import run_tool
 from tests.factories import delivered_order
 
 # Handlers run in a worker thread, which cannot see a test transaction's uncommitted rows.
@@ -62,7 +64,7 @@ def step_with_calls(run: Run, *calls: tuple[str, str]) -> list[ToolCall]:
 def execute(run: Run, calls: list[ToolCall], names: list[str]) -> list[ToolCall]:
     """Resolve the tools for the run's thread and execute the calls, as the engine does."""
     ctx = ToolContext(thread=run.thread, run=run)
-    execute_server_calls(calls, tools=registry.resolve(names, ctx), ctx=ctx)
+    run_server_calls(calls, tools=registry.resolve(names, ctx), ctx=ctx)
     return [ToolCall.objects.get(pk=call.pk) for call in calls]
 
 

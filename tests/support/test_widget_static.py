@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from runtime.widget import identity_signature
+from widget.sessions import identity_signature
 
 WIDGET_PATH = "/static/widget/concierge-widget.js"
 SCRIPT_TAG = re.compile(r"<script\b[^>]*concierge-widget\.js[^>]*>", re.IGNORECASE)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orders import demo_data
+from orders.assistant.persona import ensure_demo_assistant
 from orders.models import (
     Customer,
     Order,
@@ -26,7 +27,6 @@ from orders.models import (
     Shipment,
     TrackingEvent,
 )
-from runtime.demo import ensure_demo_assistant
 from runtime.models import Assistant
 
 # (username, password, group or None for the superuser): passwords are set only on creation.

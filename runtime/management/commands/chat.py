@@ -13,11 +13,10 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.core.management.base import BaseCommand, CommandError
 
-from runtime import events, lifecycle
-from runtime.demo import ORDER_SUPPORT_AGENT
+from runtime import events, runs
 from runtime.errors import InvalidRequest
 from runtime.models import Assistant, Message, Thread
-from runtime.shapes import delta_text
+from runtime.serializers import delta_text
 
 TERMINAL_EVENTS = {
     "thread.run.completed",
@@ -35,21 +34,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--message", "-m", required=True)
         parser.add_argument("--thread", help="Continue this thread (thread_…).")
-        parser.add_argument("--assistant", default=ORDER_SUPPORT_AGENT, help="The assistant's name or asst_ id.")
+        parser.add_argument(
+            "--assistant",
+            help="The assistant's name or asst_ id (default: the shop's own, the first without an owner).",
+        )
         parser.add_argument("--timeout", type=float, default=120.0)
 
-    def handle(self, *args, message: str, thread: str | None, assistant: str, timeout: float, **options):
-        found = (
-            Assistant.objects.filter(public_id=assistant).first() or Assistant.objects.filter(name=assistant).first()
-        )
+    def handle(self, *args, message: str, thread: str | None, assistant: str | None, timeout: float, **options):
+        if assistant is None:
+            found = Assistant.objects.filter(owner__isnull=True).order_by("created_at", "id").first()
+        else:
+            found = (
+                Assistant.objects.filter(public_id=assistant).first()
+                or Assistant.objects.filter(name=assistant).first()
+            )
         if found is None:
-            raise CommandError(f"No assistant {assistant!r}. Run `python manage.py seed_demo` first.")
+            raise CommandError(f"No assistant {assistant or 'of the shop'!r}. Run `python manage.py seed_demo` first.")
         if thread:
             conversation = Thread.objects.filter(public_id=thread).first()
             if conversation is None:
                 raise CommandError(f"No thread {thread!r}.")
         else:
-            conversation = lifecycle.thread_create(assistant=found)
+            conversation = runs.thread_create(assistant=found)
         try:
             final = asyncio.run(self._converse(conversation, found, message, timeout))
         except InvalidRequest as error:
@@ -66,8 +72,8 @@ class Command(BaseCommand):
         await layer.group_add(events.group_for(thread.public_id), channel)
 
         def start() -> None:
-            lifecycle.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
-            lifecycle.run_create(thread=thread, assistant=assistant)
+            runs.message_create(thread=thread, role="user", content=text, author=Message.Author.CUSTOMER)
+            runs.run_create(thread=thread, assistant=assistant)
 
         await sync_to_async(start, thread_sensitive=False)()
         while True:

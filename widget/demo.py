@@ -12,7 +12,7 @@ from django.shortcuts import redirect, render
 
 from orders.models import Customer
 from orders.selectors import order_detail_queryset
-from runtime.widget import identity_signature
+from widget.sessions import identity_signature
 
 
 def demo_home(request: HttpRequest) -> HttpResponse:

@@ -14,60 +14,31 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 
-from agents.services import open_escalation, refresh_summary_soon
-from agents.triggers import check_customer_message
-from common.ratelimit import allow_all
-from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
+from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer, client_ip
 from common.text import InputRefused, unstorable
 from common.threads import in_worker
-from runtime import events, lifecycle, widget
-from runtime.errors import InvalidRequest, ThreadClosed
+from runtime import events
 from runtime.models import Message, Thread
-from runtime.shapes import conversation_message, delta_text
+from runtime.serializers import conversation_message, delta_text
+from runtime.subscribers import RUN_STATES, RelaysThreadEvents
+from widget import services, sessions
 
 log = logging.getLogger(__name__)
 
-RUN_STATES = {
-    "thread.run.queued": "thinking",
-    "thread.run.in_progress": "thinking",
-    "thread.run.requires_action": "waiting",
-    "thread.run.completed": "done",
-    "thread.run.incomplete": "done",
-    "thread.run.cancelled": "done",
-    "thread.run.expired": "failed",
-    "thread.run.failed": "failed",
-}
-
-
-class RelaysThreadEvents:
-    """Thread events (single or batched) go straight to `thread_event`, one by one.
-
-    channels closes stale database connections before every handler it dispatches to, which costs
-    a hop to a worker thread per event; relaying an event touches no database (what does, goes
-    through common.threads.in_worker, which gives its connection back in its own thread).
-    """
-
-    async def dispatch(self, message: dict) -> None:
-        if message.get("type") in (events.EVENT_TYPE, events.BATCH_TYPE):
-            for event in events.unbatch(message):
-                await self.thread_event(event)
-        else:
-            await super().dispatch(message)
-
 
 class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
-    session: widget.WidgetSession | None = None
+    session: sessions.WidgetSession | None = None
     run_state: str | None = None  # the last run state sent
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode() or None
         host = headers.get(b"host", b"").decode() or None
-        if not widget.origin_allowed(origin, host):
+        if not sessions.origin_allowed(origin, host):
             await self.close(code=4003)
             return
         ticket = self._query("ticket")
-        self.session = await in_worker(widget.redeem_ticket, ticket) if ticket else None
+        self.session = await in_worker(sessions.redeem_ticket, ticket) if ticket else None
         if self.session is None:
             await self.close(code=4001)
             return
@@ -149,50 +120,18 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 client_id,
             )
             return
-        ip = (self.scope.get("client") or ["?"])[0]
-        result = await in_worker(self._store_and_answer, text.strip(), client_id, ip)
+        result = await in_worker(
+            services.customer_says,
+            self.session,
+            self.thread,
+            text.strip(),
+            client_id=client_id,
+            ip=client_ip(self.scope),
+        )
         if "error" in result:
             await self._error(result["error"], result["message"], client_id)
         else:
             await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
-
-    def _store_and_answer(self, text: str, client_id: str, ip: str) -> dict:
-        """Store the customer's message, then start a run unless a person owns the conversation."""
-        if not allow_all(
-            (f"widget:visitor:{self.session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
-            (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
-        ):
-            return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
-        customer = self.thread.customer  # bound when the session was made; it does not change
-        rules_ran = False
-
-        def should_answer(locked: Thread) -> bool:
-            # The rules that call a person (asking for one, frustration) run on the stored message
-            # of a conversation that is the assistant's.
-            nonlocal rules_ran
-            rules_ran = True
-            return check_customer_message(locked, text) is None
-
-        try:
-            # Stored, and answered unless a rule calls a person, in one transaction; a resend (same
-            # client_id) is stored once; refused while a run is still answering.
-            message, _run = lifecycle.customer_message_create(
-                thread=self.thread,
-                text=text,
-                author_name=customer.name if customer else "",
-                client_id=client_id,
-                should_answer=should_answer,
-            )
-        except ThreadClosed:
-            return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
-        except InvalidRequest:
-            return {"error": "busy", "message": "Please wait for the answer to your last message."}
-        if not rules_ran and message.thread.mode != Thread.Mode.ASSISTANT:
-            # A person already had the conversation: they see the message live; keep their brief fresh.
-            escalation = open_escalation(message.thread)
-            if escalation is not None:
-                refresh_summary_soon(escalation)
-        return {"message": conversation_message(message)}
 
     async def refuse_frame(self, refused: InputRefused) -> None:
         # Name the customer's message when the frame was one, so the widget marks that message failed.

@@ -22,10 +22,10 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 
+from orders.assistant.persona import default_assistant
 from orders.models import Customer
 from orders.selectors import customer_by_identity
-from runtime import lifecycle
-from runtime.demo import default_assistant
+from runtime import runs
 from runtime.models import Thread
 
 SESSION_SALT = "concierge.widget-session"
@@ -90,7 +90,7 @@ def open_session(*, previous_token: str = "", customer: Customer | None) -> tupl
     if assistant is None:
         raise SessionRefused("no_assistant", "The chat is not set up yet (run `manage.py seed_demo`).", status=503)
     visitor = previous.visitor if previous else secrets.token_urlsafe(12)
-    thread = lifecycle.thread_create(
+    thread = runs.thread_create(
         assistant=assistant, customer=customer, metadata={"channel": "widget", "visitor": visitor}
     )
     session = WidgetSession(visitor=visitor, thread_id=thread.public_id, customer_id=customer.pk if customer else None)

@@ -1,8 +1,8 @@
 """The shop's order tools for the assistant: thin adapters onto orders.selectors and orders.services.
 
 Identity comes from the ToolContext (the shop's signed identity, or an order proven in this thread
-by its email), never from the model's arguments. State changes carry idempotency keys on the
-business intent, so a re-executed run never opens a second return.
+by its email: orders.assistant.proofs), never from the model's arguments. State changes carry
+idempotency keys on the business intent, so a re-executed run never opens a second return.
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ from django.conf import settings
 
 from common.errors import DomainError
 from orders import services
+from orders.assistant import proofs
 from orders.errors import ApprovalRequired, IdempotencyConflict
 from orders.idempotency import run_idempotent
-from orders.models import Customer, Order, OrderItem, Return
+from orders.models import Order, OrderItem, Return
 from orders.selectors import find_order_item, normalize_order_number, order_owned_by_email
+from runtime.hooks import prompt_facts
 from runtime.tools.approvals import NeedsApproval
 from runtime.tools.context import ToolContext
 from runtime.tools.registry import tool
@@ -90,7 +92,7 @@ def _status_schema(ctx: ToolContext) -> dict:
 )
 def get_order_status(ctx: ToolContext, args: dict) -> dict:
     number = normalize_order_number(args["order_number"])
-    if ctx.lookups_exhausted():
+    if proofs.lookups_exhausted(ctx):
         return {
             "found": False,
             "error": {
@@ -106,9 +108,9 @@ def get_order_status(ctx: ToolContext, args: dict) -> dict:
         order = order_owned_by_email(number, args["email"]) if args.get("email") else None
         missing = f"No order {number} was found for that email address."
     if order is None:
-        ctx.note_failed_lookup()
+        proofs.note_failed_lookup(ctx)
         return {"found": False, "error": {"code": "not_found", "message": missing}}
-    ctx.verify_order(order)
+    proofs.verify_order(ctx, order)
     return order_payload(order)
 
 
@@ -120,7 +122,7 @@ def get_order_status(ctx: ToolContext, args: dict) -> dict:
     activity=lambda args: f"Tracking the parcel for order {normalize_order_number(args['order_number'])}…",
 )
 def track_shipment(ctx: ToolContext, args: dict) -> dict:
-    order = ctx.proven_order(args["order_number"])
+    order = proofs.proven_order(ctx, args["order_number"])
     shipment = order.latest_shipment
     if shipment is None:
         raise DomainError(
@@ -156,7 +158,7 @@ class _ReturnRefused(Exception):
     activity=lambda args: f"Opening a return on order {normalize_order_number(args['order_number'])}…",
 )
 def initiate_return(ctx: ToolContext, args: dict) -> dict:
-    order = ctx.proven_order(args["order_number"])
+    order = proofs.proven_order(ctx, args["order_number"])
     item = find_order_item(order, args["item"])
     quantity = int(args.get("quantity") or 1)
     # Large refunds in a customer conversation wait for an agent (threads created through /v1 belong
@@ -169,7 +171,7 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
     def open_return():
         try:
             created = services.return_request(
-                actor=ctx.actor_for(order),
+                actor=proofs.actor_for(ctx, order),
                 order_number=order.number,
                 item=item.pk,
                 reason=args["reason"],
@@ -268,33 +270,10 @@ def list_my_orders(ctx: ToolContext, args: dict) -> dict:
     activity=lambda args: f"Cancelling order {normalize_order_number(args['order_number'])}…",
 )
 def cancel_order(ctx: ToolContext, args: dict) -> dict:
-    order = ctx.proven_order(args["order_number"])
-    cancelled = services.order_cancel(actor=ctx.actor_for(order), order_number=order.number, reason="assistant")
+    order = proofs.proven_order(ctx, args["order_number"])
+    cancelled = services.order_cancel(actor=proofs.actor_for(ctx, order), order_number=order.number, reason="assistant")
     return {"order_number": cancelled.number, "status": cancelled.status, "status_label": "Cancelled"}
 
 
-@tool(
-    "request_callback",
-    "Premium customers only: ask a person from the team to call the customer back about a topic.",
-    {
-        "type": "object",
-        "properties": {
-            "topic": {"type": "string", "maxLength": 500},
-            "preferred_time": {"type": "string", "maxLength": 100},
-        },
-        "required": ["topic"],
-    },
-    available=lambda ctx: ctx.customer is not None and ctx.customer.tier == Customer.Tier.PREMIUM,
-    activity=lambda args: "Booking a callback from our team…",
-)
-def request_callback(ctx: ToolContext, args: dict) -> dict:
-    from agents.services import escalate
-
-    when = args.get("preferred_time") or "as soon as possible"
-    escalate(
-        thread=ctx.thread,
-        trigger="model_tool",
-        reason=f"Premium callback requested ({when}): {args['topic']}",
-        priority="high",
-    )
-    return {"callback_requested": True, "preferred_time": when}
+# What the model reads before it answers: who is signed in, which orders this thread proved.
+prompt_facts(proofs.shop_facts)

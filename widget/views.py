@@ -10,7 +10,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from common.ratelimit import allow
-from runtime import widget
+from widget import sessions
 
 SESSION_FIELDS = ("email", "external_id", "signature", "session")
 
@@ -36,7 +36,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     `external_id` with `signature` (the shop's HMAC-SHA256 of it).
     """
     origin = request.headers.get("Origin")
-    if not widget.origin_allowed(origin, request.get_host()):
+    if not sessions.origin_allowed(origin, request.get_host()):
         return JsonResponse(
             {"error": {"code": "origin_not_allowed", "message": "This site may not embed the chat."}}, status=403
         )
@@ -63,11 +63,11 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         message = f"'{wrong[0]}' must be a string."
         return _cors(JsonResponse({"error": {"code": "invalid_request", "message": message}}, status=400), origin)
     try:
-        customer = widget.verify_identity(
+        customer = sessions.verify_identity(
             email=fields["email"], external_id=fields["external_id"], signature=fields["signature"]
         )
-        session, token = widget.open_session(previous_token=fields["session"], customer=customer)
-    except widget.SessionRefused as refused:
+        session, token = sessions.open_session(previous_token=fields["session"], customer=customer)
+    except sessions.SessionRefused as refused:
         return _cors(
             JsonResponse({"error": {"code": refused.code, "message": refused.message}}, status=refused.status), origin
         )
@@ -75,7 +75,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         JsonResponse(
             {
                 "session": token,
-                "ticket": widget.issue_ticket(session),
+                "ticket": sessions.issue_ticket(session),
                 "thread_id": session.thread_id,
                 "customer": {"name": customer.name} if customer else None,
             }

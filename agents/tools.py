@@ -1,7 +1,9 @@
-"""The assistant's way to hand a conversation to a person."""
+"""The assistant's ways to hand a conversation to a person: now, or as a callback for premium customers."""
 
 from __future__ import annotations
 
+from agents.services import escalate, open_escalation
+from orders.models import Customer
 from runtime.tools.context import ToolContext
 from runtime.tools.registry import tool
 
@@ -23,8 +25,6 @@ PRIORITIES = ["low", "normal", "high", "urgent"]
     activity=lambda args: "Asking a person from our team to join…",
 )
 def escalate_to_human(ctx: ToolContext, args: dict) -> dict:
-    from agents.services import escalate, open_escalation
-
     already_waiting = open_escalation(ctx.thread) is not None
     escalation = escalate(
         thread=ctx.thread, trigger="model_tool", reason=args["reason"], priority=args.get("priority", "normal")
@@ -35,3 +35,28 @@ def escalate_to_human(ctx: ToolContext, args: dict) -> dict:
         "priority": escalation.priority,
         "message": "A person from our support team will join this conversation shortly.",
     }
+
+
+@tool(
+    "request_callback",
+    "Premium customers only: ask a person from the team to call the customer back about a topic.",
+    {
+        "type": "object",
+        "properties": {
+            "topic": {"type": "string", "maxLength": 500},
+            "preferred_time": {"type": "string", "maxLength": 100},
+        },
+        "required": ["topic"],
+    },
+    available=lambda ctx: ctx.customer is not None and ctx.customer.tier == Customer.Tier.PREMIUM,
+    activity=lambda args: "Booking a callback from our team…",
+)
+def request_callback(ctx: ToolContext, args: dict) -> dict:
+    when = args.get("preferred_time") or "as soon as possible"
+    escalate(
+        thread=ctx.thread,
+        trigger="model_tool",
+        reason=f"Premium callback requested ({when}): {args['topic']}",
+        priority="high",
+    )
+    return {"callback_requested": True, "preferred_time": when}

@@ -1,0 +1,67 @@
+"""How other apps plug into the runtime without the runtime importing them.
+
+- Tools: `runtime.tools.registry.tool` registers a server-side tool (orders, agents).
+- Signals: `run_rested` after a run comes to rest; `customer_message` while a customer's message
+  is being stored (agents' rules call a person here).
+- Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
+  in, which orders are proven).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from django.db import transaction
+from django.dispatch import Signal
+
+if TYPE_CHECKING:
+    from runtime.models import Run
+    from runtime.tools.context import ToolContext
+
+log = logging.getLogger(__name__)
+
+# Sent (with `run`) when a run comes to rest: completed, failed, incomplete, expired, cancelled, or
+# waiting in requires_action. The agents app checks its escalation rules here.
+run_rested = Signal()
+
+# Sent (with `thread`, locked, and `message`) inside the transaction that stores a customer's
+# message, before the runtime decides whether the assistant answers it. A receiver that hands the
+# conversation to a person returns True: then no run is started.
+customer_message = Signal()
+
+FactsProvider = Callable[["Run", "ToolContext"], list[str]]
+_fact_providers: list[FactsProvider] = []
+
+
+def prompt_facts(provider: FactsProvider) -> FactsProvider:
+    """Register `provider(run, ctx)`: lines of fact for the system prompt of every run."""
+    if provider not in _fact_providers:
+        _fact_providers.append(provider)
+    return provider
+
+
+def facts_for(run: Run, ctx: ToolContext) -> list[str]:
+    return [fact for provider in _fact_providers for fact in provider(run, ctx)]
+
+
+def announce_rest(run: Run) -> None:
+    """Send run_rested; a receiver's failure is logged, never the run's."""
+    for receiver, error in run_rested.send_robust(sender=type(run), run=run):
+        if isinstance(error, Exception):
+            log.error("run_rested receiver %r failed: %r", receiver, error)
+
+
+def person_called_for(thread, message) -> bool:
+    """Send customer_message; True if a receiver handed the conversation to a person.
+
+    In a savepoint: a receiver that fails is logged and undone, and the customer's message is
+    stored (and answered) all the same."""
+    try:
+        with transaction.atomic():
+            responses = customer_message.send(sender=type(thread), thread=thread, message=message)
+    except Exception:
+        log.exception("a customer_message receiver failed on thread %s", thread.public_id)
+        return False
+    return any(response for _receiver, response in responses)

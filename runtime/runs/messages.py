@@ -1,0 +1,102 @@
+"""Messages: appended to a thread (refused while a run is active, as the Assistants API refuses
+them), and the rows of the message the assistant writes as the model streams it."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from runtime import events
+from runtime.errors import InvalidRequest, ThreadBusy
+from runtime.models import Message, RunStep, Thread
+from runtime.serializers import message_obj, text_part
+
+
+def message_kwargs(spec: dict) -> dict:
+    """message_create's arguments from an API message spec ({role, content, attachments?, metadata?})."""
+    role = spec.get("role")
+    return {
+        "role": role,
+        "content": spec.get("content"),
+        "author": Message.Author.API if role == "user" else Message.Author.ASSISTANT,
+        "attachments": spec.get("attachments") or [],
+        "metadata": spec.get("metadata") or {},
+    }
+
+
+def normalize_content(content) -> list[dict]:
+    """Request content (a string, or parts with `text` as a string) → stored API parts."""
+    if isinstance(content, str):
+        if not content.strip():
+            raise InvalidRequest("Message content must not be empty.")
+        return [text_part(content)]
+    if not isinstance(content, list) or not content:
+        raise InvalidRequest("Message content must be a string or a non-empty list of content parts.")
+    parts = []
+    for part in content:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text" and isinstance(part.get("text"), str):
+            parts.append(text_part(part["text"]))
+        elif kind == "image_file" and isinstance(part.get("image_file"), dict):
+            parts.append({"type": "image_file", "image_file": {"detail": "auto", **part["image_file"]}})
+        elif kind == "image_url" and isinstance(part.get("image_url"), dict):
+            parts.append({"type": "image_url", "image_url": {"detail": "auto", **part["image_url"]}})
+        else:
+            raise InvalidRequest(f"Unsupported content part: {str(part)[:100]}")
+    return parts
+
+
+def message_create(
+    *,
+    thread: Thread,
+    role: str,
+    content,
+    author: str,
+    author_name: str = "",
+    metadata: dict | None = None,
+    attachments: list | None = None,
+    check_active_run: bool = True,
+) -> Message:
+    """Append a message to a thread. Refused while a run is active, as the Assistants API does."""
+    if role not in Message.Role.values:
+        raise InvalidRequest(f"Invalid 'role': {role!r}. Expected 'user' or 'assistant'.")
+    parts = normalize_content(content)
+    with transaction.atomic():
+        if check_active_run:
+            Thread.objects.select_for_update().filter(pk=thread.pk).first()
+            refuse_while_busy(thread)
+        message = store_message(
+            thread,
+            role=role,
+            author=author,
+            author_name=author_name,
+            content=parts,
+            metadata=metadata or {},
+            attachments=attachments or [],
+        )
+        events.publish_on_commit(thread.public_id, "thread.message.completed", message_obj(message))
+    return message
+
+
+def refuse_while_busy(thread: Thread) -> None:
+    active = thread.runs.active().first()
+    if active is not None:
+        raise ThreadBusy(f"Can't add messages to {thread.public_id} while a run {active.public_id} is active.")
+
+
+def store_message(thread: Thread, **fields) -> Message:
+    return Message.objects.create(thread=thread, status=Message.Status.COMPLETED, completed_at=timezone.now(), **fields)
+
+
+def store_opened(message: Message, step: RunStep) -> None:
+    """Store the message the assistant began writing and its message_creation step (both in progress)."""
+    with transaction.atomic():
+        message.save(force_insert=True)
+        step.save(force_insert=True)
+
+
+def store_finished(message: Message, step: RunStep) -> None:
+    """Store the written message's text and outcome, and its completed step."""
+    with transaction.atomic():
+        message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
+        step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
