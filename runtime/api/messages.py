@@ -7,7 +7,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 
 from runtime import runs
-from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_message, access_thread, messages_of
 from runtime.api.base import V1View
@@ -82,7 +81,7 @@ class MessageView(V1View):
         message = access_message(access_thread(self.owner, thread_id), message_id)
         fields = v.validated(v.MetadataModify, request.data)
         if "metadata" in fields:
-            message = services.message_modify(message, metadata=fields["metadata"])
+            message = runs.message_modify(message, metadata=fields["metadata"])
         return Response(message_obj(message))
 
     @extend_schema(
@@ -94,5 +93,5 @@ class MessageView(V1View):
     )
     def delete(self, request, thread_id: str, message_id: str):
         message = access_message(access_thread(self.owner, thread_id), message_id)
-        services.message_delete(message)
+        runs.message_delete(message)
         return Response({"id": message_id, "object": "thread.message.deleted", "deleted": True})

@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from runtime import runs
-from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_assistant, access_run, access_step, access_thread, runs_of, steps_of
 from runtime.api.base import V1View
@@ -163,7 +162,7 @@ class RunView(V1View):
         run = access_run(access_thread(self.owner, thread_id), run_id)
         fields = v.validated(v.MetadataModify, request.data)
         if "metadata" in fields:
-            run = services.run_modify(run, metadata=fields["metadata"])
+            run = runs.run_modify(run, metadata=fields["metadata"])
         return run_response(run)
 
 

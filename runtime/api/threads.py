@@ -6,7 +6,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 
 from runtime import runs
-from runtime.api import services
 from runtime.api import validation as v
 from runtime.api.access import access_thread
 from runtime.api.base import V1View
@@ -54,7 +53,7 @@ class ThreadView(V1View):
     def post(self, request, thread_id: str):
         thread = access_thread(self.owner, thread_id)
         fields = v.validated(v.ThreadModify, request.data)
-        return Response(thread_obj(services.thread_modify(thread, fields=fields)))
+        return Response(thread_obj(runs.thread_modify(thread, fields=fields)))
 
     @extend_schema(
         tags=TAGS,
@@ -64,5 +63,5 @@ class ThreadView(V1View):
         responses={200: deleted("thread.deleted", "ThreadDeleted"), **ERRORS},
     )
     def delete(self, request, thread_id: str):
-        services.thread_delete(access_thread(self.owner, thread_id))
+        runs.thread_delete(access_thread(self.owner, thread_id))
         return Response({"id": thread_id, "object": "thread.deleted", "deleted": True})

@@ -13,8 +13,8 @@ the apps that plug in (agents, orders) call these and never save those rows them
 
 from runtime.runs.approvals import ApprovalClosed, decide
 from runtime.runs.creation import customer_message_create, run_create
-from runtime.runs.messages import message_create, normalize_content
-from runtime.runs.threads import thread_create
+from runtime.runs.messages import message_create, message_delete, message_modify, normalize_content
+from runtime.runs.threads import thread_create, thread_delete, thread_modify
 from runtime.runs.tool_steps import check_tool_outputs, required_action, run_submit_tool_outputs
 from runtime.runs.transitions import (
     claim_run,
@@ -26,6 +26,7 @@ from runtime.runs.transitions import (
     renew_lease,
     run_cancel,
     run_fail,
+    run_modify,
 )
 
 __all__ = [
@@ -38,6 +39,8 @@ __all__ = [
     "expire_stale_runs",
     "finish_cancelled",
     "message_create",
+    "message_delete",
+    "message_modify",
     "move_run",
     "normalize_content",
     "orphaned_runs",
@@ -46,6 +49,9 @@ __all__ = [
     "run_cancel",
     "run_create",
     "run_fail",
+    "run_modify",
     "run_submit_tool_outputs",
     "thread_create",
+    "thread_delete",
+    "thread_modify",
 ]

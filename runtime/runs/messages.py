@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from runtime import events
 from runtime.errors import InvalidRequest, ThreadBusy
-from runtime.models import Message, RunStep, Thread
+from runtime.models import Message, Run, RunStep, Thread
 from runtime.serializers import message_obj, text_part
 
 
@@ -100,3 +100,21 @@ def store_finished(message: Message, step: RunStep) -> None:
     with transaction.atomic():
         message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
         step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
+
+
+def message_modify(message: Message, *, metadata: dict | None) -> Message:
+    message.metadata = metadata or {}
+    Message.objects.filter(pk=message.pk).update(metadata=message.metadata)
+    return message
+
+
+def message_delete(message: Message) -> None:
+    """Delete a message, but not while a run is working on its thread (it may be reading it)."""
+    with transaction.atomic():
+        Thread.objects.select_for_update().filter(pk=message.thread_id).first()
+        active = Run.objects.filter(thread_id=message.thread_id).active().first()
+        if active is not None:
+            raise ThreadBusy(
+                f"Can't delete messages in {message.thread.public_id} while a run {active.public_id} is active."
+            )
+        message.delete()

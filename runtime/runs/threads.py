@@ -7,12 +7,14 @@ the thread's row lock (`lock`), when the decision depends on what the thread is 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
 
+from runtime.errors import InvalidRequest
 from runtime.models import Assistant, Run, Thread
 from runtime.runs.messages import message_create, message_kwargs
 from runtime.runs.transitions import run_cancel
@@ -87,3 +89,22 @@ def note_failed_lookup(thread: Thread) -> int:
     Thread.objects.filter(pk=thread.pk).update(failed_lookups=F("failed_lookups") + 1)
     thread.refresh_from_db(fields=["failed_lookups"])
     return thread.failed_lookups
+
+
+def thread_modify(thread: Thread, *, fields: dict) -> Thread:
+    """Change a thread's metadata and tool_resources (the fields given)."""
+    values = {key: fields[key] or {} for key in ("metadata", "tool_resources") if key in fields}
+    if values:
+        Thread.objects.filter(pk=thread.pk).update(**values)
+        for key, value in values.items():
+            setattr(thread, key, value)
+    return thread
+
+
+def thread_delete(thread: Thread) -> None:
+    """Delete a thread with its messages and runs; an active run is cancelled first."""
+    active = thread.runs.active().first()
+    if active is not None:
+        with contextlib.suppress(InvalidRequest):  # it ended meanwhile
+            run_cancel(active)
+    thread.delete()

@@ -168,6 +168,12 @@ def _close_open_parts(run: Run, *, step_status: str, message_reason: str | None)
             events.publish_on_commit(run.thread.public_id, "thread.message.incomplete", message_obj(message))
 
 
+def run_modify(run: Run, *, metadata: dict | None) -> Run:
+    run.metadata = metadata or {}
+    Run.objects.filter(pk=run.pk).update(metadata=run.metadata)
+    return run
+
+
 def run_complete(run: Run) -> Run | None:
     return move_run(run, S.COMPLETED, allowed_from=[S.IN_PROGRESS], completed_at=timezone.now())
 
