@@ -16,6 +16,7 @@ import asyncio
 import atexit
 import logging
 import threading
+import time
 import weakref
 from typing import Any
 
@@ -254,3 +255,48 @@ def stream_snapshot(thread_public_id: str) -> dict | None:
 
 def clear_stream_snapshot(thread_public_id: str) -> None:
     cache.delete(_snapshot_key(thread_public_id))
+
+
+# --- The barrier between announcing a message and storing it -----------------------------------
+# The writer announces the assistant's message with its first words a few milliseconds before it
+# stores it (runtime.engine.writer). A /v1 caller that asks for the message in between waits here
+# until the writer releases it: stored, or given up. Across processes through Redis (a short-lived
+# list the writer pushes to and a waiter blocks on); in one process (the embedded default) through
+# an Event.
+
+STORED_TTL_SECONDS = 10
+_released: dict[str, tuple[threading.Event, float]] = {}
+_released_lock = threading.Lock()
+
+
+def _stored_key(message_public_id: str) -> str:
+    return f"events:stored:{message_public_id}"
+
+
+def release_message(message_public_id: str) -> None:
+    """The announced message is stored (or will never be): whoever waits for it may look again."""
+    target = redis_client_for(_stored_key(message_public_id))
+    if target is not None:
+        client, key = target
+        client.pipeline(transaction=False).rpush(key, 1).expire(key, STORED_TTL_SECONDS).execute()
+        return
+    now = time.monotonic()
+    with _released_lock:
+        for stale in [k for k, (_e, at) in _released.items() if now - at > STORED_TTL_SECONDS]:
+            del _released[stale]
+        event, _at = _released.setdefault(message_public_id, (threading.Event(), now))
+    event.set()
+
+
+def wait_for_message(message_public_id: str, timeout: float) -> bool:
+    """Wait (up to `timeout` seconds) until the writer releases the announced message."""
+    target = redis_client_for(_stored_key(message_public_id))
+    if target is not None:
+        client, key = target
+        if client.blpop([key], timeout=timeout) is None:
+            return False
+        client.rpush(key, 1)  # for any other waiter; the list expires by itself
+        return True
+    with _released_lock:
+        event, _at = _released.setdefault(message_public_id, (threading.Event(), time.monotonic()))
+    return event.wait(timeout)

@@ -6,8 +6,6 @@ assistants and the widget's threads have no owner and are never visible here.
 
 from __future__ import annotations
 
-from time import monotonic, sleep
-
 from runtime import events
 from runtime.api.errors import not_found
 from runtime.models import Assistant, Message, Run, RunStep, Thread
@@ -46,15 +44,13 @@ def access_message(thread: Thread, public_id: str) -> Message:
 
 def _being_stored(thread: Thread, public_id: str) -> Message | None:
     """The message the assistant is writing, announced with its first words a few milliseconds
-    before it is stored (support.engine.writer): a caller that asks for it in between waits for it
-    rather than getting a 404. Nothing is waited for once the announced message is given up."""
-    deadline = monotonic() + STORE_WAIT_SECONDS
-    while (snapshot := events.stream_snapshot(thread.public_id)) and snapshot["message_id"] == public_id:
-        sleep(0.005)
-        message = messages_of(thread).filter(public_id=public_id).first()
-        if message is not None or monotonic() >= deadline:
-            return message
-    return None
+    before it is stored (runtime.engine.writer): a caller that asks for it in between waits until
+    the writer releases it (runtime.events.wait_for_message) rather than getting a 404."""
+    snapshot = events.stream_snapshot(thread.public_id)
+    if not snapshot or snapshot["message_id"] != public_id:
+        return None
+    events.wait_for_message(public_id, timeout=STORE_WAIT_SECONDS)
+    return messages_of(thread).filter(public_id=public_id).first()
 
 
 def runs_of(thread: Thread):

@@ -5,7 +5,8 @@ step.created, step.in_progress, message.created with empty content, message.in_p
 message.completed, step.completed). The events that open them go out with that text before the two
 rows are stored: the customer's first words do not wait for the inserts, which are done in the gap
 before the model's next piece. (An API client that fetches the message by the id in
-`thread.message.created` within those few milliseconds is made to wait for it: support.api.access.)
+`thread.message.created` within those few milliseconds waits until the writer releases it:
+runtime.events.wait_for_message.)
 
 Deltas are published in batches (settings.STREAM_BATCH_MS), not one event per token: the Redis
 channel layer drops messages past a consumer's capacity. Each flush also saves the text so far as
@@ -94,6 +95,7 @@ class MessageWriter:
         """Publish the opening events with the first words, then store the message and its step.
         If either fails, the error goes up and fails the run, and no half-open message is left,
         in this writer or in a snapshot a reconnecting customer would resume from."""
+        message_id = self.message.public_id
         try:
             self.flush(opening)
             store_opened(self.message, self.step)
@@ -101,6 +103,8 @@ class MessageWriter:
             self._reset()
             events.clear_stream_snapshot(self.thread_id)
             raise
+        finally:
+            events.release_message(message_id)  # a /v1 caller may be waiting for it (runtime.api.access)
 
     def flush(self, opening: list[tuple[str, dict]] = ()) -> None:
         """Publish the text not yet sent (after `opening`, the events that announce the message)."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
+from django.db import connection
 from openai.types.beta import Thread as SdkThread
 from openai.types.beta import ThreadDeleted
 from openai.types.beta.threads import Message as SdkMessage
@@ -176,23 +180,56 @@ def announced_message(thread_id: str) -> Message:
     return message
 
 
-def test_a_message_fetched_between_its_announcement_and_its_storing_is_waited_for(client, thread, monkeypatch):
-    message = announced_message(thread["id"])
-    monkeypatch.setattr(access, "sleep", lambda seconds: message.pk or message.save(force_insert=True))
+def writer_later(then) -> threading.Thread:
+    """The engine's writer, a moment later in another thread: `then()`, and the release."""
 
+    def act() -> None:
+        time.sleep(0.05)
+        try:
+            then()
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=act)
+    worker.start()
+    return worker
+
+
+@pytest.mark.django_db(transaction=True)  # the writer's thread must see the thread row
+def test_a_message_fetched_between_its_announcement_and_its_storing_is_waited_for(client, thread):
+    message = announced_message(thread["id"])
+
+    def store() -> None:
+        message.save(force_insert=True)
+        events.release_message(message.public_id)
+
+    writer = writer_later(store)
+    started = time.monotonic()
     response = client.get(f"/v1/threads/{thread['id']}/messages/{message.public_id}")
+    waited = time.monotonic() - started
+    writer.join()
 
     assert response.status_code == 200
     body = response.json()
     SdkMessage.model_validate(body, strict=True)
     assert body["id"] == message.public_id and body["status"] == "in_progress"
+    assert waited < access.STORE_WAIT_SECONDS  # released by the writer, not timed out
 
 
-def test_a_message_announced_and_then_given_up_is_not_found(client, thread, monkeypatch):
+@pytest.mark.django_db(transaction=True)
+def test_a_message_announced_and_then_given_up_is_not_found_at_once(client, thread):
     message = announced_message(thread["id"])
-    monkeypatch.setattr(access, "sleep", lambda seconds: events.clear_stream_snapshot(thread["id"]))
 
+    def give_up() -> None:
+        events.clear_stream_snapshot(thread["id"])
+        events.release_message(message.public_id)
+
+    writer = writer_later(give_up)
+    started = time.monotonic()
     response = client.get(f"/v1/threads/{thread['id']}/messages/{message.public_id}")
+    waited = time.monotonic() - started
+    writer.join()
 
     assert response.status_code == 404
+    assert waited < access.STORE_WAIT_SECONDS
     assert Message.objects.filter(public_id=message.public_id).count() == 0
