@@ -1,6 +1,11 @@
 // The agent console, live: the queue and open conversations over the /ws/console/ socket.
 // An ES module with no build step and no framework. Whatever a customer or an agent typed reaches
-// the page through textContent only, never as HTML.
+// the page through text nodes only, never as HTML; messages are drawn by the markdown renderer the
+// customer's widget uses (static/shared/), so agents see what the customer sees.
+
+import { el } from "../shared/dom.js";
+import { renderMarkdown } from "../shared/markdown.js";
+import { LiveSocket, Refusal, socketUrl } from "../shared/socket.js";
 
 const state = JSON.parse(document.getElementById("console-state")?.textContent || "{}");
 const page = document.querySelector(".console")?.dataset.page;
@@ -25,23 +30,6 @@ const TYPING_SHOWN_MS = 4000;
 const TYPING_SEND_EVERY_MS = 1500;
 
 // --- small helpers -----------------------------------------------------------------------------
-
-/** An element with attributes and children; strings become text nodes (so they are never parsed as HTML). */
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs)) {
-    if (value === undefined || value === null || value === false) continue;
-    if (key === "class") node.className = value;
-    else if (key === "text") node.textContent = value;
-    else if (key === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(key, value === true ? "" : String(value));
-  }
-  for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return node;
-}
 
 function csrfToken() {
   const field = document.querySelector("input[name=csrfmiddlewaretoken]");
@@ -105,112 +93,41 @@ function renderSla(node, escalation) {
   node.className = left >= 0 ? (left < 60 ? "sla sla-soon" : "sla") : "sla sla-breached";
 }
 
-// --- the assistant's markdown, as DOM nodes (never parsed as HTML) ------------------------------
+// --- messages and the socket --------------------------------------------------------------------
 
-const INLINE = /(\*\*[^*\n]+\*\*|`[^`\n]+`|\*[^*\s][^*\n]*\*)/g;
-const LIST_ITEM = /^\s*(?:[-*•]|\d+[.)])\s+(.*)$/;
-
-function inline(text) {
-  const fragment = document.createDocumentFragment();
-  for (const part of text.split(INLINE)) {
-    if (!part) continue;
-    if (part.startsWith("**") && part.endsWith("**") && part.length > 4) fragment.append(el("strong", { text: part.slice(2, -2) }));
-    else if (part.startsWith("`") && part.endsWith("`") && part.length > 2) fragment.append(el("code", { text: part.slice(1, -1) }));
-    else if (part.startsWith("*") && part.endsWith("*") && part.length > 2) fragment.append(el("em", { text: part.slice(1, -1) }));
-    else fragment.append(document.createTextNode(part));
-  }
-  return fragment;
-}
-
-/** Paragraphs, line breaks, bulleted and numbered lists, **bold**, *italic* and `code`. */
-function markdown(text) {
-  const fragment = document.createDocumentFragment();
-  for (const block of text.split(/\n{2,}/)) {
-    let paragraph = null;
-    let list = null;
-    for (const line of block.split("\n")) {
-      const item = LIST_ITEM.exec(line);
-      if (item) {
-        const numbered = /^\s*\d/.test(line);
-        if (!list || list.tagName !== (numbered ? "OL" : "UL")) {
-          list = el(numbered ? "ol" : "ul");
-          fragment.append(list);
-        }
-        list.append(el("li", {}, inline(item[1])));
-        paragraph = null;
-      } else if (line.trim()) {
-        if (!paragraph) {
-          paragraph = el("p");
-          fragment.append(paragraph);
-        } else {
-          paragraph.append(el("br"));
-        }
-        paragraph.append(inline(line));
-        list = null;
-      }
-    }
-  }
-  return fragment;
-}
-
+/** A message's text: the customer's as typed, the assistant's and agents' as markdown (as the widget shows them). */
 function messageBody(m) {
-  if (m.author === "customer" || m.status === "in_progress") return el("div", { class: "msg-text", text: m.text });
-  return el("div", { class: "msg-text md" }, markdown(m.text));
+  if (m.author === "customer") return el("div", { class: "msg-text", text: m.text });
+  return el("div", { class: "msg-text md" }, renderMarkdown(m.text, { streaming: m.status === "in_progress" }));
 }
 
-// --- the socket --------------------------------------------------------------------------------
-
-class ConsoleSocket {
-  constructor(onMessage) {
-    this.onMessage = onMessage;
-    this.watched = new Set();
-    this.backoff = 500;
-    this.status = document.getElementById("live-status");
-    this.connect();
-  }
-
-  connect() {
-    const scheme = location.protocol === "https:" ? "wss" : "ws";
-    this.ws = new WebSocket(`${scheme}://${location.host}/ws/console/`);
-    this.ws.addEventListener("open", () => {
-      this.backoff = 500;
-      this.setStatus("live", "live");
-      for (const threadId of this.watched) this.send({ type: "watch", thread_id: threadId });
-    });
-    this.ws.addEventListener("message", (event) => {
-      let message;
-      try {
-        message = JSON.parse(event.data);
-      } catch {
-        return;
-      }
-      this.onMessage(message);
-    });
-    this.ws.addEventListener("close", (event) => {
-      if (event.code === 4001 || event.code === 4003) {
-        this.setStatus("offline", "signed out");
-        return;
-      }
-      this.setStatus("offline", "reconnecting…");
-      setTimeout(() => this.connect(), this.backoff);
-      this.backoff = Math.min(this.backoff * 2, 15000);
-    });
-  }
-
-  setStatus(value, label) {
-    if (!this.status) return;
-    this.status.dataset.state = value;
-    this.status.textContent = label;
-  }
-
-  send(message) {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
-  }
-
-  watch(threadId) {
-    this.watched.add(threadId);
-    this.send({ type: "watch", thread_id: threadId });
-  }
+/** The console's live socket: `onEvent` hears every event; threads passed to watch() are watched again after a reconnect. */
+function consoleSocket(onEvent) {
+  const status = document.getElementById("live-status");
+  const show = (value, label) => {
+    if (!status) return;
+    status.dataset.state = value;
+    status.textContent = label;
+  };
+  const watched = new Set();
+  const socket = new LiveSocket({
+    url: () => socketUrl(location.origin, "/ws/console/"),
+    onEvent,
+    onChange({ phase, everConnected }) {
+      if (phase === "live") {
+        show("live", "live");
+        for (const threadId of watched) socket.send({ type: "watch", thread_id: threadId });
+      } else if (phase === "stopped") show("offline", "signed out");
+      else if (phase === "retrying" || everConnected) show("offline", "reconnecting…");
+    },
+    // Signed out, or no longer console staff: reconnecting would not help.
+    refusalFor: (code) => (code === 4001 || code === 4003 ? new Refusal("signed_out", "", { fatal: true }) : null),
+  });
+  socket.watch = (threadId) => {
+    watched.add(threadId);
+    socket.send({ type: "watch", thread_id: threadId });
+  };
+  return socket;
 }
 
 // --- what every page keeps: the queue, for the count in the navigation --------------------------
@@ -411,7 +328,7 @@ function conversationPage(socket) {
 
   // The server renders text as typed; the assistant's (and agents') markdown is shown formatted.
   for (const body of timeline.querySelectorAll(".msg-assistant .msg-text, .msg-agent .msg-text")) {
-    body.replaceChildren(markdown(body.textContent.trim()));
+    body.replaceChildren(renderMarkdown(body.textContent.trim()));
     body.classList.add("md");
   }
 
@@ -433,14 +350,29 @@ function conversationPage(socket) {
     if (stick) toBottom();
   }
 
+  const streamed = new Map(); // id -> the text so far of an answer shown streaming
+
   function showMessage(m) {
     const existing = timeline.querySelector(`li[data-id="${CSS.escape(m.id)}"]`);
+    if (existing && !existing.classList.contains("streaming") && m.status === "in_progress") return; // already final
+    if (m.status === "in_progress") streamed.set(m.id, m.text || "");
+    else streamed.delete(m.id);
     if (existing) {
-      if (existing.classList.contains("streaming") || m.status !== "in_progress") existing.replaceWith(messageItem(m));
+      existing.replaceWith(messageItem(m));
       return;
     }
     append(messageItem(m));
     if (m.author === "customer") hideTyping();
+  }
+
+  /** More of a streaming answer: redrawn whole, so its markdown shows as it arrives. */
+  function appendDelta(id, text) {
+    const body = timeline.querySelector(`li.streaming[data-id="${CSS.escape(id)}"] .msg-text`);
+    if (!body || !streamed.has(id)) return;
+    const stick = nearBottom();
+    streamed.set(id, streamed.get(id) + text);
+    body.replaceChildren(renderMarkdown(streamed.get(id), { streaming: true }));
+    if (stick) toBottom();
   }
 
   function showTyping(text) {
@@ -636,15 +568,9 @@ function conversationPage(socket) {
       case "message_started":
         showMessage(message.message);
         break;
-      case "delta": {
-        const bubble = timeline.querySelector(`li[data-id="${CSS.escape(message.id)}"] .msg-text`);
-        if (bubble) {
-          const stick = nearBottom();
-          bubble.textContent += message.text;
-          if (stick) toBottom();
-        }
+      case "delta":
+        appendDelta(message.id, message.text || "");
         break;
-      }
       case "typing":
         if (message.who === "customer") showTyping("The customer is typing…");
         else if (message.who === "agent" && message.username !== me.username) showTyping(`${message.name} is typing…`);
@@ -684,7 +610,7 @@ function conversationPage(socket) {
 
 if (page && state.me) {
   let handle = () => {};
-  const socket = new ConsoleSocket((message) => {
+  const socket = consoleSocket((message) => {
     if (message.type === "hello") {
       queue.clear();
       for (const e of message.queue) queue.set(e.id, e);
@@ -697,4 +623,5 @@ if (page && state.me) {
   if (page === "queue") handle = queuePage();
   else if (page === "conversation") handle = conversationPage(socket);
   renderQueueCount();
+  socket.start();
 }

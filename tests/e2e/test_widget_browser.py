@@ -158,7 +158,7 @@ def test_markup_typed_by_the_customer_is_shown_as_text(shop, page):
 # --- against a scripted server -------------------------------------------------------------------
 
 SHOP = "http://shop.test"
-STATIC = Path(__file__).resolve().parents[2] / "static" / "widget"
+STATIC = Path(__file__).resolve().parents[2] / "static"
 # The shop's own CSS, as unfriendly as it gets: none of it may reach the widget.
 HOSTILE_PAGE = """<!doctype html><html><head><style>
   body { font: 30px/3 serif; color: red; text-align: center; }
@@ -207,11 +207,17 @@ class ScriptedServer:
         self.received: list[dict] = []
         self.hellos: list[dict] = []  # what each new socket is greeted with, in order
         page.route(f"{SHOP}/", lambda route: route.fulfill(body=HOSTILE_PAGE, content_type="text/html"))
-        page.route(
-            f"{SHOP}/static/widget/*", lambda route: route.fulfill(path=STATIC / route.request.url.split("/")[-1])
-        )
+        # The widget's entry script, its ES modules (static/widget/ and static/shared/) and its stylesheet.
+        page.route(f"{SHOP}/static/**", self._static)
         page.route(f"{SHOP}/chat/session/", self._session)
         page.route_web_socket(re.compile(r".*/ws/chat/.*"), self._socket)
+
+    def _static(self, route: Route) -> None:
+        path = (STATIC / route.request.url.removeprefix(f"{SHOP}/static/")).resolve()
+        if not path.is_relative_to(STATIC) or not path.is_file():
+            route.fulfill(status=404)
+            return
+        route.fulfill(path=path)
 
     def _session(self, route: Route) -> None:
         # A CORS-safelisted type: a shop on another origin must not need a preflight.
