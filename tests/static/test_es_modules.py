@@ -8,10 +8,13 @@ The widget and the console draw messages with one renderer and talk over one soc
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urljoin
 
 from django.test import Client
+
+from tests.test_settings import PRODUCTION, manage
 
 WIDGET_ENTRY = "/static/widget/concierge-widget.js"
 CONSOLE_ENTRY = "/static/console/console.js"
@@ -73,3 +76,16 @@ def test_the_widgets_files_are_ascii_and_small():
     for path, body in module_graph(WIDGET_ENTRY).items():
         assert body.isascii(), path
         assert body.count(b"\n") < LONGEST_MODULE_LINES, path
+
+
+def test_a_deployed_console_imports_the_hashed_shared_modules(tmp_path):
+    """After collectstatic (DEBUG off), console.<hash>.js names shared/*.<hash>.js: a page never runs
+    new code against a shared module cached from before a deploy."""
+    done = manage("collectstatic", "--noinput", "-v0", STATIC_ROOT=str(tmp_path), **PRODUCTION)
+    assert done.returncode == 0, done.stderr
+
+    manifest = json.loads((tmp_path / "staticfiles.json").read_text())["paths"]
+    console = (tmp_path / manifest["console/console.js"]).read_text()
+    for shared in ("shared/markdown.js", "shared/socket.js", "shared/dom.js"):
+        hashed = manifest[shared].removeprefix("shared/")
+        assert hashed != shared.removeprefix("shared/") and hashed in console, shared
