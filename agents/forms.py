@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from agents.selectors import Period
+from agents.metrics import Period
 
 MAX_PERIOD_DAYS = 366
 

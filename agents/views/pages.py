@@ -12,6 +12,8 @@ from django.views.decorators.http import require_GET
 
 from agents import selectors
 from agents.forms import MetricsPeriodForm
+from agents.metrics import Period
+from agents.metrics import metrics as compute_metrics
 from agents.models import Escalation
 from agents.permissions import is_supervisor
 from agents.services import escalation_view
@@ -82,14 +84,14 @@ def conversations(request: HttpRequest) -> HttpResponse:
 @supervisor_required
 def metrics(request: HttpRequest) -> HttpResponse:
     form = MetricsPeriodForm(request.GET or None)
-    period = selectors.Period.last_days(7)
+    period = Period.last_days(7)
     if form.is_bound:
         if form.is_valid():
             period = form.period()
         else:
             for error in form.non_field_errors() or [e for errors in form.errors.values() for e in errors]:
                 messages.error(request, error)
-    m = selectors.metrics(period)
+    m = compute_metrics(period)
     c = m.conversations
     tiles = [
         (str(c.conversations), "conversations (a customer wrote in the period)"),

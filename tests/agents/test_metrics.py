@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from agents import selectors
+from agents import metrics
+from agents.metrics import Period, confirms_resolution, percentile
 from agents.models import Escalation
-from agents.selectors import Period, confirms_resolution, percentile
 from runtime.models import Message, Run, RunStep, Thread, ToolCall
 from runtime.serializers import text_part
 
@@ -124,7 +124,7 @@ def dataset(assistant):
 
 @pytest.mark.django_db
 def test_conversations_containment_and_resolution(dataset):
-    c = selectors.conversation_metrics(PERIOD, now=NOW)
+    c = metrics.conversation_metrics(PERIOD, now=NOW)
     assert (c.conversations, c.escalated, c.contained) == (6, 3, 3)
     assert c.containment_rate == 0.5
     assert (c.resolved_confirmed, c.resolved_assumed) == (1, 3)
@@ -132,13 +132,13 @@ def test_conversations_containment_and_resolution(dataset):
 
 @pytest.mark.django_db
 def test_a_reply_less_than_a_day_old_is_not_yet_assumed_resolved(dataset):
-    c = selectors.conversation_metrics(PERIOD, now=at(6, 16))  # an hour after thread 6's reply
+    c = metrics.conversation_metrics(PERIOD, now=at(6, 16))  # an hour after thread 6's reply
     assert c.resolved_assumed == 2
 
 
 @pytest.mark.django_db
 def test_escalations_by_trigger_and_time_to_first_human_reply(dataset):
-    m = selectors.metrics(PERIOD, now=NOW)
+    m = metrics.metrics(PERIOD, now=NOW)
     counts = {trigger: count for trigger, _, count in m.escalations_by_trigger}
     assert counts == {
         "model_tool": 1,
@@ -153,7 +153,7 @@ def test_escalations_by_trigger_and_time_to_first_human_reply(dataset):
 
 @pytest.mark.django_db
 def test_tool_calls_per_tool_with_failure_rate_and_latency_percentiles(dataset):
-    tools = {t.name: t for t in selectors.tool_metrics(PERIOD)}
+    tools = {t.name: t for t in metrics.tool_metrics(PERIOD)}
     assert set(tools) == {"get_order_status", "track_shipment"}
     status = tools["get_order_status"]
     assert (status.calls, status.failures, status.failure_rate) == (5, 1, 0.2)
@@ -167,12 +167,12 @@ def test_tool_calls_per_tool_with_failure_rate_and_latency_percentiles(dataset):
 def test_tokens_and_estimated_cost(settings, dataset):
     settings.COST_PER_MILLION_PROMPT_TOKENS = 0.15
     settings.COST_PER_MILLION_COMPLETION_TOKENS = 0.60
-    assert selectors.token_usage(PERIOD) == (4000, 1000, Decimal("0.0012"))
+    assert metrics.token_usage(PERIOD) == (4000, 1000, Decimal("0.0012"))
 
 
 @pytest.mark.django_db
 def test_an_empty_period_has_no_rates_rather_than_zero_division():
-    m = selectors.metrics(PERIOD, now=NOW)
+    m = metrics.metrics(PERIOD, now=NOW)
     assert m.conversations.conversations == 0 and m.conversations.containment_rate is None
     assert m.first_reply_median_s is None and m.tools == [] and m.estimated_cost == Decimal("0")
 
