@@ -16,9 +16,12 @@ from django.utils import timezone
 
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
-from common.errors import InvalidInput, InvalidState, PermissionDenied
+from common.errors import DomainError, InvalidInput, InvalidState, PermissionDenied
 from runtime import events, runs
 from runtime.dispatch import enqueue
+from runtime.engine.model import ModelCallFailed, call_model
+from runtime.engine.prompt import conversation_for_model
+from runtime.llm.client import default_model
 from runtime.models import Message, Thread, ToolApproval
 from runtime.runs import threads
 
@@ -266,3 +269,29 @@ def refresh_summary_soon(escalation: Escalation) -> None:
     )
     if escalation.is_open and stale:
         enqueue(WRITE_SUMMARY, escalation.pk)
+
+
+SUGGEST_INSTRUCTIONS = (
+    "You draft the next message a human support agent will send to the customer in this conversation. "
+    "The agent will read and edit it before sending. Write only the message: friendly, brief, concrete, "
+    "in the customer's language. Do not promise what the conversation does not show is possible."
+)
+
+
+class SuggestionUnavailable(DomainError):
+    code = "suggestion_unavailable"
+    http_status = 503
+
+
+def suggest_reply(*, thread: Thread, agent) -> str:
+    """An AI draft of the agent's next reply, from the whole conversation.
+
+    One attempt, no retries with backoff: the agent waits on it, and asking again is one click."""
+    check_agent(agent)
+    chat = conversation_for_model(thread)
+    model = thread.assistant.model if thread.assistant_id else default_model()
+    request = {"model": model, "messages": [{"role": "system", "content": SUGGEST_INSTRUCTIONS}, *chat]}
+    try:
+        return call_model(request, max_attempts=1).text.strip()
+    except ModelCallFailed as error:
+        raise SuggestionUnavailable("No suggestion right now; try again.", code=error.code) from None

@@ -20,9 +20,6 @@ from common.actors import Actor
 from common.errors import DomainError, InvalidInput, InvalidState, NotFound
 from orders import services as order_services
 from orders.models import Return
-from runtime.engine.model import ModelCallFailed, call_model
-from runtime.engine.prompt import history
-from runtime.llm.client import default_model
 from runtime.models import Thread, ToolApproval
 from runtime.serializers import conversation_message
 
@@ -202,27 +199,13 @@ def decide_approval(request: HttpRequest, approval_id: int) -> HttpResponse:
     )
 
 
-SUGGEST_INSTRUCTIONS = (
-    "You draft the next message a human support agent will send to the customer in this conversation. "
-    "The agent will read and edit it before sending. Write only the message: friendly, brief, concrete, "
-    "in the customer's language. Do not promise what the conversation does not show is possible."
-)
-
-
 @require_POST
 @agent_required
 def suggest(request: HttpRequest, thread_id: str) -> JsonResponse:
     """An AI draft of the agent's next reply (the offline model answers when no provider is set)."""
     thread = access_thread(thread_id)
-    chat = [message for turn in history(thread) for message in turn.messages]
-    if thread.compacted_summary:
-        chat.insert(0, {"role": "user", "content": "(Summary of what came before) " + thread.compacted_summary})
-    model = thread.assistant.model if thread.assistant_id else default_model()
-    request_body = {"model": model, "messages": [{"role": "system", "content": SUGGEST_INSTRUCTIONS}, *chat]}
     try:
-        turn = call_model(request_body)
-    except ModelCallFailed as error:
-        return JsonResponse(
-            {"error": {"code": error.code, "message": "No suggestion right now; try again."}}, status=503
-        )
-    return JsonResponse({"text": turn.text.strip()})
+        text = services.suggest_reply(thread=thread, agent=request.user)
+    except DomainError as error:
+        return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=error.http_status)
+    return JsonResponse({"text": text})

@@ -119,17 +119,20 @@ def call_model(
     sink: TextSink | None = None,
     should_stop: Callable[[], bool] | None = None,
     opened: Callable[[], None] | None = None,
+    max_attempts: int | None = None,
 ) -> ModelTurn:
     """Stream one completion for `request` (chat.completions arguments without `stream`).
 
     The request goes out through the SDK's client as `chat.completions.create` sends it, without
     that method's walk over the arguments' declared types: it rewrites nothing in a request of
     plain JSON values like this one, and took 2 ms of the worker's CPU per call, before the model
-    even had the request (a test in tests/support/test_run_lifecycle.py checks it would change nothing).
+    even had the request (a test in tests/runtime/test_run_lifecycle.py checks it would change nothing).
 
     `opened` is called once, when the model first accepted the request and before its first chunk
     is read: work done there overlaps the model's time to first token instead of adding to it.
+    Retryable failures are tried again with backoff, up to `max_attempts` (MODEL_MAX_ATTEMPTS).
     """
+    max_attempts = max_attempts or settings.MODEL_MAX_ATTEMPTS
     client = chat_client()
 
     def once() -> None:
@@ -149,7 +152,7 @@ def call_model(
             raise
         except Exception as error:
             code, retryable = _classify(error)
-            if not retryable or attempt >= settings.MODEL_MAX_ATTEMPTS:
+            if not retryable or attempt >= max_attempts:
                 log.warning("model call failed after %s attempt(s): %r", attempt, error)
                 raise ModelCallFailed(code, str(error) or error.__class__.__name__) from error
             emitted = getattr(error, "emitted", emitted)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -159,17 +160,17 @@ def test_canned_replies_are_offered_with_the_customer_and_agent_names_filled_in(
 
 
 def test_suggest_drafts_a_reply_from_the_conversation_through_the_model(agent_client, escalated, thread, monkeypatch):
-    from agents.views import actions
+    from agents import services
 
     runs.message_create(thread=thread, role="user", content="Where is order A1001?", author="customer")
     requests = []
-    real_call = actions.call_model
+    real_call = services.call_model
 
     def recording(request, *args, **kwargs):
         requests.append(request)
         return real_call(request, *args, **kwargs)
 
-    monkeypatch.setattr(actions, "call_model", recording)
+    monkeypatch.setattr(services, "call_model", recording)
     response = agent_client.post(console_url(thread, "suggest"), **JSON)
 
     assert response.status_code == 200
@@ -177,6 +178,18 @@ def test_suggest_drafts_a_reply_from_the_conversation_through_the_model(agent_cl
     [request] = requests
     assert request["messages"][0]["role"] == "system" and "draft" in request["messages"][0]["content"]
     assert {"role": "user", "content": "Where is order A1001?"} in request["messages"]
+
+
+def test_suggest_asks_the_model_once_and_says_when_it_cannot(agent_client, escalated, thread, scripted, settings):
+    settings.MODEL_RETRY_BASE_SECONDS = 5  # a retry would show as a wait of seconds
+    scripted.status(503)
+    started = time.monotonic()
+
+    response = agent_client.post(console_url(thread, "suggest"), **JSON)
+
+    assert response.status_code == 503
+    assert response.json()["error"]["message"] == "No suggestion right now; try again."
+    assert len(scripted.requests) == 1 and time.monotonic() - started < 2
 
 
 @pytest.fixture
