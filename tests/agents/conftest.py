@@ -1,7 +1,7 @@
 """Console staff (an agent, a colleague, a supervisor, and staff who may not use the console),
 signed-in clients for them, and an escalated conversation to work on.
 
-The runtime's fixtures (assistant, thread, tap, scripted) come from tests/support/conftest.py.
+The runtime's fixtures (assistant, thread, tap, scripted) come from tests/runtime/conftest.py.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from agents.permissions import AGENTS_GROUP, SUPERVISORS_GROUP
 from agents.services import escalate
 from config.asgi import application
 from tests.factories import UserFactory
-from tests.support import conftest as runtime
+from tests.runtime import conftest as runtime
 
-# The runtime's fixtures, shared with tests/support.
+# The runtime's fixtures, shared with tests/runtime.
 assistant, thread, tap, scripted = runtime.assistant, runtime.thread, runtime.tap, runtime.scripted
 
 

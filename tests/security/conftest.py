@@ -8,7 +8,7 @@ from orders.assistant.persona import ensure_demo_assistant
 
 # Fixtures shared with the apps' suites (used by name).
 from tests.agents.conftest import agent, agent_client, escalated, supervisor  # noqa: F401
-from tests.support.conftest import assistant, tap, thread  # noqa: F401
+from tests.runtime.conftest import assistant, tap, thread  # noqa: F401
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from runtime import events
 from runtime.models import Message
 from tests.agents.conftest import session_cookie
 from tests.listener import GroupListener
-from tests.support.test_chat_consumer import new_session, receive_until
+from tests.widget.test_chat_consumer import new_session, receive_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -18,7 +18,7 @@ from runtime.tools import registry
 from runtime.tools.context import ToolContext
 from runtime.tools.executor import run_tool
 from tests.factories import OrderFactory, OrderItemFactory
-from tests.support.test_chat_consumer import connect, new_session, receive_until
+from tests.widget.test_chat_consumer import connect, new_session, receive_until
 from widget import sessions
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,14 +12,14 @@ from runtime import embedded
 TICKS: list[float] = []
 
 
-@shared_task(name="tests.support.test_embedded_beat.tick")
+@shared_task(name="tests.runtime.test_embedded_beat.tick")
 def tick() -> None:
     TICKS.append(time.monotonic())
 
 
 def test_every_scheduled_task_runs_each_time_it_is_due(settings):
     settings.CELERY_BEAT_SCHEDULE = {
-        "tick": {"task": "tests.support.test_embedded_beat.tick", "schedule": 0.05},
+        "tick": {"task": "tests.runtime.test_embedded_beat.tick", "schedule": 0.05},
         "never due here": {"task": "support.tasks.sweep_runs", "schedule": 3600},
     }
     TICKS.clear()

@@ -7,7 +7,7 @@ import pytest
 from runtime import events
 from runtime.models import Assistant, Thread
 from tests.listener import GroupListener
-from tests.support.scripted_model import ScriptedModel
+from tests.runtime.scripted_model import ScriptedModel
 
 ORDER_TOOLS = ["get_order_status", "track_shipment", "initiate_return", "list_my_orders", "escalate_to_human"]
 

@@ -1,0 +1,136 @@
+"""The layering of docs/architecture.md, checked on the source: dependencies point down only.
+
+    config                      wires everything (settings, urls, asgi, celery)
+    widget   agents             the customer's channel; the human side (a plug-in)
+    orders                      the shop: its core knows no runtime; orders.assistant plugs into it
+    runtime                     the assistant runtime: blind to the shop, the agents and the transports
+    accounts   offline_model    API keys; the built-in model
+    common                      the ground floor: imports nothing of the project
+
+An upward import fails here with the file and line, and so does a cycle between modules or an
+import inside a function (other than an app's ready(), where Django apps register on import).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+# Who may import whom, package by package (a package may always import itself).
+ALLOWED = {
+    "common": set(),
+    "accounts": {"common"},
+    "offline_model": {"common"},
+    "runtime": {"common", "accounts", "offline_model"},
+    "orders": {"common", "accounts", "runtime"},
+    "agents": {"common", "orders", "runtime"},
+    "widget": {"common", "orders", "runtime"},
+    "config": {"common", "accounts", "offline_model", "runtime", "orders", "agents", "widget"},
+}
+# The shop's core knows nothing of the runtime: only the modules that plug the shop into it do.
+SHOP_PLUG_INS = ("orders.assistant", "orders.management")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PROJECT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def first_party_sources() -> dict[str, Path]:
+    return {
+        module_name(path): path
+        for package in ALLOWED
+        for path in (PROJECT / package).rglob("*.py")
+        if "migrations" not in path.parts
+    }
+
+
+SOURCES = first_party_sources()
+
+
+def imports(path: Path) -> list[tuple[str, int, str | None]]:
+    """(imported module, line, enclosing function or None) of every first-party import in `path`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    enclosing: dict[int, str] = {}
+    for function in ast.walk(tree):
+        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+            for node in ast.walk(function):
+                enclosing.setdefault(id(node), function.name)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            # `from package import module` imports the module; `from module import name`, the module.
+            names = [
+                f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in SOURCES else node.module
+                for alias in node.names
+            ]
+        else:
+            continue
+        for name in names:
+            if name.split(".")[0] in ALLOWED:
+                found.append((name, node.lineno, enclosing.get(id(node))))
+    return found
+
+
+def test_every_import_points_down_the_layers():
+    upward = []
+    for module, path in SOURCES.items():
+        package = module.split(".")[0]
+        for name, line, _ in imports(path):
+            target = name.split(".")[0]
+            if target != package and target not in ALLOWED[package]:
+                upward.append(f"{path.relative_to(PROJECT)}:{line} {package} imports {name}")
+    assert upward == []
+
+
+def test_the_shops_core_knows_nothing_of_the_runtime():
+    found = [
+        f"{path.relative_to(PROJECT)}:{line} imports {name}"
+        for module, path in SOURCES.items()
+        if module.startswith("orders") and not module.startswith(SHOP_PLUG_INS)
+        for name, line, _ in imports(path)
+        if name.startswith("runtime")
+    ]
+    assert found == []
+
+
+def test_no_import_hides_inside_a_function_except_an_apps_ready():
+    hidden = [
+        f"{path.relative_to(PROJECT)}:{line} imports {name} inside {function}()"
+        for path in SOURCES.values()
+        for name, line, function in imports(path)
+        if function is not None and not (path.name == "apps.py" and function == "ready")
+    ]
+    assert hidden == []
+
+
+def test_no_two_modules_import_each_other_even_through_others():
+    graph = {
+        module: {name for name, _, function in imports(path) if function is None and name in SOURCES}
+        for module, path in SOURCES.items()
+    }
+    # A package's own __init__ imports what it re-exports; its submodules importing their siblings
+    # through it would be a cycle, which the walk below finds like any other.
+    cycles, state = [], {}
+
+    def visit(module: str, path: list[str]) -> None:
+        state[module] = "open"
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == "open":
+                cycles.append(" → ".join([*path[path.index(target) :], target]))
+            elif target not in state:
+                visit(target, [*path, target])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_layers_are_checked_on_every_package():
+    packages = {path.parent.name for path in PROJECT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert packages == set(ALLOWED)
