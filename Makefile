@@ -38,9 +38,9 @@ test: $(VENV)/.dev-installed browser $(NODE_SDK)
 	$(PY) manage.py makemigrations --check --dry-run
 	$(VENV)/bin/pytest
 
-## test-fast: the suite without the slow end-to-end tests
+## test-fast: the suite without the slow end-to-end tests, on every core (pytest-xdist)
 test-fast: $(VENV)/.dev-installed
-	$(VENV)/bin/pytest -m "not slow"
+	$(VENV)/bin/pytest -m "not slow" -n auto
 
 # The official openai Node SDK for tests/e2e/test_openai_node_sdk.py, at the exact version of its lock file.
 # npm writes node_modules/.package-lock.json on install: newer than the lock file means nothing to do.
