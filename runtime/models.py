@@ -22,7 +22,7 @@ class Assistant(models.Model):
 
     `tools` holds Assistants-format tools; every `function` there is client-side (the run stops in
     `requires_action` for whoever created the assistant). `server_tools` names tools registered in
-    code (support.tools.registry) that run on the server. A name may not be in both.
+    code (runtime.tools.registry) that run on the server. A name may not be in both.
     """
 
     public_id = models.CharField(max_length=40, unique=True, default=ids.new_assistant_id, editable=False)

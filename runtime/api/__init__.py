@@ -1,6 +1,6 @@
 """The Assistants-compatible REST API (/v1): OpenAI's Assistants API v2 wire format over Concierge's runtime.
 
 Views are thin: they authenticate the API key, validate like the API, fetch the caller's objects
-(support.api.access), call support.lifecycle (or support.api.services for plain configuration writes)
-and answer with support.shapes. Streaming answers relay the runtime's events (support.api.sse).
+(runtime.api.access), call runtime.runs (or runtime.api.services for the assistants' configuration)
+and answer with runtime.serializers. Streaming answers relay the runtime's events (runtime.api.sse).
 """

@@ -1,4 +1,4 @@
-"""Response shapes of /v1 for /api/docs/ (documentation only: support.shapes builds the real ones)."""
+"""Response shapes of /v1 for /api/docs/ (documentation only: runtime.serializers builds the real ones)."""
 
 from __future__ import annotations
 

@@ -159,7 +159,7 @@ def function_names(tools: list[dict]) -> set[str]:
 
 
 def check_server_tools(value: Any, param: str = "server_tools") -> list[str]:
-    """Concierge's extension: names of tools registered in code (support.tools.registry)."""
+    """Concierge's extension: names of tools registered in code (runtime.tools.registry)."""
     _expect(value, list, param, "an array of tool names")
     known = set(registry.names())
     names: list[str] = []
@@ -263,7 +263,7 @@ def check_truncation_strategy(value: Any, param: str = "truncation_strategy") ->
 
 def check_content(value: Any, param: str = "content") -> Any:
     """A string, or parts ({type: text, text: str} | image_file | image_url); capped in length."""
-    normalize_content(value)  # the lifecycle's own rules, so the API fails before anything is written
+    normalize_content(value)  # runtime.runs' own rules, so the API fails before anything is written
     text = value if isinstance(value, str) else "".join(p["text"] for p in value if p.get("type") == "text")
     limit = settings.V1_MESSAGE_MAX_CHARS
     if len(text) > limit:

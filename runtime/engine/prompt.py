@@ -3,7 +3,7 @@
 History is the thread's messages and tool calls in order. It is cut to the run's budget:
 `truncation_strategy` `last_messages` keeps the N most recent messages; `auto` keeps as much as
 fits `max_prompt_tokens`, dropping the oldest turns first. Turns that a long thread compacted into
-a summary (support.engine.compaction) are replaced by that summary, never silently lost.
+a summary (runtime.engine.compaction) are replaced by that summary, never silently lost.
 """
 
 from __future__ import annotations

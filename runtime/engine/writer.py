@@ -104,7 +104,10 @@ class MessageWriter:
             events.clear_stream_snapshot(self.thread_id)
             raise
         finally:
-            events.release_message(message_id)  # a /v1 caller may be waiting for it (runtime.api.access)
+            # A /v1 caller may be waiting for it (runtime.api.access). Only a /v1 thread (one with
+            # an owner) has callers who can ask for a message by its id: the widget's pay nothing.
+            if self.run.thread.owner_id is not None:
+                events.release_message(message_id)
 
     def flush(self, opening: list[tuple[str, dict]] = ()) -> None:
         """Publish the text not yet sent (after `opening`, the events that announce the message)."""
