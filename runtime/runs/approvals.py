@@ -38,11 +38,15 @@ def decide(approval: ToolApproval, *, by, approve: bool, note: str = "") -> Tool
     """
     closed = False
     with transaction.atomic():
-        locked = ToolApproval.objects.select_for_update().select_related("call__step", "thread").get(pk=approval.pk)
+        locked = (
+            ToolApproval.objects.select_for_update(of=("self",))
+            .select_related("call__step", "thread")
+            .get(pk=approval.pk)
+        )
         if locked.status != Status.PENDING:
             raise InvalidState(f"This request was already {locked.get_status_display().lower()}.")
         call = locked.call
-        run = Run.objects.select_for_update().select_related("thread", "assistant").get(pk=call.step.run_id)
+        run = Run.objects.select_for_update(of=("self",)).select_related("thread", "assistant").get(pk=call.step.run_id)
         now = timezone.now()
         if run.status == Run.Status.REQUIRES_ACTION and run.expires_at and now >= run.expires_at:
             expire_run(run)  # the sweep had not come round yet; this closes the approval too

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.management import call_command
 from django.db import connection
+from django.utils.crypto import get_random_string
+
+from orders.management.commands.seed_demo import DEMO_LOGINS
 
 PROJECT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 30
@@ -167,3 +173,17 @@ def browser():
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+# --- The demo shop on the live server ----------------------------------------------------------------
+
+
+def seed_demo_shop() -> None:
+    """seed_demo's shop and logins, with the logins' passwords stored as the live server checks them:
+    the tests hash with MD5 for speed, the server (deployment settings) checks PBKDF2."""
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", stdout=quiet)
+    hasher = PBKDF2PasswordHasher()
+    for username, password, _group in DEMO_LOGINS:
+        hashed = hasher.encode(password, get_random_string(12), iterations=1000)
+        get_user_model().objects.filter(username=username).update(password=hashed)

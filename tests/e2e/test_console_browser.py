@@ -12,15 +12,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.management import call_command
 from django.db import connection
-from django.utils.crypto import get_random_string
 from playwright.sync_api import Page, expect
 
 from agents.models import CannedReply, Escalation, InternalNote
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import SCREENSHOTS, seed_demo_shop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -57,12 +53,7 @@ def wait_in_database(query, timeout_s: float = 30):
 
 @pytest.fixture
 def shop(live_server_url) -> str:
-    call_command("seed_demo")  # the demo logins (agent/agent-demo-pass) and order A1001
-    # The tests hash passwords with MD5 for speed, which the live server (deployment settings) does
-    # not accept: store the demo agent's password as the server would.
-    get_user_model().objects.filter(username="agent").update(
-        password=PBKDF2PasswordHasher().encode("agent-demo-pass", get_random_string(12), iterations=1000)
-    )
+    seed_demo_shop()  # the demo logins (agent/agent-demo-pass) and order A1001
     CannedReply.objects.get_or_create(
         title="Hello (e2e)", defaults={"text": "Hi {customer_name}, this is {agent_name} from the support team."}
     )

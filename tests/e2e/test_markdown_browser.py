@@ -12,13 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.management import call_command
-from django.utils.crypto import get_random_string
 from playwright.sync_api import Page, Route, expect
 
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import SCREENSHOTS, seed_demo_shop
 
 pytestmark = pytest.mark.slow
 
@@ -151,10 +147,7 @@ AGENT_IN_CONSOLE = "#timeline .msg-agent .msg-text"
 @pytest.fixture
 def site(live_server_url) -> str:
     """The live server with the demo data; the demo agent's password stored as the server checks it."""
-    call_command("seed_demo")
-    get_user_model().objects.filter(username="agent").update(
-        password=PBKDF2PasswordHasher().encode("agent-demo-pass", get_random_string(12), iterations=1000)
-    )
+    seed_demo_shop()
     return live_server_url
 
 

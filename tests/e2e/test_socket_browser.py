@@ -12,11 +12,9 @@ import json
 import re
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
-from django.core.management import call_command
-from django.utils.crypto import get_random_string
 from playwright.sync_api import WebSocketRoute, expect
+
+from tests.e2e.conftest import seed_demo_shop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -25,10 +23,7 @@ TIMEOUT_MS = 30_000
 
 @pytest.fixture
 def site(live_server_url) -> str:
-    call_command("seed_demo")
-    get_user_model().objects.filter(username="supervisor").update(
-        password=PBKDF2PasswordHasher().encode("supervisor-demo-pass", get_random_string(12), iterations=1000)
-    )
+    seed_demo_shop()
     return live_server_url
 
 

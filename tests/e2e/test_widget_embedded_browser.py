@@ -17,13 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
-from django.utils.crypto import get_random_string
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import LiveServer, running_daphne, server_environment
+from tests.e2e.conftest import LiveServer, running_daphne, seed_demo_shop, server_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -182,12 +179,6 @@ def test_the_widget_works_on_another_sites_page_under_that_sites_strict_policy(c
     shop.assert_clean("the other site's page")
 
 
-def use_demo_password(username: str, password: str) -> None:
-    """The tests hash with MD5; the live server (deployment settings) checks PBKDF2."""
-    hashed = PBKDF2PasswordHasher().encode(password, get_random_string(12), iterations=1000)
-    get_user_model().objects.filter(username=username).update(password=hashed)
-
-
 def sign_in(page: Page, url: str, username: str, password: str, submit: str) -> None:
     page.goto(url)
     page.fill("#id_username", username)
@@ -199,9 +190,7 @@ def sign_in(page: Page, url: str, username: str, password: str, submit: str) -> 
 def demo_site(live_server_url) -> str:
     """The live server with the demo data and logins, set up before the browser starts: Playwright's
     sync API runs an event loop in this thread, and Django refuses database queries from it."""
-    call_command("seed_demo")
-    use_demo_password("supervisor", "supervisor-demo-pass")
-    use_demo_password("admin", "admin-demo-pass")
+    seed_demo_shop()
     return live_server_url
 
 
