@@ -2,7 +2,8 @@
 
     config                      wires everything (settings, urls, asgi, celery)
     widget   agents             the customer's channel; the human side (a plug-in)
-    orders                      the shop: its core knows no runtime; orders.assistant plugs into it
+    orders   knowledge          the shop (its core knows no runtime; orders.assistant plugs into it);
+                                files, vector stores and file_search (a plug-in)
     runtime                     the assistant runtime: blind to the shop, the agents and the transports
     accounts   offline_model    API keys; the built-in model
     common                      the ground floor: imports nothing of the project
@@ -24,9 +25,10 @@ ALLOWED = {
     "offline_model": {"common"},
     "runtime": {"common", "accounts", "offline_model"},
     "orders": {"common", "accounts", "runtime"},
+    "knowledge": {"common", "accounts", "runtime"},
     "agents": {"common", "orders", "runtime"},
     "widget": {"common", "orders", "runtime"},
-    "config": {"common", "accounts", "offline_model", "runtime", "orders", "agents", "widget"},
+    "config": {"common", "accounts", "offline_model", "runtime", "orders", "knowledge", "agents", "widget"},
 }
 # The shop's core knows nothing of the runtime: only the modules that plug the shop into it do.
 SHOP_PLUG_INS = ("orders.assistant", "orders.management")
