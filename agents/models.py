@@ -48,7 +48,7 @@ class Escalation(models.Model):
     first_human_reply_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     handed_back_at = models.DateTimeField(null=True, blank=True)
-    # The AI summary (support.summaries.SUMMARY_SCHEMA), written and refreshed by a task.
+    # The AI summary (runtime.summaries.SUMMARY_SCHEMA), written and refreshed by a task.
     summary = models.JSONField(null=True, blank=True)
     summary_updated_at = models.DateTimeField(null=True, blank=True)
 

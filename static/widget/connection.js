@@ -1,6 +1,6 @@
 // The widget's connection to Concierge: POST {server}/chat/session/ for a session token (kept in
 // localStorage) and a single-use ticket, then the websocket {server}/ws/chat/?ticket=... (see
-// support/consumers.py), through the shared LiveSocket, which reconnects, pings and resumes.
+// widget/consumers.py), through the shared LiveSocket, which reconnects, pings and resumes.
 // Each attempt asks for a new ticket. This file is ASCII only, as every file the widget loads.
 
 import { LiveSocket, Refusal, socketUrl } from "../shared/socket.js";
