@@ -287,6 +287,11 @@ CUSTOMER_TOKEN_MAX_AGE_SECONDS = env.int("CUSTOMER_TOKEN_MAX_AGE_SECONDS", defau
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="") or None
 CONCIERGE_MODEL = env.str("CONCIERGE_MODEL", default="gpt-4o-mini")
+# The model runtime.llm.client.embed asks for embeddings (knowledge search); the offline model takes any name.
+EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
+# The width of stored embeddings, asked of the embedding model (OpenAI's text-embedding-3 models
+# shorten to it; a model that cannot is used at its own width, scored exactly without pgvector).
+EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=60.0)
 # The context window assumed when a run sets no max_prompt_tokens.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=100_000)

@@ -1,8 +1,9 @@
 """The offline model's HTTP surface, independent of any HTTP library.
 
 `answer(method, path, body)` gives the status, headers and body (or, for a stream, a lazy iterator
-of server-sent-event frames) for OpenAI's `POST /v1/chat/completions`, `GET /v1/models` and
-`GET /v1/models/{id}`. The in-process httpx2 transport and the loopback server both adapt it.
+of server-sent-event frames) for OpenAI's `POST /v1/chat/completions`, `POST /v1/embeddings`,
+`GET /v1/models` and `GET /v1/models/{id}`. The in-process httpx2 transport and the loopback server
+both adapt it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from offline_model.completion import InvalidRequest, complete
+from offline_model.embeddings import create_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,10 @@ def answer(method: str, path: str, body: bytes, *, model_names: Iterable[str] = 
         if method != "POST":
             return error(405, f"Method {method} is not allowed on {path}; use POST.")
         return chat_completions(body)
+    if route == "/embeddings":
+        if method != "POST":
+            return error(405, f"Method {method} is not allowed on {path}; use POST.")
+        return embeddings(body)
     if route == "/models" or route.startswith("/models/"):
         if method != "GET":
             return error(405, f"Method {method} is not allowed on {path}; use GET.")
@@ -88,6 +94,21 @@ def chat_completions(body: bytes) -> Answer:
         yield b"data: [DONE]\n\n"
 
     return Answer(200, headers=dict(EVENT_STREAM), events=frames())
+
+
+def embeddings(body: bytes) -> Answer:
+    try:
+        request = json.loads(body or b"null")
+    except ValueError as exc:
+        return error(400, f"We could not parse the JSON body of your request: {exc}.")
+    try:
+        response = create_embeddings(request)
+    except InvalidRequest as exc:
+        return error(400, exc.message, param=exc.param)
+    except Exception:  # a bug in the offline model: answer like a provider's 500, keep the trace
+        logger.exception("The offline model failed on an embeddings request")
+        return error(500, "The offline model failed on this request.", kind="server_error")
+    return Answer(200, body=json.dumps(response, separators=(",", ":")).encode())
 
 
 def paced(frames: Iterator[bytes], delay_ms: float) -> Iterator[bytes]:

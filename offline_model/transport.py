@@ -2,7 +2,7 @@
 
 Handed to the SDK as `http_client=httpx2.Client(transport=OfflineTransport())`, it serves
 `POST /v1/chat/completions` (JSON, or a server-sent-event stream produced lazily, one chunk every
-`token_delay_ms`) and `GET /v1/models`. No socket is opened.
+`token_delay_ms`), `POST /v1/embeddings` and `GET /v1/models`. No socket is opened.
 """
 
 from __future__ import annotations

@@ -78,7 +78,7 @@ def test_unknown_paths_answer_404_with_the_openai_error_envelope():
     assert response.status_code == 404
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
     with pytest.raises(openai.NotFoundError):
-        sdk().embeddings.create(model="text-embedding-3-small", input="hello")
+        sdk().images.generate(model="dall-e-3", prompt="a shoe")
 
 
 @pytest.mark.parametrize(
