@@ -8,11 +8,9 @@ that just came back are phrased into the answer, followed by the next question i
 
 from __future__ import annotations
 
-import re
-
 from offline_model import phrasing
 from offline_model.conversation import Conversation, ToolExchange
-from offline_model.intents import Intent, detect, task_of
+from offline_model.intents import QUESTION_RE, Intent, detect, is_general_question, names_help_topic, task_of
 from offline_model.results import phrase_result
 from offline_model.slots import emails_in, match_items, order_numbers_in, reason_in
 from offline_model.task_steps import Tasks
@@ -40,7 +38,6 @@ INTERRUPTIONS = {
     Intent.HUMAN,
     Intent.POLICY_QUESTION,
 }
-QUESTION_RE = re.compile(r"\?|^\s*(how|what|when|where|why|can|could|do|does|is|are|which|who|will|would)\b", re.I)
 
 
 def respond(conversation: Conversation, toolbox: Toolbox, *, parallel_tool_calls: bool = True) -> Reply:
@@ -106,7 +103,7 @@ class Dialogue:
             if Intent.FRUSTRATION in intents and reply.text and not reply.calls:
                 return Reply(text=f"I'm sorry for the trouble. {reply.text}\n\n{phrasing.OFFER_HUMAN}")
             return reply
-        if QUESTION_RE.search(self.turn.last) and not intents & {Intent.GREETING, Intent.THANKS}:
+        if self.asks_something():
             searched = self.tasks.search_knowledge()
             if searched:
                 return searched
@@ -146,10 +143,23 @@ class Dialogue:
         return Reply(text=phrasing.FALLBACK)
 
     def is_policy_question(self) -> bool:
-        """A general question about the shop's policies: for its help articles, when a search tool is offered."""
-        if Intent.POLICY_QUESTION not in self.intents or not self.tools.for_role("knowledge"):
+        """A general question about the shop (its policies, shipping, payments, hours), not about an order
+        of the customer's: for its help articles, when a search tool is offered."""
+        last = self.turn.last
+        if not self.tools.for_role("knowledge") or emails_in(last) or order_numbers_in(last, self.turn.prefix):
             return False
-        return not (emails_in(self.turn.last) or order_numbers_in(self.turn.last, self.turn.prefix))
+        if Intent.POLICY_QUESTION in self.intents:
+            return True
+        return is_general_question(last, self.intents, answering=bool(self.turn.asked & OPEN_QUESTIONS))
+
+    def asks_something(self) -> bool:
+        """A message with no task in it that a search may still answer: a question (not a greeting or
+        thanks), or a plain statement naming a help topic or following up the previous turn's search
+        ("and for Canada")."""
+        last = self.turn.last
+        if QUESTION_RE.search(last):
+            return not self.intents & {Intent.GREETING, Intent.THANKS}
+        return not self.intents and bool(names_help_topic(last) or self.tasks.follow_up_search())
 
     # --- goals ---------------------------------------------------------------------------------
 

@@ -112,6 +112,35 @@ PATTERNS: dict[Intent, tuple[str, ...]] = {
 
 COMPILED = {intent: tuple(re.compile(p, re.IGNORECASE) for p in patterns) for intent, patterns in PATTERNS.items()}
 SHOUTED_WORD_RE = re.compile(r"\b[A-Za-z]{2,}\b")
+QUESTION_RE = re.compile(r"\?|^\s*(how|what|when|where|why|can|could|do|does|is|are|which|who|will|would)\b", re.I)
+QUESTION_START_RE = re.compile(
+    r"^\W*(how|what|what'?s|when|where|why|can|could|do|does|did|is|are|which|who|will|would|should|may)\b", re.I
+)
+WORD_RE = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+# The subjects of a shop's help articles and policies, one word at a time.
+HELP_TOPIC_RE = re.compile(
+    r"polic(y|ies)|returns?|returning|refunds?|refunded|exchanges?|ship(s|ped|ping)?|shipments?|deliver(y|ies|s)?|"
+    r"postage|couriers?|customs|duties|duty|imports?|tax(es)?|vat|abroad|international(ly)?|countries|worldwide|"
+    r"overseas|warrant(y|ies)|guarantees?|pay|payments?|paypal|klarna|afterpay|cards?|cash|invoices?|"
+    r"instal?lments?|privacy|data|cookies|gdpr|open|opening|hours|closed|holidays?|stores?|showroom|locations?|"
+    r"phone|contact|sizes?|sizing|gifts?|wrap(ping)?|discounts?|coupons?|promo|vouchers?|sales?|prices?|pricing|"
+    r"costs?|fees?|free|newsletter|accounts?|loyalty|points|rewards?|students?|wholesale|bulk|stock|restock(ing)?|"
+    r"pre-?orders?|sustainab\w*|materials?|care|cancellations?",
+    re.IGNORECASE,
+)
+# What makes a message about the customer's own order rather than about how the shop works: their
+# order ("my parcel", but not "my data"), a thing already named ("return it", "cancel the order"),
+# a parcel on its way ("when will it arrive"), a request to act, a purchase made.
+OWN_ORDER_RE = re.compile(
+    r"\b(my|mine)\b(?!\s+(personal\s+)?(data|information|info|details|privacy|account|password|newsletter)\b)"
+    r"|\b(return|send|cancel|exchange|track|refund)\s+(it|them|this|that|these|those|the)\b"
+    r"|\b(where'?s|where is|when will|when does|when is|has|hasn'?t|have|haven'?t|did|didn'?t|will|won'?t|is|isn'?t)"
+    r"\s+(it|they)\s+(arriv\w*|com\w*|get|be here|be delivered|be shipped|ship\w*|reach\w*|turn\w* up|show\w* up)\b"
+    r"|\b(i want|i wanna|i'?d like|i would like|i need|please|can you|could you|would you|help me)\b(\s+to)?"
+    r"(\s+(a|an|my))?\s+(return|cancel|track|refund|exchange|send|check|look)\b"
+    r"|\bi\s+(have\s+|'ve\s+)?(ordered|bought|purchased|received|paid)\b",
+    re.IGNORECASE,
+)
 
 
 def is_shouting(text: str) -> bool:
@@ -141,3 +170,22 @@ def task_of(intents: set[Intent]) -> Intent | None:
 
 
 SMALL_TALK = {Intent.GREETING, Intent.THANKS, Intent.GOODBYE}
+
+
+def names_help_topic(text: str) -> bool:
+    """Whether `text` names a subject of the shop's help articles (returns, shipping, payments, hours…)."""
+    return any(HELP_TOPIC_RE.fullmatch(word) for word in WORD_RE.findall(text))
+
+
+def is_general_question(text: str, intents: set[Intent], *, answering: bool = False) -> bool:
+    """A question about how the shop works ("how long do refunds take?"), not about an order of the customer's.
+
+    Order lookups and requests to act on an order are not ("when will my parcel arrive?", "can you
+    cancel it?"). While the customer is answering a question of ours, only a message that opens like a
+    question counts ("do you ship to Canada?", not "the gift card?").
+    """
+    if intents & {Intent.STATUS, Intent.LIST_ORDERS, Intent.HUMAN}:
+        return False
+    if not names_help_topic(text) or OWN_ORDER_RE.search(text):
+        return False
+    return bool((QUESTION_START_RE if answering else QUESTION_RE).search(text))

@@ -108,6 +108,13 @@ def cannot(task: str) -> str:
     return f"I'm sorry, I can't {task} from this chat. {OFFER_HUMAN}"
 
 
+def not_covered() -> str:
+    """A document search found nothing: say so rather than guess."""
+    return (
+        f"I'm sorry, our help articles and policies don't cover that question, so I'd rather not guess. {OFFER_HUMAN}"
+    )
+
+
 # --- questions --------------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 Each answer names the order and its real status; an error relays the tool's customer-readable
 message and suggests the next step. A result of unknown shape (a shop's own function) is rendered
-from its status- and order-like keys, then a short list of the rest; nothing here may raise.
+from its status- and order-like keys, then a short list of the rest; nothing here may raise. A
+document search's passages are quoted with their markers (see `documents`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from offline_model.conversation import ToolExchange
+from offline_model.documents import answer_from_passages, cites_passages, searched_text
 from offline_model.phrasing import OFFER_HUMAN, TIMES, humanize, shorten
 
 CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£"}
@@ -54,6 +56,8 @@ def phrase_result(exchange: ToolExchange, role: str | None) -> str:
             return phrase_tracking(output, exchange)
         if "status" in output or "status_label" in output:
             return phrase_status(output, exchange)
+        if cites_passages(output):
+            return answer_from_passages(output, searched_text(exchange.arguments))
         if role == "knowledge" or isinstance(output.get("results"), list):
             return phrase_knowledge(output.get("results", output))
     if role == "knowledge" and isinstance(output, list):

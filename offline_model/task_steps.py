@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from offline_model import phrasing
+from offline_model.documents import follow_up_words, searched_text
 from offline_model.intents import Intent
 from offline_model.slots import (
     Item,
@@ -250,8 +251,23 @@ class Tasks:
         tool = self.tools.for_role("knowledge")
         if tool is None:
             return None
-        arguments, missing = fill_arguments(tool, self.turn.facts())
+        facts = self.turn.facts()
+        facts.keywords = self.follow_up_search() or facts.keywords
+        arguments, missing = fill_arguments(tool, facts)
         return None if missing else Reply(calls=(Call(tool.name, arguments),))
+
+    def follow_up_search(self) -> str | None:
+        """The search words for a follow-up ("and for Canada?") to the search that answered the previous
+        message, carrying its topic on; None when the latest message is no such follow-up."""
+        earlier = [
+            exchange
+            for exchange in self.conversation.successful()
+            if exchange.after_user_turn == self.conversation.turn - 1
+            and self.tools.role_of(exchange.name) == "knowledge"
+        ]
+        if not earlier:
+            return None
+        return follow_up_words(self.turn.last, searched_text(earlier[-1].arguments))
 
 
 def picked(items: list[Item], answer: str, question: str) -> list[Item]:

@@ -27,6 +27,8 @@ ROLE_WORDS: dict[str, frozenset[str]] = {
 # Ties go to the more specific role: a "get_return_status" tool is about returns.
 ROLE_PRIORITY = ("return", "cancel", "human", "tracking", "list_orders", "knowledge", "status")
 NAME_WEIGHT = 3
+# A search property that wants a few words rather than the customer's whole message.
+KEYWORDS_HINT_RE = re.compile(r"\b(few|key) ?words\b|\bkeywords?\b|\bsearch terms\b")
 
 
 def name_words(name: str) -> list[str]:
@@ -111,6 +113,7 @@ class Facts:
     urgent: bool = False
     summary: str = ""
     query: str = ""
+    keywords: str | None = None  # the query in a few words, for a search that asks for them
     name: str | None = None
     tracking_number: str | None = None
 
@@ -136,7 +139,7 @@ def slot_for(prop: str, schema: dict[str, Any], role: str | None) -> str | None:
     if any(word in key for word in ("summary", "note", "comment", "detail", "message", "description", "context")):
         return "summary" if role == "human" else "reason_text"
     if key in ("query", "question", "q", "search", "searchterm", "text", "keywords", "topic"):
-        return "query"
+        return "keywords" if KEYWORDS_HINT_RE.search(description) else "query"
     if key in ("name", "customername", "fullname"):
         return "name"
     if "order number" in description or "order id" in description:

@@ -13,6 +13,7 @@ from typing import Any
 
 from offline_model import phrasing
 from offline_model.conversation import Conversation
+from offline_model.documents import search_words
 from offline_model.intents import SMALL_TALK, Intent, detect
 from offline_model.slots import emails_in
 from offline_model.toolbox import Facts, OfferedTool, Toolbox, slot_for
@@ -58,6 +59,7 @@ class Turn:
             urgent=self.urgent,
             summary=self.escalation_summary(order),
             query=self.last.strip(),
+            keywords=search_words(self.last) or None,
         )
 
     def slot(self, tool: OfferedTool, prop: str) -> str | None:
@@ -89,8 +91,16 @@ class Turn:
     def escalation_summary(self, order: str | None) -> str:
         """A line for the person who takes over: why the customer needs one, and what they said."""
         plain = {Intent.HUMAN, Intent.YES, Intent.NO} | SMALL_TALK
+        # A question the shop's documents were searched for says what the customer needs, whatever its words.
+        searched = {
+            e.after_user_turn - 1 for e in self.conversation.exchanges if self.tools.role_of(e.name) == "knowledge"
+        }
         quote = next(
-            (text for text in reversed(self.texts) if detect(text) - plain or len(text.split()) > 12),
+            (
+                text
+                for index, text in reversed(list(enumerate(self.texts)))
+                if index in searched or detect(text) - plain or len(text.split()) > 12
+            ),
             self.last,
         )
         if any(Intent.HUMAN in detect(text) for text in self.texts[-2:]):
