@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import httpx2
 import openai
 from django.conf import settings
 
-from runtime.llm.client import chat_client
+from runtime.llm.client import chat_client, classify_error
 
 log = logging.getLogger(__name__)
 
@@ -100,18 +99,11 @@ def _retry_delay(attempt: int, error: Exception | None) -> float:
 
 
 def _classify(error: Exception) -> tuple[str, bool]:
-    """(last_error code, retryable) for an exception raised by a model call."""
-    if isinstance(error, openai.RateLimitError):
-        return "rate_limit_exceeded", True
-    if isinstance(error, openai.APIStatusError):
-        if error.status_code >= 500 or error.status_code in (408, 409):
-            return "server_error", True
-        if error.status_code == 400:
-            return "invalid_prompt", False
-        return "server_error", False
-    if isinstance(error, openai.APIConnectionError | httpx2.TransportError | _StreamCut):
+    """(last_error code, retryable) for an exception raised by a model call: a stream cut mid-answer
+    is retried; the rest as runtime.llm.client classifies every model call's errors."""
+    if isinstance(error, _StreamCut):
         return "server_error", True
-    return "server_error", False
+    return classify_error(error)
 
 
 def call_model(
