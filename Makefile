@@ -29,6 +29,7 @@ demo: export DEMO_SHOP := true
 demo: $(VENV)/.base-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_help_centre
 	OFFLINE_MODEL_TOKEN_DELAY_MS=$(OFFLINE_MODEL_TOKEN_DELAY_MS) $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 ## test: install what the tests need (Python packages, Debian's chromium, the Node SDK) and run the whole suite
@@ -54,6 +55,12 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## pgvector: start a PostgreSQL with pgvector on 127.0.0.1:5433 (installed into .pgvector/) and print its DATABASE_URL
+# Stop it with `.ci/pgvector stop`.
+.PHONY: pgvector
+pgvector:
+	@.ci/pgvector
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

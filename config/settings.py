@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "orders",
     "runtime",
     "offline_model",
+    "knowledge",
     "agents",
     "widget",
 ]
@@ -190,6 +191,10 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# Uploads (knowledge files) go through Django's storage API: local files under MEDIA_ROOT by default,
+# any django-storages backend by setting STORAGES["default"]. Never served from here as media: a
+# file's content is read through /v1/files/{id}/content (its owner only) or a help page.
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=BASE_DIR / "media")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
 STORAGES = {
@@ -317,6 +322,23 @@ STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=60)
 RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")
 EMBEDDED_RUN_WORKERS = env.int("EMBEDDED_RUN_WORKERS", default=16)
 
+# --- Knowledge: files, vector stores, file_search ------------------------------------------------------
+# The largest upload /v1/files and the console accept (bytes); larger ones are refused with 413.
+KNOWLEDGE_MAX_UPLOAD_BYTES = env.int("KNOWLEDGE_MAX_UPLOAD_BYTES", default=20 * 1024 * 1024)
+# Extraction runs in a child process with these limits (decompression and PDF bombs end there).
+KNOWLEDGE_EXTRACT_TIMEOUT_SECONDS = env.float("KNOWLEDGE_EXTRACT_TIMEOUT_SECONDS", default=30.0)
+KNOWLEDGE_EXTRACT_MEMORY_BYTES = env.int("KNOWLEDGE_EXTRACT_MEMORY_BYTES", default=512 * 1024 * 1024)
+# The text search configuration of PostgreSQL's full-text index (its stemming language); changing
+# it needs the index made again (`manage.py knowledge_indexes`).
+KNOWLEDGE_TEXT_SEARCH_CONFIG = env.str("KNOWLEDGE_TEXT_SEARCH_CONFIG", default="english")
+# file_search's passages scoring below this cosine similarity do not count as an answer (the
+# assistant then says the documents don't cover the question). It belongs to the embedding model:
+# 0.20 suits the offline model's hashed features, 0.40 all-MiniLM-L6-v2 (docs/benchmarks.md,
+# "Knowledge: retrieval quality"); with another provider's model, measure it with bench/search_quality.py.
+KNOWLEDGE_SCORE_THRESHOLD = env.float("KNOWLEDGE_SCORE_THRESHOLD", default=0.20)
+# How long an ingestion may hold a file before the sweep gives it to another worker.
+KNOWLEDGE_INGEST_LEASE_SECONDS = env.int("KNOWLEDGE_INGEST_LEASE_SECONDS", default=300)
+
 # --- The demo shop ---------------------------------------------------------------------------------
 # The demo shop page at / lists every customer and signs any customer's identity for the widget, so
 # that a visitor can chat as Alice: a demo convenience that must never run in production. On with
@@ -373,6 +395,7 @@ CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
     "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
     "retry-missing-summaries": {"task": "agents.tasks.retry_missing_summaries", "schedule": 30},
+    "sweep-knowledge": {"task": "knowledge.tasks.sweep", "schedule": 60},
 }
 
 LOGGING = {

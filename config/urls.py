@@ -11,9 +11,11 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("agents.urls")),
     path("chat/session/", widget_session, name="widget-session"),
+    path("help/", include("knowledge.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
     path("api/", include("orders.api.urls")),
+    path("v1/", include("knowledge.api.urls")),  # before the runtime's, whose catch-all answers the rest
     path("v1/", include("runtime.api.urls")),
 ]
 

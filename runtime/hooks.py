@@ -1,8 +1,10 @@
 """How other apps plug into the runtime without the runtime importing them.
 
-- Tools: `runtime.tools.registry.tool` registers a server-side tool (orders, agents).
+- Tools: `runtime.tools.registry.tool` registers a server-side tool (orders, agents), or one of the
+  Assistants API's built-in tools (knowledge: file_search).
 - Signals: `run_rested` after a run comes to rest; `customer_message` while a customer's message
-  is being stored (agents' rules call a person here).
+  is being stored (agents' rules call a person here); `attachments_added` while a message with
+  attachments is (knowledge files them for file_search).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
   in, which orders are proven).
 """
@@ -29,6 +31,11 @@ run_rested = Signal()
 # message, before the runtime decides whether the assistant answers it. A receiver that hands the
 # conversation to a person returns True: then no run is started.
 customer_message = Signal()
+
+# Sent (with `thread`, `message` and its `attachments`) inside the transaction that stores a message
+# with attachments: knowledge puts files attached for file_search into the thread's vector store. A
+# receiver refuses an attachment (a file that is not the caller's) by raising a DomainError.
+attachments_added = Signal()
 
 FactsProvider = Callable[["Run", "ToolContext"], list[str]]
 _fact_providers: list[FactsProvider] = []

@@ -6,9 +6,11 @@ there is no value, timestamps in Unix seconds.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from runtime.models import Assistant, Message, Run, RunStep, Thread, ToolCall
+from runtime.tools import registry
 
 
 def ts(value: datetime | None) -> int | None:
@@ -106,7 +108,16 @@ def run_obj(run: Run) -> dict:
     }
 
 
-def tool_call_obj(call: ToolCall) -> dict:
+def tool_call_obj(call: ToolCall, *, include_content: bool = False) -> dict:
+    """A call as run steps show it: a function's, or a built-in tool's own type (file_search), whose
+    results carry their content only when the caller asked (`include_content`)."""
+    tool = registry.get(call.name)
+    if tool is not None and tool.builtin and tool.step_view is not None:
+        try:
+            output = json.loads(call.output) if call.output else {}
+        except json.JSONDecodeError:
+            output = {}
+        return {"id": call.call_id, "type": call.name, call.name: tool.step_view(output, include_content)}
     return {
         "id": call.call_id,
         "type": "function",
@@ -114,17 +125,20 @@ def tool_call_obj(call: ToolCall) -> dict:
     }
 
 
-def step_details_obj(step: RunStep, tool_calls: list[ToolCall] | None = None) -> dict:
+def step_details_obj(step: RunStep, tool_calls: list[ToolCall] | None = None, *, include_content: bool = False) -> dict:
     if step.type == RunStep.Type.MESSAGE_CREATION:
         return {
             "type": "message_creation",
             "message_creation": {"message_id": step.message.public_id if step.message_id else None},
         }
     calls = tool_calls if tool_calls is not None else list(step.tool_calls.all())
-    return {"type": "tool_calls", "tool_calls": [tool_call_obj(call) for call in calls]}
+    return {
+        "type": "tool_calls",
+        "tool_calls": [tool_call_obj(call, include_content=include_content) for call in calls],
+    }
 
 
-def step_obj(step: RunStep, tool_calls: list[ToolCall] | None = None) -> dict:
+def step_obj(step: RunStep, tool_calls: list[ToolCall] | None = None, *, include_content: bool = False) -> dict:
     run = step.run
     finished = step.status != RunStep.Status.IN_PROGRESS
     return {
@@ -136,7 +150,7 @@ def step_obj(step: RunStep, tool_calls: list[ToolCall] | None = None) -> dict:
         "run_id": run.public_id,
         "type": step.type,
         "status": step.status,
-        "step_details": step_details_obj(step, tool_calls),
+        "step_details": step_details_obj(step, tool_calls, include_content=include_content),
         "last_error": step.last_error,
         "expired_at": ts(step.expired_at),
         "cancelled_at": ts(step.cancelled_at),
@@ -157,7 +171,10 @@ def delta_text(delta: dict) -> str:
 
 
 def conversation_message(message: dict | Message) -> dict:
-    """A message as people see it in the widget and the console: from a row, or from its API shape."""
+    """A message as people see it in the widget and the console: from a row, or from its API shape.
+
+    `citations` are the answer's file_citation annotations (the marker's text, its span, the file):
+    the widget and the console show each as a numbered source."""
     if isinstance(message, Message):
         return {
             "id": message.public_id,
@@ -169,8 +186,10 @@ def conversation_message(message: dict | Message) -> dict:
             "created_at": int(message.created_at.timestamp()),
             # Lets the widget match a stored message to the copy it is still waiting to have acknowledged.
             "client_id": (message.metadata or {}).get("client_id"),
+            "citations": _citations(message.content),
         }
-    text = "".join(p["text"]["value"] for p in message.get("content", []) if p.get("type") == "text")
+    content = message.get("content", [])
+    text = "".join(p["text"]["value"] for p in content if p.get("type") == "text")
     metadata = message.get("metadata") or {}
     return {
         "id": message["id"],
@@ -181,4 +200,20 @@ def conversation_message(message: dict | Message) -> dict:
         "status": message["status"],
         "created_at": message["created_at"],
         "client_id": metadata.get("client_id"),
+        "citations": _citations(content),
     }
+
+
+def _citations(content: list) -> list[dict]:
+    return [
+        {
+            "text": a["text"],
+            "start": a["start_index"],
+            "end": a["end_index"],
+            "file_id": a["file_citation"]["file_id"],
+        }
+        for part in content or []
+        if isinstance(part, dict) and part.get("type") == "text"
+        for a in part["text"].get("annotations") or []
+        if a.get("type") == "file_citation"
+    ]

@@ -11,7 +11,10 @@ ORDER_SUPPORT_AGENT = "Order Support Agent"
 INSTRUCTIONS = """You are the Order Support Agent of an online shop. You help customers with:
 - order status: ask for the order number and the email address it was placed with, then look it up;
 - shipment tracking: for an order verified in this conversation;
-- returns: for a delivered, verified order; confirm the item, quantity and reason before opening one.
+- returns: for a delivered, verified order; confirm the item, quantity and reason before opening one;
+- the shop's policies (returns, shipping, warranty, payments, privacy): search the help centre with
+  file_search and answer from what it finds, quoting each passage's marker; if it finds nothing, say
+  so and offer a person.
 Rules:
 - Verify the customer's email with get_order_status before sharing anything about an order or acting on it.
 - Never guess order details; use the tools, and say plainly when something is not found.
@@ -37,10 +40,12 @@ def ensure_demo_assistant() -> tuple[Assistant, bool]:
         return existing, False
     assistant = Assistant.objects.create(
         name=ORDER_SUPPORT_AGENT,
-        description="Answers order, tracking and return questions in the chat widget.",
+        description="Answers order, tracking, return and policy questions in the chat widget.",
         model=settings.CONCIERGE_MODEL,
         instructions=INSTRUCTIONS,
         server_tools=SERVER_TOOLS,
+        # The help centre's store is attached by `manage.py seed_help_centre` (knowledge).
+        tools=[{"type": "file_search"}],
         temperature=0.3,
     )
     return assistant, True

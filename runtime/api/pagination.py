@@ -29,8 +29,8 @@ class ListParams:
     before: str | None
 
 
-def list_params(query) -> ListParams:
-    raw_limit = query.get("limit") or str(DEFAULT_LIMIT)
+def list_params(query, *, default_limit: int = DEFAULT_LIMIT, max_limit: int = MAX_LIMIT) -> ListParams:
+    raw_limit = query.get("limit") or str(default_limit)
     try:
         limit = int(raw_limit)
     except ValueError:
@@ -40,9 +40,9 @@ def list_params(query) -> ListParams:
             f"Invalid 'limit': integer below minimum value. Expected a value >= 1, but got {limit} instead.",
             param="limit",
         )
-    if limit > MAX_LIMIT:
+    if limit > max_limit:
         raise InvalidRequest(
-            f"Invalid 'limit': integer above maximum value. Expected a value <= {MAX_LIMIT}, but got {limit} instead.",
+            f"Invalid 'limit': integer above maximum value. Expected a value <= {max_limit}, but got {limit} instead.",
             param="limit",
         )
     order = query.get("order") or "desc"
@@ -64,22 +64,30 @@ def _beyond(cursor: Model, *, ascending: bool) -> Q:
     return Q(created_at__lt=cursor.created_at) | Q(created_at=cursor.created_at, pk__lt=cursor.pk)
 
 
-def _cursor(queryset: QuerySet, public_id: str, param: str) -> Model:
-    cursor = queryset.filter(public_id=public_id).first()
+def _cursor(queryset: QuerySet, public_id: str, param: str, field: str) -> Model:
+    cursor = queryset.filter(**{field: public_id}).first()
     if cursor is None:
         raise InvalidRequest(f"Invalid '{param}': no object with id '{public_id}' in this list.", param=param)
     return cursor
 
 
-def paginate(queryset: QuerySet, query, serialize: Callable[[Model], dict]) -> dict:
-    """One page of `queryset` as the API's list object."""
-    params = list_params(query)
+def paginate(
+    queryset: QuerySet,
+    query,
+    serialize: Callable[[Model], dict],
+    *,
+    cursor_field: str = "public_id",
+    default_limit: int = DEFAULT_LIMIT,
+    max_limit: int = MAX_LIMIT,
+) -> dict:
+    """One page of `queryset` as the API's list object; cursors name objects by `cursor_field`."""
+    params = list_params(query, default_limit=default_limit, max_limit=max_limit)
     forward = params.ascending
     window = queryset
     if params.after:
-        window = window.filter(_beyond(_cursor(queryset, params.after, "after"), ascending=forward))
+        window = window.filter(_beyond(_cursor(queryset, params.after, "after", cursor_field), ascending=forward))
     if params.before:
-        window = window.filter(_beyond(_cursor(queryset, params.before, "before"), ascending=not forward))
+        window = window.filter(_beyond(_cursor(queryset, params.before, "before", cursor_field), ascending=not forward))
     if params.before and not params.after:
         # The page closest to the cursor: walk back from it, then restore the requested order.
         rows = list(window.order_by(*_ordering(not forward))[: params.limit + 1])

@@ -8,7 +8,8 @@ answers an event stream whose generator subscribes to the thread before it start
 from __future__ import annotations
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
 from runtime import runs
@@ -18,7 +19,7 @@ from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
 from runtime.api.schema import ERROR, EVENT_STREAM_NOTE, RunObject, RunStepObject, list_of
 from runtime.api.sse import event_stream_response, relay_run
-from runtime.errors import ThreadBusy, ThreadNotAnswering
+from runtime.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
 from runtime.models import Assistant, Run, Thread
 from runtime.serializers import run_obj, step_obj, thread_obj
 
@@ -30,6 +31,15 @@ RUN_OR_STREAM = {
 }
 # The SDKs' polling helpers wait this long between retrievals of an active run (an integer, or they crash).
 POLL_AFTER_MS = "250"
+# The one value `include[]` takes on run steps: file_search results with their passages' text.
+FILE_SEARCH_CONTENT = "step_details.tool_calls[*].file_search.results[*].content"
+INCLUDE_PARAMETER = OpenApiParameter(
+    "include[]",
+    OpenApiTypes.STR,
+    many=True,
+    enum=[FILE_SEARCH_CONTENT],
+    description="Repeatable. With its one value, file_search results in step_details carry their `content`.",
+)
 
 
 def run_response(run: Run) -> Response:
@@ -204,24 +214,45 @@ class SubmitToolOutputsView(V1View):
         return run_response(runs.run_submit_tool_outputs(run, outputs))
 
 
+def includes_file_search_content(query) -> bool:
+    """Whether the query's `include[]` (the SDKs' bracketed, repeated key; plain `include` too) asks
+    for file_search results' content; any other value is a 400, as the API answers it."""
+    values = query.getlist("include[]") + query.getlist("include")
+    for index, value in enumerate(values):
+        if value != FILE_SEARCH_CONTENT:
+            raise InvalidRequest(
+                f"Invalid value: {value!r}. Supported values are: '{FILE_SEARCH_CONTENT}'.",
+                param=f"include[{index}]",
+                code="invalid_value",
+            )
+    return bool(values)
+
+
 class StepsView(V1View):
     @extend_schema(
         tags=TAGS,
         summary="List run steps",
         operation_id="listRunSteps",
-        description="`include[]` is accepted and ignored (no file_search results yet).",
-        parameters=LIST_PARAMETERS,
+        parameters=[*LIST_PARAMETERS, INCLUDE_PARAMETER],
         responses={200: list_of(RunStepObject, "RunStepList"), **ERRORS},
     )
     def get(self, request, thread_id: str, run_id: str):
         run = access_run(access_thread(self.owner, thread_id), run_id)
-        return Response(paginate(steps_of(run), request.query_params, step_obj))
+        include_content = includes_file_search_content(request.query_params)
+        return Response(
+            paginate(steps_of(run), request.query_params, lambda step: step_obj(step, include_content=include_content))
+        )
 
 
 class StepView(V1View):
     @extend_schema(
-        tags=TAGS, summary="Retrieve a run step", operation_id="getRunStep", responses={200: RunStepObject, **ERRORS}
+        tags=TAGS,
+        summary="Retrieve a run step",
+        operation_id="getRunStep",
+        parameters=[INCLUDE_PARAMETER],
+        responses={200: RunStepObject, **ERRORS},
     )
     def get(self, request, thread_id: str, run_id: str, step_id: str):
         run = access_run(access_thread(self.owner, thread_id), run_id)
-        return Response(step_obj(access_step(run, step_id)))
+        include_content = includes_file_search_content(request.query_params)
+        return Response(step_obj(access_step(run, step_id), include_content=include_content))

@@ -113,8 +113,8 @@ def _check_file_search(options: Any, param: str) -> dict:
 
 
 def check_tools(value: Any, param: str = "tools") -> list[dict]:
-    """Assistants tools: `function` (client-side: the run waits for the caller), or `file_search` and
-    `code_interpreter`, which are stored and returned but do not run yet."""
+    """Assistants tools: `function` (client-side: the run waits for the caller), `file_search` (runs on
+    the server when an app registered it: knowledge), and `code_interpreter`."""
     _expect(value, list, param, "an array")
     if len(value) > MAX_TOOLS:
         raise InvalidRequest(

@@ -83,7 +83,8 @@ class RunExecution:
         self.worker = worker
         self.thread = run.thread
         self.ctx = ToolContext(thread=self.thread, run=run)
-        self.server_tools = registry.resolve(run.server_tools, self.ctx)
+        # The server tools named on the run, and the built-in tools its `tools` ask for (file_search).
+        self.server_tools = registry.resolve([*run.server_tools, *registry.builtins_in(run.tools)], self.ctx)
         self.writer = MessageWriter(run, may_post=self._may_post)
         self.progress = Progress()
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
@@ -296,11 +297,16 @@ class RunExecution:
             ("thread.run.step.in_progress", step_obj(step, tool_calls=[])),
         ]
         for call in calls:
-            first = {"index": call.index, "id": call.call_id, "type": "function"}
-            first["function"] = {"name": call.name, "arguments": "", "output": None}
-            announce.append(("thread.run.step.delta", _step_delta(step, first)))
-            more = {"index": call.index, "type": "function", "function": {"arguments": call.arguments}}
-            announce.append(("thread.run.step.delta", _step_delta(step, more)))
+            tool = self.server_tools.get(call.name)
+            if tool is not None and tool.builtin:  # shown as its own type (file_search), with no arguments
+                first = {"index": call.index, "id": call.call_id, "type": call.name, call.name: {}}
+                announce.append(("thread.run.step.delta", _step_delta(step, first)))
+            else:
+                first = {"index": call.index, "id": call.call_id, "type": "function"}
+                first["function"] = {"name": call.name, "arguments": "", "output": None}
+                announce.append(("thread.run.step.delta", _step_delta(step, first)))
+                more = {"index": call.index, "type": "function", "function": {"arguments": call.arguments}}
+                announce.append(("thread.run.step.delta", _step_delta(step, more)))
             if call.side == ToolCall.Side.SERVER:
                 announce.append(self._activity(call, "started"))
         events.publish_many(self.thread.public_id, announce)

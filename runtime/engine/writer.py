@@ -22,6 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from runtime import events
+from runtime.engine.citations import annotations_for
 from runtime.engine.model import SinkRefused
 from runtime.models import Message, Run, RunStep, Thread
 from runtime.runs.messages import store_finished, store_opened
@@ -142,7 +143,7 @@ class MessageWriter:
         self.flush()
         now = timezone.now()
         message, step = self.message, self.step
-        message.content = [text_part(self.text)]
+        message.content = [text_part(self.text, annotations_for(self.run, self.text))]
         if incomplete_reason:
             message.status, message.incomplete_at = Message.Status.INCOMPLETE, now
             message.incomplete_details = {"reason": incomplete_reason}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from runtime import events
+from runtime import events, hooks
 from runtime.errors import InvalidRequest, ThreadBusy
 from runtime.models import Message, Run, RunStep, Thread
 from runtime.serializers import message_obj, text_part
@@ -74,6 +74,9 @@ def message_create(
             metadata=metadata or {},
             attachments=attachments or [],
         )
+        if message.attachments:
+            attachments = message.attachments
+            hooks.attachments_added.send(sender=Message, thread=thread, message=message, attachments=attachments)
         events.publish_on_commit(thread.public_id, "thread.message.completed", message_obj(message))
     return message
 

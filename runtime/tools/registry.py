@@ -3,7 +3,8 @@
 A tool declares a name, a description and a JSON schema for its arguments; the handler gets a
 ToolContext and the validated arguments and returns a JSON-able dict. A tool may also say when it
 is available (resolved per run, e.g. only for premium customers) and how to describe its work to
-the customer ("Looking up order A1001…").
+the customer ("Looking up order A1001…"). A built-in tool stands for one of the Assistants API's own
+tool types (file_search): the apps register them here as they register any other.
 """
 
 from __future__ import annotations
@@ -29,6 +30,11 @@ class Tool:
     # The schema may depend on the context (e.g. no email needed for a signed-in customer).
     parameters_for: Callable[[ToolContext], dict] | None = None
     activity: Callable[[dict], str] | None = None
+    # A built-in tool of the Assistants API (file_search): a run offers it when its `tools` list
+    # {"type": name}, and its calls show in run steps as that type, through `step_view(output,
+    # include_content)`, not as a function.
+    builtin: bool = False
+    step_view: Callable[[dict, bool], dict] | None = None
 
     def schema(self, ctx: ToolContext) -> dict:
         return self.parameters_for(ctx) if self.parameters_for else self.parameters
@@ -75,6 +81,11 @@ def get(name: str) -> Tool | None:
 
 def names() -> list[str]:
     return sorted(_tools)
+
+
+def builtins_in(tools: list) -> list[str]:
+    """The registered built-in tools an Assistants `tools` list asks for ({"type": "file_search"})."""
+    return [t["type"] for t in tools if isinstance(t, dict) and t.get("type") in _tools and _tools[t["type"]].builtin]
 
 
 def resolve(server_tool_names: list[str], ctx: ToolContext) -> dict[str, Tool]:

@@ -85,12 +85,12 @@ def test_the_beta_header_is_optional(client):
 
 
 def test_a_path_v1_does_not_serve_is_a_404_in_the_api_envelope(client):
-    response = client.post("/v1/vector_stores", {"name": "docs"})
+    response = client.post("/v1/fine_tuning/jobs", {"model": "gpt-4o-mini"})
 
     assert response.status_code == 404
     assert response.json() == {
         "error": {
-            "message": "Invalid URL (POST /v1/vector_stores)",
+            "message": "Invalid URL (POST /v1/fine_tuning/jobs)",
             "type": "invalid_request_error",
             "param": None,
             "code": None,

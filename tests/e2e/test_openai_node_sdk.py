@@ -35,12 +35,12 @@ def node() -> str:
     return path
 
 
-def run_script(node: str, base_url: str, api_key: str) -> subprocess.CompletedProcess:
+def run_script(node: str, base_url: str, api_key: str, *, script: Path = SCRIPT) -> subprocess.CompletedProcess:
     env = {**os.environ, "CONCIERGE_BASE_URL": f"{base_url}/v1", "CONCIERGE_API_KEY": api_key}
     env.pop("OPENAI_API_KEY", None)
     env.pop("OPENAI_BASE_URL", None)
     return subprocess.run(
-        [node, str(SCRIPT)], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120, check=False
+        [node, str(script)], cwd=NODE_DIR, env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 

@@ -251,3 +251,164 @@ def test_the_demo_page_with_nul_in_its_query_is_a_400(settings):
 
 def test_a_console_page_with_nul_in_its_path_is_a_400(agent_client):
     assert agent_client.get("/console/conversations/thread_%00/").status_code == 400
+
+
+# --- /v1/files and /v1/vector_stores ------------------------------------------------------------------
+
+
+@pytest.fixture
+def knowledge_media(settings, tmp_path):
+    """Uploads land in a directory of the test's own."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.mark.parametrize(
+    "purpose",
+    [b"assist\x00ants", b"assistants\x00", b"\xed\xa0\x80", b"caf\xe9", b"assistants\r\nX-Injected: 1"],
+)
+def test_files_a_purpose_with_nul_a_surrogate_or_bytes_that_are_not_utf8_is_a_400(v1, knowledge_media, purpose):
+    from knowledge.models import File
+    from tests.knowledge.v1 import RETURNS_MD, raw_upload
+
+    envelope(raw_upload(v1, "returns.md", RETURNS_MD, purpose=purpose), 400)
+
+    assert not File.objects.exists()
+    assert not any(path.is_file() for path in knowledge_media.rglob("*"))
+
+
+@pytest.mark.parametrize(
+    "filename",
+    [
+        b"../../etc/passwd",
+        b"..\\..\\..\\windows\\system32\\config\\sam",
+        b"notes\x00.md",
+        b"\x00",
+        b"caf\xe9.md",  # not UTF-8
+        b"\xed\xa0\x80.md",  # an encoded lone surrogate
+        b"%2e%2e%2fsecret.md",
+        b"a" * 5000 + b".md",
+        b"\xe2\x80\xaemd.exe",  # a right-to-left override before "md.exe"
+    ],
+)
+def test_files_a_hostile_filename_is_stored_safely_or_refused_never_a_500(v1, knowledge_media, filename):
+    from knowledge.models import File
+    from tests.knowledge.v1 import RETURNS_MD, raw_upload
+
+    response = raw_upload(v1, filename, RETURNS_MD)
+
+    assert response.status_code in (200, 400), response.content[:300]
+    if response.status_code == 400:
+        envelope(response, 400)
+        assert not File.objects.exists()
+        return
+    stored = File.objects.get(public_id=response.json()["id"])
+    assert stored.filename == response.json()["filename"]
+    assert stored.filename and len(stored.filename.encode()) <= 200
+    assert not any(c in stored.filename for c in "/\\\x00\u202e") and stored.filename not in (".", "..")
+    path = knowledge_media.joinpath(stored.content.name).resolve()
+    assert path.is_relative_to(knowledge_media.resolve()) and path.read_bytes() == RETURNS_MD
+    disposition = v1.get(f"/v1/files/{stored.public_id}/content")["Content-Disposition"]
+    assert disposition.isascii() and "\n" not in disposition and "\r" not in disposition
+
+
+def test_files_a_huge_content_length_is_a_413_before_the_body_is_read(v1, knowledge_media):
+    """The test client's input raises if more is read than was sent: a clean 413 proves it was not."""
+    from knowledge.models import File
+    from tests.knowledge.v1 import BOUNDARY
+
+    response = v1.generic(
+        "POST",
+        "/v1/files",
+        b"--%s--\r\n" % BOUNDARY.encode(),
+        content_type=f"multipart/form-data; boundary={BOUNDARY}",
+        CONTENT_LENGTH=str(10**12),
+    )
+
+    assert envelope(response, 413)["code"] == "file_too_large"
+    assert not File.objects.exists()
+
+
+def test_vector_stores_a_huge_content_length_is_a_413_before_the_body_is_read(v1):
+    response = v1.generic(
+        "POST", "/v1/vector_stores", b"{}", content_type="application/json", CONTENT_LENGTH=str(10**12)
+    )
+
+    envelope(response, 413)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/vector_stores", '{"name": "kb%s"}'),
+        ("/v1/vector_stores", '{"metadata": {"k": "v%s"}}'),
+        ("/v1/vector_stores", '{"file_ids": ["file-%s"]}'),
+        ("STORE/search", '{"query": "refund%s"}'),
+        ("STORE/search", '{"query": "refund", "filters": {"type": "eq", "key": "k%s", "value": "v"}}'),
+        ("STORE/files", '{"file_id": "file-x", "attributes": {"k": "v%s"}}'),
+        ("STORE/file_batches", '{"file_ids": ["file-%s"]}'),
+    ],
+)
+@pytest.mark.parametrize("bad", [NUL, SURROGATE])
+def test_vector_stores_nul_or_a_lone_surrogate_in_a_body_is_a_400(v1, path, body, bad):
+    from knowledge.models import VectorStore
+
+    store = v1.post("/v1/vector_stores", {"name": "kb"}, format="json").json()["id"]
+
+    envelope(raw_post(v1, path.replace("STORE", f"/v1/vector_stores/{store}"), body % bad), 400)
+    assert list(VectorStore.objects.values_list("public_id", "name")) == [(store, "kb")]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/files/file-%00", "/v1/files/file-%00/content", "/v1/vector_stores/vs_%00", "/v1/vector_stores/vs_%ED%A0%80"],
+)
+def test_knowledge_a_path_id_with_nul_is_a_400_or_404_in_the_envelope(v1, path):
+    response = v1.get(path)
+
+    assert response.status_code in (400, 404)
+    envelope(response, response.status_code)
+
+
+def test_knowledge_another_owners_ids_are_a_404_on_every_endpoint(v1, knowledge_media):
+    """Mallory-the-key-owner names the shop backend's file, store and batch on every knowledge path."""
+    from knowledge.models import FileBatch, VectorStore, VectorStoreFile
+    from tests.api import key_client
+    from tests.knowledge.v1 import uploaded
+
+    file_id = uploaded(v1)["id"]
+    store = v1.post("/v1/vector_stores", {"name": "kb"}, format="json").json()["id"]
+    batch = v1.post(f"/v1/vector_stores/{store}/file_batches", {"file_ids": [file_id]}, format="json").json()["id"]
+    other = key_client("mallory-backend")[1]
+    own_store = other.post("/v1/vector_stores", {"name": "mine"}).json()["id"]
+    s, f, b = f"/v1/vector_stores/{store}", f"/v1/files/{file_id}", f"{store}/file_batches/{batch}"
+    attempts = [
+        ("GET", f, None),
+        ("DELETE", f, None),
+        ("GET", f"{f}/content", None),
+        ("GET", s, None),
+        ("POST", s, {"name": "taken"}),
+        ("DELETE", s, None),
+        ("POST", f"{s}/search", {"query": "refund"}),
+        ("GET", f"{s}/files", None),
+        ("POST", f"{s}/files", {"file_id": file_id}),
+        ("GET", f"{s}/files/{file_id}", None),
+        ("POST", f"{s}/files/{file_id}", {"attributes": {}}),
+        ("DELETE", f"{s}/files/{file_id}", None),
+        ("GET", f"{s}/files/{file_id}/content", None),
+        ("POST", f"{s}/file_batches", {"file_ids": [file_id]}),
+        ("GET", f"/v1/vector_stores/{b}", None),
+        ("POST", f"/v1/vector_stores/{b}/cancel", None),
+        ("GET", f"/v1/vector_stores/{b}/files", None),
+        ("POST", "/v1/vector_stores", {"file_ids": [file_id]}),
+        ("POST", f"/v1/vector_stores/{own_store}/files", {"file_id": file_id}),
+        ("POST", f"/v1/vector_stores/{own_store}/file_batches", {"files": [{"file_id": file_id}]}),
+    ]
+
+    for method, path, body in attempts:
+        response = other.generic(method, path, json.dumps(body) if body else "", content_type="application/json")
+        assert envelope(response, 404)["message"].startswith("No "), (method, path)
+    assert VectorStore.objects.get(public_id=store).name == "kb"
+    assert VectorStoreFile.objects.filter(vector_store__public_id=store).count() == 1
+    assert not FileBatch.objects.filter(cancelled=True).exists()
+    assert not VectorStoreFile.objects.filter(vector_store__public_id=own_store).exists()

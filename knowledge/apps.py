@@ -1,0 +1,17 @@
+from django.apps import AppConfig
+
+from runtime import hooks
+
+
+class KnowledgeConfig(AppConfig):
+    name = "knowledge"
+    verbose_name = "Knowledge"
+
+    def ready(self) -> None:
+        # Registering, on import: the deployment checks, the Celery tasks, and the file_search tool
+        # with the runtime; then
+        # what knowledge does when the runtime tells it something.
+        from knowledge import checks, receivers, tasks, tools  # noqa: F401
+
+        hooks.attachments_added.connect(receivers.files_attached, dispatch_uid="knowledge.files_attached")
+        hooks.run_rested.connect(receivers.handed_over_after_a_search, dispatch_uid="knowledge.handed_over")

@@ -1,0 +1,123 @@
+"""The search indexes each database keeps for chunks, made by the migrations (DDL only, no models).
+
+- PostgreSQL: a stored tsvector column (generated from the text with KNOWLEDGE_TEXT_SEARCH_CONFIG)
+  with a GIN index, so ranking reads the vector rather than parsing every matching chunk again; with
+  the pgvector extension, a vector column mirroring each chunk's embedding, with an HNSW index (cosine).
+- SQLite: an FTS5 table over the chunks' text (porter stemming), kept in step by triggers.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+log = logging.getLogger(__name__)
+
+FTS_TABLE = "knowledge_chunk_fts"
+PG_TEXT_COLUMN = "text_search"
+PG_TEXT_INDEX = "knowledge_chunk_text_search"
+PG_VECTOR_COLUMN = "embedding_vec"
+PG_VECTOR_INDEX = "knowledge_chunk_embedding_hnsw"
+
+
+def create_text_search(cursor) -> None:
+    """The tsvector column and its GIN index (PostgreSQL), for KNOWLEDGE_TEXT_SEARCH_CONFIG as it is now."""
+    cursor.execute(
+        f"ALTER TABLE knowledge_chunk ADD COLUMN IF NOT EXISTS {PG_TEXT_COLUMN} tsvector "
+        f"GENERATED ALWAYS AS (to_tsvector('{_config()}'::regconfig, text)) STORED"
+    )
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {PG_TEXT_INDEX} ON knowledge_chunk USING gin ({PG_TEXT_COLUMN})")
+
+
+def drop_text_search(cursor) -> None:
+    cursor.execute(f"DROP INDEX IF EXISTS {PG_TEXT_INDEX}")
+    cursor.execute(f"ALTER TABLE knowledge_chunk DROP COLUMN IF EXISTS {PG_TEXT_COLUMN}")
+
+
+def _config() -> str:
+    config = settings.KNOWLEDGE_TEXT_SEARCH_CONFIG
+    if not config.replace("_", "").isalnum():
+        raise ValueError(f"KNOWLEDGE_TEXT_SEARCH_CONFIG must be a text search configuration name, not {config!r}")
+    return config
+
+
+def create(schema_editor) -> None:
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            create_text_search(cursor)
+        enable_pgvector(connection)
+    elif connection.vendor == "sqlite":
+        for statement in (
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+            "text, content='knowledge_chunk', content_rowid='id', tokenize='porter unicode61')",
+            f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON knowledge_chunk BEGIN "
+            f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
+            f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON knowledge_chunk BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text); END",
+            f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF text ON knowledge_chunk BEGIN "
+            f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text); "
+            f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
+        ):
+            schema_editor.execute(statement)
+
+
+def drop(schema_editor) -> None:
+    connection = schema_editor.connection
+    if connection.vendor == "postgresql":
+        schema_editor.execute(f"DROP INDEX IF EXISTS {PG_VECTOR_INDEX}")
+        schema_editor.execute(f"ALTER TABLE knowledge_chunk DROP COLUMN IF EXISTS {PG_VECTOR_COLUMN}")
+        with connection.cursor() as cursor:
+            drop_text_search(cursor)
+    elif connection.vendor == "sqlite":
+        for suffix in ("ai", "ad", "au"):
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
+        schema_editor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+
+
+def enable_pgvector(connection) -> bool:
+    """Create the extension (if the server has it) and the vector column with its HNSW index.
+    False when the server has no pgvector: dense scores are then computed exactly in Python."""
+    dimensions = int(settings.EMBEDDING_DIMENSIONS)
+    try:
+        with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            cursor.execute(
+                f"ALTER TABLE knowledge_chunk ADD COLUMN IF NOT EXISTS {PG_VECTOR_COLUMN} vector({dimensions})"
+            )
+            cursor.execute(
+                f"CREATE INDEX IF NOT EXISTS {PG_VECTOR_INDEX} ON knowledge_chunk "
+                f"USING hnsw ({PG_VECTOR_COLUMN} vector_cosine_ops)"
+            )
+    except Exception as error:  # the server has no pgvector (or may not create extensions)
+        log.warning("pgvector is not available (%s): dense search scores exactly, without an index", error)
+        return False
+    finally:
+        forget_pgvector()
+    return True
+
+
+_pgvector: dict[str, bool] = {}
+
+
+def has_pgvector(connection) -> bool:
+    """Whether the chunks table has the vector column (pgvector was available when it was made).
+    Asked of the database once per process and database: only a migration changes it."""
+    if connection.vendor != "postgresql":
+        return False
+    key = connection.settings_dict["NAME"]
+    if key not in _pgvector:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'knowledge_chunk' AND column_name = %s",
+                [PG_VECTOR_COLUMN],
+            )
+            _pgvector[key] = cursor.fetchone() is not None
+    return _pgvector[key]
+
+
+def forget_pgvector() -> None:
+    """After a migration made or dropped the column (and in tests that do)."""
+    _pgvector.clear()
