@@ -7,13 +7,19 @@ through agents.services (or orders.services).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from agents.models import CannedReply, Escalation, InternalNote
 from agents.permissions import AGENTS_GROUP, SUPERVISORS_GROUP
 from agents.services import escalation_view
+from knowledge.models import UnansweredQuestion, VectorStore, VectorStoreFile
+from knowledge.search import rewrite, search
 from orders.models import Order, OrderItem, Return, Shipment
 from runtime.models import Message, Thread, ToolApproval, ToolCall
 from runtime.serializers import conversation_message
@@ -165,4 +171,87 @@ def recent_conversations(limit: int = 50) -> QuerySet[Thread]:
             open_escalations=Count("escalations", filter=Q(escalations__status__in=Escalation.OPEN), distinct=True),
         )
         .order_by("-last_message_at", "-id")[:limit]
+    )
+
+
+# --- The knowledge base ----------------------------------------------------------------------------
+
+UNANSWERED_DAYS = 90  # older questions have probably been answered by an article since
+TRY_RESULTS = 8  # as many passages as file_search gives the assistant by default
+
+
+def knowledge_files(store: VectorStore) -> QuerySet[VectorStoreFile]:
+    """The store's files, newest first, each with its `chunk_count`."""
+    return (
+        VectorStoreFile.objects.filter(vector_store=store)
+        .select_related("file")
+        .annotate(chunk_count=Count("chunks"))
+        .order_by("-created_at", "-id")
+    )
+
+
+def knowledge_file_view(store_file: VectorStoreFile) -> dict:
+    """A file's ingestion as the Knowledge page's script updates it (a row of knowledge_files())."""
+    error = store_file.last_error or {}
+    return {
+        "file_id": store_file.file.public_id,
+        "status": store_file.status,
+        "status_label": store_file.get_status_display(),
+        "chunks": store_file.chunk_count,
+        "error": error.get("message", ""),
+        "error_code": error.get("code", ""),
+    }
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A passage found for a question tried on the Knowledge page."""
+
+    file_id: str
+    filename: str
+    title: str
+    heading: str
+    page: int | None
+    score: float
+    text: str
+    counts: bool  # scored above the threshold: the assistant would be given it
+
+
+def try_question(store: VectorStore, question: str) -> list[Passage]:
+    """What file_search would find for `question` in `store` (the same rewrite of the question),
+    below the threshold too, marked as not counting. Raises EmbeddingFailed when the provider fails."""
+    threshold = settings.KNOWLEDGE_SCORE_THRESHOLD
+    return [
+        Passage(
+            file_id=hit.chunk.store_file.file.public_id,
+            filename=hit.chunk.store_file.file.filename,
+            title=hit.chunk.store_file.file.title,
+            heading=hit.chunk.heading,
+            page=hit.chunk.page,
+            score=hit.score,
+            text=hit.chunk.text,
+            counts=hit.score >= threshold,
+        )
+        for hit in search([store], [rewrite(question)], max_num_results=TRY_RESULTS)
+    ]
+
+
+def unanswered_questions(*, days: int = UNANSWERED_DAYS, limit: int = 50) -> list[dict]:
+    """Questions the knowledge base could not answer in the last `days`, grouped by their
+    normalized words, most asked first: how often, when last, for which reasons, and the latest
+    one asked as the example (its words, its conversation)."""
+    recent = UnansweredQuestion.objects.filter(created_at__gte=timezone.now() - timedelta(days=days))
+    latest = recent.filter(normalized=OuterRef("normalized")).order_by("-created_at", "-id")
+    reasons = UnansweredQuestion.Reason
+    return list(
+        recent.values("normalized")
+        .annotate(
+            asked=Count("id"),
+            last_asked=Max("created_at"),
+            nothing_found=Count("id", filter=Q(reason=reasons.NOTHING_FOUND)),
+            handed_over=Count("id", filter=Q(reason=reasons.HANDED_OVER)),
+            example=Subquery(latest.values("question")[:1]),
+            example_thread=Subquery(latest.values("thread_public_id")[:1]),
+        )
+        .order_by("-asked", "-last_asked", "normalized")[:limit]
     )

@@ -39,4 +39,8 @@ urlpatterns = [
         name="reject-return",
     ),
     path("approvals/<int:approval_id>/decide/", actions.decide_approval, name="decide-approval"),
+    path("knowledge/", pages.knowledge, name="knowledge"),
+    path("knowledge/files/", pages.knowledge_files, name="knowledge-files"),
+    path("knowledge/upload/", actions.knowledge_upload, name="knowledge-upload"),
+    path("knowledge/files/<str:file_id>/remove/", actions.knowledge_remove, name="knowledge-remove"),
 ]

@@ -1,4 +1,4 @@
-"""The console's actions: thin adapters onto agents.services and orders.services.
+"""The console's actions: thin adapters onto agents.services, orders.services and knowledge.services.
 
 Each is a POST (CSRF-protected: a form's token or the X-CSRFToken header), checks the user is
 console staff, calls the one service that makes the change (which checks the finer rights and
@@ -18,6 +18,9 @@ from agents.selectors import conversation_orders
 from agents.views.access import access_thread, agent_required, done, failed, posted, supervisor_required
 from common.actors import Actor
 from common.errors import DomainError, InvalidInput, InvalidState, NotFound
+from knowledge import services as knowledge_services
+from knowledge.help_centre import ensure_help_centre, help_centre_store
+from knowledge.models import File, VectorStoreFile
 from orders import services as order_services
 from orders.models import Return
 from runtime.models import Thread, ToolApproval
@@ -209,3 +212,51 @@ def suggest(request: HttpRequest, thread_id: str) -> JsonResponse:
     except DomainError as error:
         return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=error.http_status)
     return JsonResponse({"text": text})
+
+
+# --- The knowledge base -----------------------------------------------------------------------------
+
+
+@require_POST
+@supervisor_required
+def knowledge_upload(request: HttpRequest) -> HttpResponse:
+    """A file for the help centre (its store made on first use), read in the background; with
+    "publish", also a help article (Markdown or plain text) that answers citing it link to."""
+    fallback = reverse("console:knowledge")
+    data = posted(request)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise InvalidInput("Choose a file to upload.", param="file")
+        store, _assistants = ensure_help_centre()
+        store_file = knowledge_services.help_file_add(
+            store, upload=upload, publish=data.get("publish") in ("on", "1", "true"), title=data.get("title", "")
+        )
+    except DomainError as error:
+        return failed(request, error, fallback=fallback)
+    store_file.refresh_from_db()  # ingested already when dispatch is inline
+    name = store_file.file.filename
+    if store_file.status == VectorStoreFile.Status.COMPLETED:
+        message = f"{name} is uploaded and searchable."
+    elif store_file.status == VectorStoreFile.Status.FAILED:
+        message = f"{name} is uploaded but could not be read: {(store_file.last_error or {}).get('message', '')}"
+    else:
+        message = f"{name} is uploaded and being read; the list shows when it is searchable."
+    if store_file.file.help_slug:
+        message += f" Published at {reverse('help-article', args=[store_file.file.help_slug])}."
+    return done(request, message=message, fallback=fallback, data={"file_id": store_file.file.public_id})
+
+
+@require_POST
+@supervisor_required
+def knowledge_remove(request: HttpRequest, file_id: str) -> HttpResponse:
+    """Delete a help-centre file (and its article): searches stop finding it at once."""
+    fallback = reverse("console:knowledge")
+    store = help_centre_store()
+    file = (
+        File.objects.filter(owner=None, public_id=file_id, store_files__vector_store=store).first() if store else None
+    )
+    if file is None:
+        return failed(request, NotFound(f"No help-centre file {file_id} was found."), fallback=fallback)
+    knowledge_services.file_delete(file)
+    return done(request, message=f"{file.filename} is removed.", fallback=fallback)

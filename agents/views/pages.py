@@ -1,13 +1,15 @@
-"""The console's pages: the queue, one conversation, recent conversations, metrics.
+"""The console's pages: the queue, one conversation, recent conversations, metrics, knowledge.
 
 Server-rendered with what agents.selectors returns; console.js keeps them live over /ws/console/.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_GET
 
 from agents import selectors
@@ -18,6 +20,10 @@ from agents.models import Escalation
 from agents.permissions import is_supervisor
 from agents.services import escalation_view
 from agents.views.access import access_thread, agent_required, supervisor_required
+from knowledge.help_centre import help_centre_store
+from runtime.llm.client import EmbeddingFailed
+
+MAX_QUESTION_CHARS = 1000
 
 
 def _me(request: HttpRequest) -> dict:
@@ -47,12 +53,19 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
     me = _me(request)
     owns = is_open and (escalation.assigned_to_id == request.user.pk or me["supervisor"])
     summary = next((e.summary for e in thread.escalations.exclude(summary=None).order_by("-created_at", "-id")), None)
+    timeline = selectors.timeline(thread)
     state = {
         "me": me,
         "thread_id": thread.public_id,
         "mode": thread.mode,
         "escalation": escalation_view(escalation) if escalation else None,
         "approvals": selectors.pending_approvals(thread),
+        # The transcript is rendered as text; console.js draws each answer's sources from these.
+        "citations": {
+            entry["message"]["id"]: entry["message"]["citations"]
+            for entry in timeline
+            if entry["kind"] == "message" and entry["message"]["citations"]
+        },
     }
     context = {
         "page": "conversation",
@@ -62,7 +75,7 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
         "is_open": is_open,
         "owns": owns,
         "summary": summary,
-        "timeline": selectors.timeline(thread),
+        "timeline": timeline,
         "orders": selectors.conversation_orders(thread),
         "notes": selectors.thread_notes(thread),
         "canned": selectors.canned_replies(thread=thread, agent=request.user),
@@ -113,6 +126,48 @@ def metrics(request: HttpRequest) -> HttpResponse:
     ]
     context = {"page": "metrics", "metrics": m, "tiles": tiles, "tools": tools, "state": {"me": _me(request)}}
     return render(request, "console/metrics.html", context)
+
+
+@require_GET
+@agent_required
+def knowledge(request: HttpRequest) -> HttpResponse:
+    """The help centre's files and their ingestion, a question to try on them (?q=), and the
+    questions they could not answer. Supervisors also get the upload form and remove buttons."""
+    me = _me(request)
+    store = help_centre_store()
+    files = list(selectors.knowledge_files(store)) if store else []
+    question = " ".join(request.GET.get("q", "").split())[:MAX_QUESTION_CHARS]
+    passages, search_error = [], ""
+    if question and store:
+        try:
+            passages = selectors.try_question(store, question)
+        except EmbeddingFailed:
+            search_error = "The search is unavailable right now (the embedding model did not answer). Try again."
+    reading = sum(1 for f in files if f.status == f.Status.IN_PROGRESS)
+    context = {
+        "page": "knowledge",
+        "state": {"me": me, "files_url": reverse("console:knowledge-files")},
+        "store": store,
+        "files": files,
+        "reading": reading,
+        "question": question,
+        "passages": passages,
+        "search_error": search_error,
+        "threshold": settings.KNOWLEDGE_SCORE_THRESHOLD,
+        "unanswered": selectors.unanswered_questions(),
+        "unanswered_days": selectors.UNANSWERED_DAYS,
+        "max_upload_mb": settings.KNOWLEDGE_MAX_UPLOAD_BYTES // (1024 * 1024),
+    }
+    return render(request, "console/knowledge.html", context)
+
+
+@require_GET
+@agent_required
+def knowledge_files(request: HttpRequest) -> JsonResponse:
+    """The help centre's files and where their ingestion stands, for the Knowledge page's poll."""
+    store = help_centre_store()
+    files = [selectors.knowledge_file_view(f) for f in selectors.knowledge_files(store)] if store else []
+    return JsonResponse({"files": files})
 
 
 def _percent(share: float | None) -> str:

@@ -1,7 +1,7 @@
 // The agent console, live: the queue and open conversations over the /ws/console/ socket.
 // An ES module with no build step and no framework. Whatever a customer or an agent typed reaches
 // the page through text nodes only, never as HTML; messages are drawn by the markdown renderer the
-// customer's widget uses (static/shared/), so agents see what the customer sees.
+// customer's widget uses (static/shared/), so agents see what the customer sees, sources included.
 
 import { el } from "../shared/dom.js";
 import { renderMarkdown } from "../shared/markdown.js";
@@ -28,6 +28,7 @@ const MODE_LABELS = {
 };
 const TYPING_SHOWN_MS = 4000;
 const TYPING_SEND_EVERY_MS = 1500;
+const KNOWLEDGE_POLL_MS = 2000;
 
 // --- small helpers -----------------------------------------------------------------------------
 
@@ -95,10 +96,16 @@ function renderSla(node, escalation) {
 
 // --- messages and the socket --------------------------------------------------------------------
 
+/** An answer's markdown with its sources, linked to this server's help pages (as the widget shows them). */
+function markdownOf(text, { streaming = false, citations = [] } = {}) {
+  return renderMarkdown(text, { streaming, citations, server: location.origin });
+}
+
 /** A message's text: the customer's as typed, the assistant's and agents' as markdown (as the widget shows them). */
 function messageBody(m) {
   if (m.author === "customer") return el("div", { class: "msg-text", text: m.text });
-  return el("div", { class: "msg-text md" }, renderMarkdown(m.text, { streaming: m.status === "in_progress" }));
+  const streaming = m.status === "in_progress";
+  return el("div", { class: "msg-text md" }, markdownOf(m.text, { streaming, citations: m.citations }));
 }
 
 /** The console's live socket: `onEvent` hears every event; threads passed to watch() are watched again after a reconnect. */
@@ -326,9 +333,11 @@ function conversationPage(socket) {
   let escalation = state.escalation;
   let typingTimer = null;
 
-  // The server renders text as typed; the assistant's (and agents') markdown is shown formatted.
+  // The server renders text as typed; the assistant's (and agents') markdown is shown formatted,
+  // with the sources an answer cited (state.citations, by message id).
   for (const body of timeline.querySelectorAll(".msg-assistant .msg-text, .msg-agent .msg-text")) {
-    body.replaceChildren(renderMarkdown(body.textContent.trim()));
+    const citations = (state.citations || {})[body.closest("li[data-id]")?.dataset.id] || [];
+    body.replaceChildren(markdownOf(body.textContent.trim(), { citations }));
     body.classList.add("md");
   }
 
@@ -371,7 +380,7 @@ function conversationPage(socket) {
     if (!body || !streamed.has(id)) return;
     const stick = nearBottom();
     streamed.set(id, streamed.get(id) + text);
-    body.replaceChildren(renderMarkdown(streamed.get(id), { streaming: true }));
+    body.replaceChildren(markdownOf(streamed.get(id), { streaming: true }));
     if (stick) toBottom();
   }
 
@@ -606,6 +615,56 @@ function conversationPage(socket) {
   };
 }
 
+// --- the knowledge page ---------------------------------------------------------------------------
+
+/** While files are being read, ask the server how they stand every few seconds and update their rows. */
+function knowledgePage() {
+  const reading = document.getElementById("reading");
+  const readingText = document.getElementById("reading-text");
+  const changed = document.getElementById("files-changed");
+  const rows = () => [...document.querySelectorAll("#files tr[data-file]")];
+
+  function update(file) {
+    const row = document.querySelector(`#files tr[data-file="${CSS.escape(file.file_id)}"]`);
+    if (!row) return false;
+    row.dataset.status = file.status;
+    const badge = row.querySelector('[data-field="status"]');
+    badge.textContent = file.status_label;
+    badge.className = `badge file-${file.status}`;
+    row.querySelector('[data-field="chunks"]').textContent = String(file.chunks);
+    const error = row.querySelector('[data-field="error"]');
+    error.replaceChildren(file.error, file.error_code ? " " : "", file.error_code ? el("code", { text: file.error_code }) : "");
+    error.hidden = !file.error;
+    return true;
+  }
+
+  async function poll() {
+    try {
+      const response = await fetch(state.files_url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (response.status === 401 || response.status === 403) return; // signed out: the reload link is there
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const { files } = await response.json();
+      const known = files.map(update);
+      changed.hidden = known.every(Boolean) && files.length === rows().length;
+      const left = files.filter((f) => f.status === "in_progress").length;
+      readingText.textContent = `Reading ${left} file${left === 1 ? "" : "s"}…`;
+      reading.hidden = left === 0;
+      if (left) setTimeout(poll, KNOWLEDGE_POLL_MS);
+    } catch {
+      setTimeout(poll, KNOWLEDGE_POLL_MS * 3); // the server is restarting, say: try again later
+    }
+  }
+
+  if (rows().some((row) => row.dataset.status === "in_progress")) setTimeout(poll, KNOWLEDGE_POLL_MS);
+  return () => {};
+}
+
+// A form that asks first (removing a file): its data-confirm is the question.
+document.addEventListener("submit", (event) => {
+  const question = event.target.dataset?.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+});
+
 // --- start -------------------------------------------------------------------------------------
 
 if (page && state.me) {
@@ -622,6 +681,7 @@ if (page && state.me) {
   });
   if (page === "queue") handle = queuePage();
   else if (page === "conversation") handle = conversationPage(socket);
+  else if (page === "knowledge") handle = knowledgePage();
   renderQueueCount();
   socket.start();
 }

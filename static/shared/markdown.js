@@ -7,6 +7,12 @@
 // Links go only to http:, https: and mailto: and open in a new tab without a referrer; any other
 // target keeps its words and loses the link. Nothing is ever parsed as HTML: markup in a message
 // is shown as the text it is.
+// Citations: an answer that quotes the shop's documents carries a citation for each marker it
+// quoted ({text: "\u30100:1\u2020returns.md\u3011", file_id}). Each such marker becomes a small
+// numbered link [1] to <server>/help/files/<file_id>/ (the document's help page), and a "Sources"
+// list under the message names each document once, numbered alike, in order of first citation.
+// While an answer streams, its citations are not known yet: markers are left out until it is
+// complete. A marker no citation names stays text.
 // This file is ASCII only: the widget loads it, on shops' pages, from another origin.
 
 import { el } from "./dom.js";
@@ -27,6 +33,68 @@ export function safeUrl(raw) {
 
 function link(href) {
   return el("a", { href, target: "_blank", rel: "noopener noreferrer nofollow" });
+}
+
+// --- citations -----------------------------------------------------------------------------------
+
+const MARKER = /^\u3010[^\u3010\u3011]{1,200}\u3011/; // \u3010 and \u3011 are the marker's brackets
+const PARTIAL_MARKER = /^\u3010[^\u3010\u3011]{0,200}$/;
+
+/** A source's name from its file's: "returns.md" reads "Returns", "shipping_rates.md" "Shipping rates". */
+export function sourceLabel(filename) {
+  const stem = String(filename ?? "").trim().replace(/\.[A-Za-z0-9]{1,10}$/, "");
+  const words = stem.replace(/[-_]+/g, " ").replace(/\s+/g, " ").trim();
+  return words.charAt(0).toUpperCase() + words.slice(1);
+}
+
+/**
+ * The sources of `citations`, numbered per file in order of first citation, and each marker's
+ * source: {byMarker: Map(marker text -> source), sources: [{number, href, label}]}. A source's
+ * href is null when `server` does not make an absolute http(s) address.
+ */
+function citationIndex(citations, server) {
+  const byMarker = new Map();
+  const byFile = new Map();
+  const sources = [];
+  for (const citation of Array.isArray(citations) ? citations : []) {
+    if (!citation || typeof citation.text !== "string" || typeof citation.file_id !== "string") continue;
+    let source = byFile.get(citation.file_id);
+    if (!source) {
+      const number = sources.length + 1;
+      const dagger = citation.text.lastIndexOf("\u2020"); // the file's name follows the dagger
+      const label = dagger === -1 ? "" : sourceLabel(citation.text.slice(dagger + 1, -1));
+      source = {
+        number,
+        href: safeUrl(`${server}/help/files/${encodeURIComponent(citation.file_id)}/`),
+        label: label || `Source ${number}`,
+      };
+      byFile.set(citation.file_id, source);
+      sources.push(source);
+    }
+    byMarker.set(citation.text, source);
+  }
+  return { byMarker, sources };
+}
+
+function sourceLink(source, attrs, ...children) {
+  if (!source.href) return children;
+  return el("a", { href: source.href, target: "_blank", rel: "noopener noreferrer nofollow", ...attrs }, ...children);
+}
+
+/** [n] where the answer quotes a source. */
+function citationNode(source) {
+  const label = { title: source.label, "aria-label": `Source ${source.number}: ${source.label}` };
+  return el("sup", { class: "cite" }, sourceLink(source, label, `[${source.number}]`));
+}
+
+/** The list under an answer: each source once, numbered as its [n]. */
+function sourcesNode(sources) {
+  return el(
+    "div",
+    { class: "sources" },
+    el("p", { class: "sources-title", text: "Sources" }),
+    el("ol", {}, sources.map((source) => el("li", {}, sourceLink(source, {}, source.label)))),
+  );
 }
 
 // --- inline: emphasis, code, links ---------------------------------------------------------------
@@ -57,11 +125,12 @@ function findClose(text, from, marker) {
 }
 
 /**
- * Append `text` with inline markdown to `parent` as DOM nodes. While `streaming`, an emphasis or
- * code span still waiting for its closing marker is shown as if closed, so an answer doesn't
- * flash asterisks as it arrives.
+ * Append `text` with inline markdown to `parent` as DOM nodes. While `ctx.streaming`, an emphasis
+ * or code span still waiting for its closing marker is shown as if closed, so an answer doesn't
+ * flash asterisks as it arrives. `ctx.cites` maps citation markers to their sources.
  */
-function appendInline(parent, text, streaming, inLink = false) {
+function appendInline(parent, text, ctx, inLink = false) {
+  const { streaming } = ctx;
   let plain = "";
   const flush = () => {
     if (plain) parent.append(document.createTextNode(plain));
@@ -70,7 +139,7 @@ function appendInline(parent, text, streaming, inLink = false) {
   const wrap = (tag, inner) => {
     flush();
     const node = el(tag);
-    appendInline(node, inner, streaming, inLink);
+    appendInline(node, inner, ctx, inLink);
     parent.append(node);
   };
   let i = 0;
@@ -125,10 +194,10 @@ function appendInline(parent, text, streaming, inLink = false) {
         flush();
         if (href) {
           const anchor = link(href);
-          appendInline(anchor, match[1], streaming, true);
+          appendInline(anchor, match[1], ctx, true);
           parent.append(anchor);
         } else {
-          appendInline(parent, match[1], streaming, inLink); // an unsafe target: keep the words only
+          appendInline(parent, match[1], ctx, inLink); // an unsafe target: keep the words only
         }
         i += match[0].length;
         continue;
@@ -158,6 +227,20 @@ function appendInline(parent, text, streaming, inLink = false) {
         }
       }
     }
+    if (ch === "\u3010") {
+      const marker = MARKER.exec(rest);
+      const source = marker && !inLink ? ctx.cites.get(marker[0]) : undefined;
+      if (source) {
+        flush();
+        parent.append(citationNode(source));
+        i += marker[0].length;
+        continue;
+      }
+      if (streaming && (marker || PARTIAL_MARKER.test(rest))) {
+        i += marker ? marker[0].length : rest.length; // its [n] comes with the complete answer
+        continue;
+      }
+    }
     plain += ch;
     i += 1;
   }
@@ -172,11 +255,11 @@ const QUOTE = /^\s{0,3}>\s?(.*)$/;
 const HEADING = /^\s{0,3}#{1,6}\s+(.*)$/;
 
 /** Lines as a paragraph, one <br> between each. */
-function paragraph(lines, streaming) {
+function paragraph(lines, ctx) {
   const p = el("p");
   lines.forEach((line, k) => {
     if (k) p.append(el("br"));
-    appendInline(p, line, streaming);
+    appendInline(p, line, ctx);
   });
   return p;
 }
@@ -184,14 +267,18 @@ function paragraph(lines, streaming) {
 /**
  * A message's markdown as a DocumentFragment of DOM nodes (never parsed as HTML). With
  * `streaming`, the text is an answer still arriving: unclosed emphasis shows as closed.
+ * `citations` (the message's, as the server sends them) and `server` (the origin of its help
+ * pages, e.g. "https://support.example") make its markers numbered source links.
  */
-export function renderMarkdown(text, { streaming = false } = {}) {
+export function renderMarkdown(text, { streaming = false, citations = [], server = "" } = {}) {
+  const { byMarker, sources } = citationIndex(citations, server);
+  const ctx = { streaming, cites: byMarker };
   const fragment = document.createDocumentFragment();
   const lines = String(text ?? "").replace(/\r\n?/g, "\n").split("\n");
   let paragraphLines = null;
   let list = null;
   const endParagraph = () => {
-    if (paragraphLines) fragment.append(paragraph(paragraphLines, streaming));
+    if (paragraphLines) fragment.append(paragraph(paragraphLines, ctx));
     paragraphLines = null;
   };
   for (let i = 0; i < lines.length; i++) {
@@ -219,13 +306,13 @@ export function renderMarkdown(text, { streaming = false } = {}) {
         fragment.append(list.node);
       }
       list.last = el("li");
-      appendInline(list.last, item[3], streaming);
+      appendInline(list.last, item[3], ctx);
       list.node.append(list.last);
       continue;
     }
     if (list && /^\s+\S/.test(line)) {
       list.last.append(el("br")); // an indented line continues the item above
-      appendInline(list.last, line.trim(), streaming);
+      appendInline(list.last, line.trim(), ctx);
       continue;
     }
     list = null;
@@ -235,7 +322,7 @@ export function renderMarkdown(text, { streaming = false } = {}) {
       const quote = el("blockquote");
       let quoted = [];
       const endQuoted = () => {
-        if (quoted.length) quote.append(paragraph(quoted, streaming));
+        if (quoted.length) quote.append(paragraph(quoted, ctx));
         quoted = [];
       };
       for (; i < lines.length && QUOTE.test(lines[i]); i++) {
@@ -252,12 +339,13 @@ export function renderMarkdown(text, { streaming = false } = {}) {
     if (heading) {
       endParagraph();
       const strong = el("strong");
-      appendInline(strong, heading[1], streaming);
+      appendInline(strong, heading[1], ctx);
       fragment.append(el("p", {}, strong));
       continue;
     }
     (paragraphLines ||= []).push(line);
   }
   endParagraph();
+  if (sources.length) fragment.append(sourcesNode(sources));
   return fragment;
 }

@@ -34,6 +34,7 @@ export function start(script) {
   const log = new MessageLog(view.log, {
     onAnswer: () => !state.open && setUnread(state.unread + 1),
     onStreaming: () => updateTyping(),
+    server: options.server,
   });
   const socket = chatSocket(options, store, {
     onEvent: handleEvent,

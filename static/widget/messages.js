@@ -1,7 +1,8 @@
 // The conversation's log in the widget: finished messages, the answer still streaming in (redrawn
 // once per frame), the customer's messages waiting for the server's ack, and the assistant's
 // activity lines. It keeps the newest message in view unless the customer scrolled up to read.
-// Customers' text is shown exactly as typed; answers go through the shared markdown renderer.
+// Customers' text is shown exactly as typed; answers go through the shared markdown renderer, their
+// citations as numbered links to the server's help pages.
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 import { el } from "../shared/dom.js";
@@ -35,13 +36,13 @@ function addCaret(bubble) {
   target.append(el("span", { class: "caret", "aria-hidden": "true" }));
 }
 
-function messageNode(message, { streaming = false, pending = false } = {}) {
+function messageNode(message, { streaming = false, pending = false, server = "" } = {}) {
   const kind = message.role === "user" ? "customer" : message.author === "agent" ? "agent" : "assistant";
   const bubble = el("div", { class: "bubble" });
   if (kind === "customer") {
     bubble.textContent = message.text; // shown exactly as typed, never as markup
   } else {
-    bubble.append(renderMarkdown(message.text, { streaming }));
+    bubble.append(renderMarkdown(message.text, { streaming, citations: message.citations, server }));
     if (streaming) addCaret(bubble);
   }
   const meta = el("div", { class: "meta" }, el("span", { text: authorOf(message) }));
@@ -58,9 +59,10 @@ export class MessageLog {
   /**
    * `log` is the view's log element. onAnswer() hears of each new answer (to count it unread),
    * onStreaming() of an answer starting or ending to stream (the typing line depends on it).
+   * `server` is Concierge's origin, where an answer's sources link.
    */
-  constructor(log, { onAnswer, onStreaming }) {
-    Object.assign(this, { log, onAnswer, onStreaming });
+  constructor(log, { onAnswer, onStreaming, server = "" }) {
+    Object.assign(this, { log, onAnswer, onStreaming, server });
     this.messages = new Map(); // id -> {data, node, streaming}
     this.pending = new Map(); // client_id -> {text, node}
     this.dirty = new Set(); // ids of streaming messages to redraw on the next frame
@@ -141,7 +143,7 @@ export class MessageLog {
   /** Show a message that is complete (from a hello, a final event, or an ack). */
   putFinal(message, { announce }) {
     const known = this.messages.get(message.id);
-    const node = messageNode(message);
+    const node = messageNode(message, { server: this.server });
     this.change(() => {
       this.log.querySelector(".empty")?.remove();
       // A fresh node (not a changed one) is an "addition" to the live region, so the finished
@@ -156,7 +158,7 @@ export class MessageLog {
 
   startStreaming(message) {
     if (this.messages.has(message.id)) return;
-    const node = messageNode(message, { streaming: true });
+    const node = messageNode(message, { streaming: true, server: this.server });
     this.add(node);
     this.messages.set(message.id, { data: { ...message, text: message.text || "" }, node, streaming: true });
     this.onStreaming();

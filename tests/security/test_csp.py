@@ -15,9 +15,13 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
 from config.api_docs import SWAGGER_UI_INLINE_STYLE_HASH
+from knowledge import services
+from knowledge.help_centre import ensure_help_centre
+from knowledge.models import UnansweredQuestion
 from tests.agents import conftest as console
 
 # The console's fixtures (a supervisor, an escalated conversation), shared with tests/agents.
@@ -133,7 +137,17 @@ def test_the_console_login_page_runs_under_the_strict_policy(client, db):
     assert markup.inline_styles == []
 
 
-@pytest.mark.parametrize("path", ["/console/", "/console/conversations/", "/console/metrics/", "conversation"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/console/",
+        "/console/conversations/",
+        "/console/metrics/",
+        "conversation",
+        "/console/knowledge/",
+        "/console/knowledge/?q=return+policy",
+    ],
+)
 def test_signed_in_console_pages_run_under_the_strict_policy(path, supervisor, escalated):
     if path == "conversation":
         path = console.console_url(escalated.thread)
@@ -144,7 +158,26 @@ def test_signed_in_console_pages_run_under_the_strict_policy(path, supervisor, e
     assert 'id="console-state" type="application/json"' in response.content.decode()  # data, not script
 
 
-@pytest.mark.parametrize("path", ["/admin/login/", "/admin/", "/admin/orders/order/", "order"])
+def test_the_knowledge_page_in_its_fullest_state_runs_under_the_strict_policy(
+    supervisor, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """Files read and failed (an error shown), passages found, unanswered questions, the upload form."""
+    settings.MEDIA_ROOT = tmp_path
+    store, _ = ensure_help_centre()
+    with django_capture_on_commit_callbacks(execute=True):
+        for name, data in [("returns.md", b"# Returns\n\nReturn within 30 days."), ("broken.pdf", b"%PDF-1.7 x")]:
+            services.help_file_add(store, upload=SimpleUploadedFile(name, data))
+    UnansweredQuestion.objects.create(question="Gift wrap?", normalized="gift wrap", reason="nothing_found")
+    response = console.signed_in(supervisor).get("/console/knowledge/?q=returns")
+    markup = assert_strict(response)
+    html = response.content.decode()
+    assert all(part in html for part in ['id="passages"', "damaged", "Gift wrap?", 'id="upload-form"'])
+    assert markup.inline_styles == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/login/", "/admin/", "/admin/orders/order/", "order", "/admin/knowledge/vectorstorefile/"]
+)
 def test_the_admin_runs_under_the_strict_policy(path, alice_order):
     client = Client()
     if path != "/admin/login/":
