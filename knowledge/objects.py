@@ -31,24 +31,43 @@ def file_obj(file: File) -> dict:
     }
 
 
+COUNTED = ("in_progress", "completed", "failed", "cancelled", "total")
+
+
+def _tallies(prefix: str = "") -> dict:
+    """Count and Sum expressions over store files (through `prefix`, e.g. "store_files__")."""
+    return {
+        "total": Count(f"{prefix}pk"),
+        **{status: Count(f"{prefix}pk", filter=Q(**{f"{prefix}status": status})) for status in S.values},
+        "usage": Sum(f"{prefix}usage_bytes"),
+    }
+
+
 def file_counts(store_files) -> dict:
     """{in_progress, completed, failed, cancelled, total} over a queryset of VectorStoreFile."""
-    counted = store_files.aggregate(
-        total=Count("pk"),
-        **{status: Count("pk", filter=Q(status=status)) for status in S.values},
-    )
-    return {key: counted[key] or 0 for key in ("in_progress", "completed", "failed", "cancelled", "total")}
+    counted = store_files.aggregate(**_tallies())
+    return {key: counted[key] or 0 for key in COUNTED}
+
+
+def with_tallies(stores):
+    """Stores with their file counts and usage annotated: a page of them in one query."""
+    return stores.annotate(**{f"tally_{key}": value for key, value in _tallies("store_files__").items()})
 
 
 def vector_store_obj(store: VectorStore) -> dict:
-    counts = file_counts(store.store_files.all())
+    if hasattr(store, "tally_total"):
+        tallies = {key: getattr(store, f"tally_{key}") or 0 for key in (*COUNTED, "usage")}
+    else:
+        counted = store.store_files.aggregate(**_tallies())
+        tallies = {key: counted[key] or 0 for key in (*COUNTED, "usage")}
+    counts = {key: tallies[key] for key in COUNTED}
+    usage = tallies["usage"]
     if store.expired:
         status = VectorStore.Status.EXPIRED
     elif counts["in_progress"]:
         status = VectorStore.Status.IN_PROGRESS
     else:
         status = VectorStore.Status.COMPLETED
-    usage = store.store_files.aggregate(total=Sum("usage_bytes"))["total"] or 0
     return {
         "id": store.public_id,
         "object": "vector_store",

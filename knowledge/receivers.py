@@ -3,12 +3,15 @@ KnowledgeConfig.ready."""
 
 from __future__ import annotations
 
+from common.errors import NotFound
 from knowledge import services
 from knowledge.access import access_file
+from knowledge.api import validation
 from knowledge.models import UnansweredQuestion, VectorStore
 from knowledge.search import rewrite
 from knowledge.tools import NAME as FILE_SEARCH
 from runtime import runs
+from runtime.errors import InvalidRequest
 from runtime.models import Message, Run, Thread, ToolCall
 
 THREAD_STORE_DAYS = 7  # a thread's own vector store expires this long after its last activity
@@ -31,6 +34,42 @@ def files_attached(sender, *, thread: Thread, message: Message, attachments: lis
     store = _thread_store(thread)
     for file in files:
         services.store_file_add(store, file)
+
+
+def file_search_resources(owner, tool_resources: dict) -> dict:
+    """hooks.tool_resources_resolver: an assistant's or a thread's `file_search.vector_store_ids`
+    name the owner's live stores only (at most one), and a `vector_stores` helper ({file_ids,
+    chunking_strategy, metadata}) becomes a store of the owner's files, stored by its id."""
+    section = tool_resources.get("file_search")
+    if not section:
+        return tool_resources
+    param = "tool_resources.file_search"
+    ids = list(section.get("vector_store_ids") or [])
+    if not all(isinstance(store_id, str) for store_id in ids):
+        raise InvalidRequest(f"Invalid type for '{param}.vector_store_ids': expected an array of ids.", param=param)
+    for index, spec in enumerate(section.get("vector_stores") or []):
+        where = f"{param}.vector_stores[{index}]"
+        spec = validation.body(spec, {"file_ids", "chunking_strategy", "metadata"})
+        try:
+            files = [
+                access_file(owner, file_id)
+                for file_id in validation.file_ids(spec.get("file_ids"), f"{where}.file_ids")
+            ]
+        except NotFound as error:
+            raise InvalidRequest(error.message, param=f"{where}.file_ids") from None
+        store = services.vector_store_create(
+            owner=owner,
+            files=files,
+            chunking_strategy=validation.chunking_strategy(spec.get("chunking_strategy"), f"{where}.chunking_strategy"),
+            metadata=validation.metadata(spec.get("metadata")),
+        )
+        ids.append(store.public_id)
+    if len(ids) > 1:
+        raise InvalidRequest(f"Invalid '{param}': at most 1 vector store.", param=param)
+    for store_id in ids:
+        if not VectorStore.objects.filter(owner=owner, public_id=store_id, expired=False).exists():
+            raise InvalidRequest(f"No vector store found with id '{store_id}'.", param=f"{param}.vector_store_ids")
+    return {**tool_resources, "file_search": {"vector_store_ids": ids}}
 
 
 def _thread_store(thread: Thread) -> VectorStore:

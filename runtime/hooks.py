@@ -7,13 +7,15 @@
   attachments is (knowledge files them for file_search).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
   in, which orders are proven).
+- Tool resources: `tool_resources_resolver` checks the section of an assistant's or a thread's
+  tool_resources that a plug-in owns, as they are stored (knowledge: file_search's vector stores).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.dispatch import Signal
 
@@ -50,6 +52,27 @@ def prompt_facts(provider: FactsProvider) -> FactsProvider:
 
 def facts_for(run: Run, ctx: ToolContext) -> list[str]:
     return [fact for provider in _fact_providers for fact in provider(run, ctx)]
+
+
+ResourcesResolver = Callable[[Any, dict], dict]
+_resource_resolvers: list[ResourcesResolver] = []
+
+
+def tool_resources_resolver(resolver: ResourcesResolver) -> ResourcesResolver:
+    """Register `resolver(owner, tool_resources) -> tool_resources`: it refuses ids that are not the
+    owner's with a DomainError, and may replace what the API lets a caller describe inline (a vector
+    store to make from files) by the ids of what it made. Called inside the caller's transaction."""
+    if resolver not in _resource_resolvers:
+        _resource_resolvers.append(resolver)
+    return resolver
+
+
+def resolve_tool_resources(owner, tool_resources: dict | None) -> dict:
+    """tool_resources as an assistant or a thread stores them, every registered resolver applied."""
+    resolved = dict(tool_resources or {})
+    for resolver in _resource_resolvers:
+        resolved = resolver(owner, resolved)
+    return resolved
 
 
 def announce_rest(run: Run) -> None:

@@ -11,7 +11,7 @@ from knowledge.api import schema as s
 from knowledge.api import validation as v
 from knowledge.filters import allowed_files
 from knowledge.models import VectorStoreFile
-from knowledge.objects import batch_obj, vector_store_file_obj, vector_store_obj
+from knowledge.objects import batch_obj, vector_store_file_obj, vector_store_obj, with_tallies
 from knowledge.search import rewrite, search
 from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
@@ -77,7 +77,7 @@ class VectorStoresView(V1View):
         responses={200: list_of(s.VectorStoreObject, "VectorStoreList")},
     )
     def get(self, request):
-        return Response(paginate(stores_of(self.owner), request.query_params, vector_store_obj))
+        return Response(paginate(with_tallies(stores_of(self.owner)), request.query_params, vector_store_obj))
 
 
 class VectorStoreView(V1View):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from runtime import runs
+from runtime import hooks, runs
 from runtime.api.validation import check_no_overlap
 from runtime.models import Assistant
 
@@ -35,13 +35,18 @@ def _assistant_values(fields: dict) -> dict:
 def assistant_create(*, owner, fields: dict) -> Assistant:
     values = _assistant_values(fields)
     check_no_overlap(values.get("tools", []), values.get("server_tools", []))
-    return Assistant.objects.create(owner=owner, **values)
+    with transaction.atomic():
+        if "tool_resources" in values:
+            values["tool_resources"] = hooks.resolve_tool_resources(owner, values["tool_resources"])
+        return Assistant.objects.create(owner=owner, **values)
 
 
 def assistant_modify(assistant: Assistant, *, fields: dict) -> Assistant:
     """Change the given fields; runs already created keep the settings they were created with."""
     values = _assistant_values(fields)
     with transaction.atomic():
+        if "tool_resources" in values:
+            values["tool_resources"] = hooks.resolve_tool_resources(assistant.owner, values["tool_resources"])
         locked = Assistant.objects.select_for_update().get(pk=assistant.pk)
         for key, value in values.items():
             setattr(locked, key, value)

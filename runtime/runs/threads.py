@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
+from runtime import hooks
 from runtime.errors import InvalidRequest
 from runtime.models import Assistant, Run, Thread
 from runtime.runs.messages import message_create, message_kwargs
@@ -38,7 +39,7 @@ def thread_create(
             assistant=assistant,
             customer=customer,
             metadata=metadata or {},
-            tool_resources=tool_resources or {},
+            tool_resources=hooks.resolve_tool_resources(owner, tool_resources),
         )
         for spec in messages:
             message_create(thread=thread, check_active_run=False, **message_kwargs(spec))
@@ -94,6 +95,8 @@ def note_failed_lookup(thread: Thread) -> int:
 def thread_modify(thread: Thread, *, fields: dict) -> Thread:
     """Change a thread's metadata and tool_resources (the fields given)."""
     values = {key: fields[key] or {} for key in ("metadata", "tool_resources") if key in fields}
+    if "tool_resources" in values:
+        values["tool_resources"] = hooks.resolve_tool_resources(thread.owner, values["tool_resources"])
     if values:
         Thread.objects.filter(pk=thread.pk).update(**values)
         for key, value in values.items():

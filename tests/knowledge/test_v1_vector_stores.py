@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from openai.types import VectorStore, VectorStoreDeleted, VectorStoreSearchResponse
 from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch, VectorStoreFileDeleted
 
@@ -253,6 +255,22 @@ def test_stores_page_by_limit_after_before_and_order(client):
     for body in client.get("/v1/vector_stores").json()["data"]:
         VectorStore.model_validate(body, strict=True)
     error_of(client.get("/v1/vector_stores", {"limit": 101}), 400, param="limit")
+
+
+def test_a_page_of_stores_costs_the_same_queries_however_many_it_holds(client, returns_file):
+    client.post("/v1/vector_stores", {"name": "one", "file_ids": [returns_file["id"]]})
+    client.get("/v1/vector_stores")  # the key's lookup cached, as in steady use
+    with CaptureQueriesContext(connection) as one:
+        listed = client.get("/v1/vector_stores").json()
+    assert listed["data"][0]["file_counts"]["total"] == 1
+    for i in range(5):
+        client.post("/v1/vector_stores", {"name": f"more {i}", "file_ids": [returns_file["id"]]})
+
+    with CaptureQueriesContext(connection) as six:
+        listed = client.get("/v1/vector_stores").json()
+
+    assert len(listed["data"]) == 6 and all(s["file_counts"]["total"] == 1 for s in listed["data"])
+    assert len(six.captured_queries) == len(one.captured_queries)
 
 
 # --- Files in a store ---------------------------------------------------------------------------------
