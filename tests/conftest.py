@@ -8,12 +8,20 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
 
 from accounts.models import ApiKey
 from orders.tokens import issue_customer_token
 from tests.factories import CustomerFactory, ProductFactory, UserFactory, delivered_order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def uploads_out_of_the_checkout(tmp_path_factory):
+    """Uploads (knowledge files) of every test, the live servers' included, land in a temporary
+    directory, never in the checkout's media/."""
+    settings.MEDIA_ROOT = tmp_path_factory.mktemp("media")
 
 
 @pytest.fixture(scope="session")
