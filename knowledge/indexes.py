@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+import weakref
 
 from django.conf import settings
 from django.db import transaction
@@ -99,25 +100,55 @@ def enable_pgvector(connection) -> bool:
     return True
 
 
-_pgvector: dict[str, bool] = {}
+_pgvector: dict[str, tuple[int, ...] | None] = {}
 
 
 def has_pgvector(connection) -> bool:
-    """Whether the chunks table has the vector column (pgvector was available when it was made).
+    """Whether the chunks table has the vector column (pgvector was available when it was made)."""
+    return pgvector_version(connection) is not None
+
+
+def pgvector_version(connection) -> tuple[int, ...] | None:
+    """The pgvector extension's version when the chunks table has its vector column, else None.
     Asked of the database once per process and database: only a migration changes it."""
     if connection.vendor != "postgresql":
-        return False
+        return None
     key = connection.settings_dict["NAME"]
     if key not in _pgvector:
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = 'knowledge_chunk' AND column_name = %s",
+                "SELECT e.extversion FROM pg_extension e WHERE e.extname = 'vector' AND EXISTS (SELECT 1 FROM "
+                "information_schema.columns WHERE table_name = 'knowledge_chunk' AND column_name = %s)",
                 [PG_VECTOR_COLUMN],
             )
-            _pgvector[key] = cursor.fetchone() is not None
+            row = cursor.fetchone()
+            _pgvector[key] = tuple(int(part) for part in row[0].split(".") if part.isdigit()) if row else None
     return _pgvector[key]
 
 
 def forget_pgvector() -> None:
     """After a migration made or dropped the column (and in tests that do)."""
     _pgvector.clear()
+
+
+# The HNSW search's settings, per database session. ef_search bounds how many rows one index scan
+# returns (pgvector's default, 40, is fewer than a ranking's candidates); from pgvector 0.8 an
+# iterative scan goes on past it until the WHERE clause (one store of many) has let enough through.
+HNSW_EF_SEARCH = 100
+_tuned_sessions: weakref.WeakSet = weakref.WeakSet()
+
+
+def tune_hnsw(connection) -> None:
+    """Set the HNSW search's settings on this database session, once."""
+    connection.ensure_connection()
+    raw = connection.connection
+    if raw in _tuned_sessions:
+        return
+    iterative = (pgvector_version(connection) or ()) >= (0, 8)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT set_config('hnsw.ef_search', %s, false)"
+            + (", set_config('hnsw.iterative_scan', 'relaxed_order', false)" if iterative else ""),
+            [str(HNSW_EF_SEARCH)],
+        )
+    _tuned_sessions.add(raw)

@@ -2,7 +2,7 @@
 fused with reciprocal rank fusion.
 
 - Lexical: PostgreSQL's stored tsvector with its GIN index (ts_rank_cd) or SQLite's FTS5 (bm25),
-  any query word matching.
+  any query word matching; words common to thousands of chunks left to the dense ranking (COMMON).
 - Dense: cosine similarity to the query's embedding (runtime.llm.client.embed): pgvector's HNSW
   index where the extension exists, else scored here, over an in-process copy of the store's
   embeddings kept until the store's `version` moves (every chunk up to EXACT_UP_TO; above, those
@@ -119,35 +119,82 @@ def relevance(*, cosine: float, fusion: float) -> float:
 # --- Lexical -------------------------------------------------------------------------------------
 
 
+# A word in more than COMMON chunks (of all stores) tells little about any one of them and costs the
+# ranking a score for each: a query keeps its rarer words (any of them), or, when every word is that
+# common, asks for chunks with all of them first. No ranking scores more than RANKED chunks; when a
+# query matches more, which of them are scored is the database's choice. bench/search.py measures it.
+COMMON = 2_000
+RANKED = 5_000
+
+
 def _lexical(store_ids: list[int], query: str, allowed: set[int] | None) -> list[int]:
     words = list(dict.fromkeys(WORD.findall(query.lower())))
+    if connection.vendor not in ("postgresql", "sqlite") or not words:
+        return []
+    with connection.cursor() as cursor:
+        if len(words) == 1:
+            return _ranked(cursor, store_ids, allowed, words, every=False)
+        counts = {word: _matches(cursor, word) for word in words}
+        present = [word for word in words if counts[word]]
+        rare = [word for word in present if counts[word] <= COMMON]
+        if rare or not present:
+            return _ranked(cursor, store_ids, allowed, rare, every=False)
+        found = _ranked(cursor, store_ids, allowed, present, every=True)
+        if len(found) < CANDIDATES:
+            seen = set(found)
+            found += [i for i in _ranked(cursor, store_ids, allowed, present, every=False) if i not in seen]
+        return found[:CANDIDATES]
+
+
+def _matches(cursor, word: str) -> int:
+    """How many chunks of all stores hold `word`, counted up to COMMON + 1."""
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE {indexes.PG_TEXT_COLUMN} @@ "
+            f"plainto_tsquery(%(config)s::regconfig, %(word)s) LIMIT %(cap)s) found",
+            {"config": settings.KNOWLEDGE_TEXT_SEARCH_CONFIG, "word": word, "cap": COMMON + 1},
+        )
+    else:
+        cursor.execute(
+            f"SELECT count(*) FROM (SELECT rowid FROM {indexes.FTS_TABLE} WHERE {indexes.FTS_TABLE} MATCH %(word)s "
+            f"LIMIT %(cap)s)",
+            {"word": _fts_phrase(word), "cap": COMMON + 1},
+        )
+    return cursor.fetchone()[0]
+
+
+def _ranked(cursor, store_ids: list[int], allowed: set[int] | None, words: list[str], *, every: bool) -> list[int]:
+    """The chunks holding any (or `every`) of `words`, best first by the database's text ranking."""
     if not words:
         return []
     narrowing, params = _narrowing("c", store_ids, allowed)
+    params.update(limit=CANDIDATES, ranked=RANKED)
     if connection.vendor == "postgresql":
-        tsvector = f"c.{indexes.PG_TEXT_COLUMN}"
+        # Each word as plainto_tsquery stems it (a stop word adds nothing), joined by | or &.
+        join = " && " if every else " || "
+        terms = join.join(f"plainto_tsquery(%(config)s::regconfig, %(word_{i})s)" for i in range(len(words)))
+        params.update({f"word_{i}": word for i, word in enumerate(words)}, config=settings.KNOWLEDGE_TEXT_SEARCH_CONFIG)
+        column = indexes.PG_TEXT_COLUMN
         sql = (
-            # Any of the query's words (plainto_tsquery stems them and drops stop words, joined by &).
-            f"SELECT c.id FROM knowledge_chunk c, (SELECT "
-            f"replace(plainto_tsquery(%(config)s::regconfig, %(query)s)::text, ' & ', ' | ')::tsquery AS q) query "
-            f"WHERE {narrowing} AND {tsvector} @@ query.q ORDER BY ts_rank_cd({tsvector}, query.q) DESC, c.id "
-            f"LIMIT %(limit)s"
+            f"WITH query AS (SELECT {terms} AS q) "
+            f"SELECT found.id FROM query, (SELECT c.id, c.{column} AS v FROM knowledge_chunk c, query "
+            f"WHERE {narrowing} AND c.{column} @@ query.q LIMIT %(ranked)s) found "
+            f"ORDER BY ts_rank_cd(found.v, query.q) DESC, found.id LIMIT %(limit)s"
         )
-        params.update(config=settings.KNOWLEDGE_TEXT_SEARCH_CONFIG, query=" ".join(words))
-    elif connection.vendor == "sqlite":
-        match = " OR ".join('"' + word.replace('"', '""') + '"' for word in words)
-        sql = (
-            f"SELECT c.id FROM {indexes.FTS_TABLE} f JOIN knowledge_chunk c ON c.id = f.rowid "
-            f"WHERE {indexes.FTS_TABLE} MATCH %(match)s AND {narrowing} ORDER BY bm25({indexes.FTS_TABLE}), c.id "
-            f"LIMIT %(limit)s"
-        )
-        params["match"] = match
     else:
-        return []
-    params["limit"] = CANDIDATES
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [row[0] for row in cursor.fetchall()]
+        fts = indexes.FTS_TABLE
+        params["match"] = (" AND " if every else " OR ").join(_fts_phrase(word) for word in words)
+        sql = (
+            f"SELECT id FROM (SELECT c.id AS id, bm25({fts}) AS score FROM {fts} JOIN knowledge_chunk c "
+            f"ON c.id = {fts}.rowid WHERE {fts} MATCH %(match)s AND {narrowing} LIMIT %(ranked)s) "
+            f"ORDER BY score, id LIMIT %(limit)s"
+        )
+    cursor.execute(sql, params)
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _fts_phrase(word: str) -> str:
+    return '"' + word.replace('"', '""') + '"'
 
 
 def _narrowing(alias: str, store_ids: list[int], allowed: set[int] | None) -> tuple[str, dict]:
@@ -199,9 +246,11 @@ def _dense_pgvector(store_ids: list[int], vector: np.ndarray, allowed: set[int] 
         f"SELECT c.id, 1 - (c.{column} <=> %(vector)s::vector) FROM knowledge_chunk c "
         f"WHERE {narrowing} AND c.{column} IS NOT NULL ORDER BY c.{column} <=> %(vector)s::vector LIMIT %(limit)s"
     )
+    indexes.tune_hnsw(connection)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [(row[0], float(row[1])) for row in cursor.fetchall()]
+        found = [(row[0], float(row[1])) for row in cursor.fetchall()]
+    return sorted(found, key=lambda pair: -pair[1])  # an iterative scan's order is nearly, not quite, exact
 
 
 def _vector_literal(vector: np.ndarray) -> str:

@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.db import connection
 
 from knowledge import indexes, services
+from knowledge.models import Chunk, VectorStoreFile
 from knowledge.search import _dense_pgvector, search
 from runtime.llm.client import embed
 
@@ -77,3 +78,37 @@ def test_hybrid_search_on_pgvector_finds_the_right_passage(store):
 
     assert best.chunk.store_file.file.filename == "shipping.md"
     assert 0 < best.score <= 1
+
+
+def test_a_small_store_among_many_nearer_chunks_still_gets_its_own(store):
+    """The index scan filters by store after it walks the graph: with the HNSW settings of
+    indexes.tune_hnsw it goes on past the other store's nearer chunks until this store's are found."""
+    vector = np.asarray(embed(["Do you ship to Canada?"])[0], dtype=np.float32)
+    other = services.vector_store_create(owner=None, name="another shop's")
+    file = services.file_create(owner=None, upload=ContentFile(b"filler", name="filler.txt"), purpose="assistants")
+    store_file = VectorStoreFile.objects.create(vector_store=other, file=file, status=VectorStoreFile.Status.COMPLETED)
+    noise = np.random.default_rng(16).normal(scale=0.01, size=(300, len(vector))).astype(np.float32)
+    nearer = [(v / np.linalg.norm(v)) for v in vector + noise]  # every one nearer the query than any of `store`'s
+    rows = Chunk.objects.bulk_create(
+        Chunk(store_file=store_file, vector_store=other, index=i, text=f"filler {i}", tokens=2, embedding=v.tobytes())
+        for i, v in enumerate(nearer)
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE knowledge_chunk SET {indexes.PG_VECTOR_COLUMN} = %s::vector WHERE id = %s",
+            [
+                ("[" + ",".join(f"{x:.7g}" for x in v.tolist()) + "]", row.pk)
+                for v, row in zip(nearer, rows, strict=True)
+            ],
+        )
+
+    with connection.cursor() as cursor:  # a table this small: make the planner take the index, as at scale
+        cursor.execute("SET enable_seqscan = off; SET enable_sort = off")
+    try:
+        found = _dense_pgvector([store.pk], vector, None)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET enable_seqscan; RESET enable_sort")
+
+    assert {pk for pk, _ in found} == set(Chunk.objects.filter(vector_store=store).values_list("pk", flat=True))
+    assert [score for _, score in found] == sorted((score for _, score in found), reverse=True)
