@@ -228,11 +228,13 @@ def _dense(stores: list[VectorStore], vector: np.ndarray, allowed: set[int] | No
         if not len(held.ids) or held.matrix.shape[1] != len(vector):
             continue
         rows = np.arange(len(held.ids)) if allowed is None else np.flatnonzero(np.isin(held.files, list(allowed)))
-        if len(rows) > EXACT_UP_TO:
+        if len(rows) > max(EXACT_UP_TO, RESCORED):
             distances = np.bitwise_count(held.bits[rows] ^ _sign_bits(vector[None, :])).sum(axis=1, dtype=np.int32)
-            rows = rows[np.argpartition(distances, RESCORED)[:RESCORED]]
+            rows = rows[np.argpartition(distances, RESCORED - 1)[:RESCORED]]
+        if not len(rows):
+            continue
         scores = held.matrix[rows] @ vector
-        top = np.argpartition(-scores, min(CANDIDATES, len(scores) - 1))[:CANDIDATES]
+        top = np.argpartition(-scores, min(CANDIDATES, len(scores)) - 1)[:CANDIDATES]
         found += [(int(held.ids[rows[i]]), float(scores[i])) for i in top]
     found.sort(key=lambda pair: -pair[1])
     return found[:CANDIDATES]
