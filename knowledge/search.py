@@ -151,7 +151,7 @@ def _matches(cursor, word: str) -> int:
     if connection.vendor == "postgresql":
         cursor.execute(
             f"SELECT count(*) FROM (SELECT 1 FROM knowledge_chunk WHERE {indexes.PG_TEXT_COLUMN} @@ "
-            f"plainto_tsquery(%(config)s::regconfig, %(word)s) LIMIT %(cap)s) found",
+            f"websearch_to_tsquery(%(config)s::regconfig, %(word)s) LIMIT %(cap)s) found",
             {"config": settings.KNOWLEDGE_TEXT_SEARCH_CONFIG, "word": word, "cap": COMMON + 1},
         )
     else:
@@ -170,9 +170,9 @@ def _ranked(cursor, store_ids: list[int], allowed: set[int] | None, words: list[
     narrowing, params = _narrowing("c", store_ids, allowed)
     params.update(limit=CANDIDATES, ranked=RANKED)
     if connection.vendor == "postgresql":
-        # Each word as plainto_tsquery stems it (a stop word adds nothing), joined by | or &.
+        # Each word as websearch_to_tsquery stems it (a stop word adds nothing), joined by | or &.
         join = " && " if every else " || "
-        terms = join.join(f"plainto_tsquery(%(config)s::regconfig, %(word_{i})s)" for i in range(len(words)))
+        terms = join.join(f"websearch_to_tsquery(%(config)s::regconfig, %(word_{i})s)" for i in range(len(words)))
         params.update({f"word_{i}": word for i, word in enumerate(words)}, config=settings.KNOWLEDGE_TEXT_SEARCH_CONFIG)
         column = indexes.PG_TEXT_COLUMN
         sql = (

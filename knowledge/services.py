@@ -286,12 +286,15 @@ def store_file_modify(store_file: VectorStoreFile, *, attributes) -> VectorStore
     return store_file
 
 
-def store_file_retry(store_file: VectorStoreFile) -> bool:
-    """Ingest a failed file again: back to in_progress with its error and attempts cleared, and
-    queued after commit. Claimed by a compare-and-set on `failed`, so two clicks queue it once;
-    False when it was not failed (any more)."""
+def store_file_retry(store_file: VectorStoreFile, *, completed_too: bool = False) -> bool:
+    """Ingest a failed file again (and a completed one with `completed_too`: after the embedding
+    model changed): back to in_progress with its error and attempts cleared, and queued after
+    commit; its chunks stay searchable until the new ones replace them. Claimed by a
+    compare-and-set on the status, so two clicks queue it once; False when it was not failed (or
+    completed) any more."""
+    statuses = [VectorStoreFile.Status.FAILED] + ([VectorStoreFile.Status.COMPLETED] if completed_too else [])
     with transaction.atomic():
-        reset = VectorStoreFile.objects.filter(pk=store_file.pk, status=VectorStoreFile.Status.FAILED).update(
+        reset = VectorStoreFile.objects.filter(pk=store_file.pk, status__in=statuses).update(
             status=VectorStoreFile.Status.IN_PROGRESS,
             last_error=None,
             attempts=0,

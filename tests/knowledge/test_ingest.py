@@ -8,10 +8,12 @@ calls it); everything else is the real pipeline on the test database.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
+from django.core.management import call_command
 from django.utils import timezone
 
 from knowledge import ingest, services, tasks
@@ -178,3 +180,17 @@ def test_the_sweep_deletes_files_past_their_expiry_with_their_chunks(waiting):
 
     assert not File.objects.filter(pk=waiting.file_id).exists()
     assert not VectorStoreFile.objects.exists() and not Chunk.objects.exists()
+
+
+def test_reingesting_after_the_embedding_model_changed_replaces_every_files_vectors(
+    waiting, monkeypatch, django_capture_on_commit_callbacks
+):
+    assert ingest.ingest(waiting.pk, worker="w1") == S.COMPLETED
+    monkeypatch.setattr(ingest, "embed", lambda texts: [[1.0, 0.0, 0.0] for _ in texts])  # a narrower model
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("reingest_knowledge", stdout=io.StringIO())
+
+    assert state(waiting)[:2] == (S.COMPLETED, None)
+    (chunk,) = Chunk.objects.filter(store_file=waiting)
+    assert len(chunk.embedding) == 3 * 4  # three float32s: the new model's
