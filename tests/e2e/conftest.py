@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.core.management import call_command
@@ -74,6 +75,7 @@ def server_environment() -> dict[str, str]:
         DATABASE_URL=database_url_of_the_test_database(),
         RUN_DISPATCH="thread",
         PYTHONUNBUFFERED="1",
+        MEDIA_ROOT=str(settings.MEDIA_ROOT),  # the tests' uploads (tests/conftest.py), read by the server too
     )
     return env
 
