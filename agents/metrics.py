@@ -128,16 +128,34 @@ def conversation_metrics(period: Period, *, now: datetime | None = None) -> Conv
     """Conversations (threads with a customer message in the period) and how they ended.
 
     - contained: no escalation at all (the assistant handled it alone);
-    - resolved (confirmed): a customer message says it was solved (RESOLUTION_CONFIRMED);
-    - resolved (assumed): not confirmed, and no customer message came within 24 hours of the last
-      assistant or agent reply (which is at least 24 hours old), and no escalation is still open.
+    - resolved (confirmed or assumed): as `resolutions` tells.
     """
-    now = now or timezone.now()
     in_period = Message.objects.filter(
         author=Message.Author.CUSTOMER, created_at__gte=period.start, created_at__lt=period.end
     )
     thread_ids = set(in_period.values_list("thread_id", flat=True).distinct())
     escalated = set(Escalation.objects.filter(thread_id__in=thread_ids).values_list("thread_id", flat=True))
+    outcomes = list(resolutions(thread_ids, now=now).values())
+    return ConversationMetrics(
+        conversations=len(thread_ids),
+        escalated=len(escalated),
+        contained=len(thread_ids - escalated),
+        resolved_confirmed=outcomes.count(CONFIRMED),
+        resolved_assumed=outcomes.count(ASSUMED),
+    )
+
+
+CONFIRMED, ASSUMED = "confirmed", "assumed"
+
+
+def resolutions(thread_ids: set[int], *, now: datetime | None = None) -> dict[int, str]:
+    """How each of these conversations was resolved, for those that were (the others are left out):
+
+    - CONFIRMED: a customer message says it was solved (RESOLUTION_CONFIRMED);
+    - ASSUMED: not confirmed, and no customer message came within 24 hours of the last assistant
+      or agent reply (which is at least 24 hours old), and no escalation is still open.
+    """
+    now = now or timezone.now()
     still_open = set(
         Escalation.objects.filter(thread_id__in=thread_ids, status__in=Escalation.OPEN).values_list(
             "thread_id", flat=True
@@ -153,11 +171,11 @@ def conversation_metrics(period: Period, *, now: datetime | None = None) -> Conv
         text = "".join(p["text"]["value"] for p in content if p.get("type") == "text")
         messages.setdefault(thread_id, []).append((created_at, author, text))
 
-    confirmed = assumed = 0
+    out = {}
     for thread_id in thread_ids:
         rows = messages.get(thread_id, [])
         if any(author == Message.Author.CUSTOMER and confirms_resolution(text) for _, author, text in rows):
-            confirmed += 1
+            out[thread_id] = CONFIRMED
             continue
         if thread_id in still_open:
             continue
@@ -168,14 +186,8 @@ def conversation_metrics(period: Period, *, now: datetime | None = None) -> Conv
         window_end = last_reply + ASSUMED_RESOLVED_AFTER
         came_back = any(author == Message.Author.CUSTOMER and last_reply < at <= window_end for at, author, _ in rows)
         if now >= window_end and not came_back:
-            assumed += 1
-    return ConversationMetrics(
-        conversations=len(thread_ids),
-        escalated=len(escalated),
-        contained=len(thread_ids - escalated),
-        resolved_confirmed=confirmed,
-        resolved_assumed=assumed,
-    )
+            out[thread_id] = ASSUMED
+    return out
 
 
 def escalations_by_trigger(period: Period) -> list[tuple[str, str, int]]:
