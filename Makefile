@@ -9,7 +9,7 @@ OFFLINE_MODEL_TOKEN_DELAY_MS ?= 30
 NODE_E2E := tests/e2e/node
 NODE_SDK := $(NODE_E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test test-fast lint format browser worker clean
+.PHONY: demo test test-fast lint format browser sandbox worker clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,14 +26,14 @@ $(VENV)/.dev-installed: requirements/dev.txt requirements/base.txt | $(PY)
 ## demo: set up on a bare machine and serve the demo shop at http://$(HOST):$(PORT)/
 # The demo shop page (pick a customer, chat signed in as them) exists only with DEMO_SHOP on.
 demo: export DEMO_SHOP := true
-demo: $(VENV)/.base-installed
+demo: $(VENV)/.base-installed sandbox
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(PY) manage.py seed_help_centre
 	OFFLINE_MODEL_TOKEN_DELAY_MS=$(OFFLINE_MODEL_TOKEN_DELAY_MS) $(VENV)/bin/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 ## test: install what the tests need (Python packages, Debian's chromium, the Node SDK) and run the whole suite
-test: $(VENV)/.dev-installed browser $(NODE_SDK)
+test: $(VENV)/.dev-installed browser sandbox $(NODE_SDK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
@@ -55,6 +55,28 @@ browser:
 		echo "Installing Debian's chromium for the browser tests"; \
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+## sandbox: bubblewrap (Debian's) and the sandbox's own Python runtime (.sandbox/venv), for code_interpreter
+# The runtime is a venv of Debian's python3 when it has venv (then the sandbox needs nothing outside
+# /usr), else of $(PYTHON), whose installation the sandbox then binds read-only too. Readable by all:
+# bubblewrap runs as nobody when make and the app run as root.
+SANDBOX_VENV := .sandbox/venv
+SANDBOX_BASE_PYTHON ?= $(shell /usr/bin/python3 -c "import ensurepip" 2>/dev/null && echo /usr/bin/python3 || echo $(PYTHON))
+
+$(SANDBOX_VENV)/.installed: requirements/sandbox.txt
+	rm -rf $(SANDBOX_VENV)
+	$(SANDBOX_BASE_PYTHON) -m venv $(SANDBOX_VENV)
+	$(SANDBOX_VENV)/bin/pip install -q -r requirements/sandbox.txt
+	@# matplotlib's font cache, built once here: each session copies it instead of building it (~1 s).
+	MPLCONFIGDIR=$(SANDBOX_VENV)/mplconfig MPLBACKEND=Agg $(SANDBOX_VENV)/bin/python -c "import matplotlib.pyplot"
+	chmod -R a+rX .sandbox
+	touch $@
+
+sandbox: $(SANDBOX_VENV)/.installed
+	@command -v bwrap >/dev/null || { \
+		echo "Installing Debian's bubblewrap for the code_interpreter sandbox"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null; }
 
 ## pgvector: start a PostgreSQL with pgvector on 127.0.0.1:5433 (installed into .pgvector/) and print its DATABASE_URL
 # Stop it with `.ci/pgvector stop`.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -67,6 +68,7 @@ INSTALLED_APPS = [
     "runtime",
     "offline_model",
     "knowledge",
+    "sandbox",
     "agents",
     "widget",
 ]
@@ -342,6 +344,28 @@ KNOWLEDGE_SCORE_THRESHOLD = env.float("KNOWLEDGE_SCORE_THRESHOLD", default=0.40)
 # How long an ingestion may hold a file before the sweep gives it to another worker.
 KNOWLEDGE_INGEST_LEASE_SECONDS = env.int("KNOWLEDGE_INGEST_LEASE_SECONDS", default=300)
 
+# --- Sandbox: code_interpreter -----------------------------------------------------------------------
+# Model-written Python runs in bubblewrap (`make sandbox` installs it and builds the sandbox's own
+# Python runtime, requirements/sandbox.txt, into .sandbox/venv); without it code_interpreter is not
+# offered and `manage.py check` says why. Each limit ends the execution with a message the model reads.
+SANDBOX_PYTHON = env.path("SANDBOX_PYTHON", default=BASE_DIR / ".sandbox" / "venv" / "bin" / "python")
+# Sessions of this host (sockets and locks, no files of theirs): any local directory, one per host.
+SANDBOX_ROOT = env.path("SANDBOX_ROOT", default=Path(tempfile.gettempdir()) / "concierge-sandbox")
+SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=30.0)  # per execution
+SANDBOX_CPU_SECONDS = env.float("SANDBOX_CPU_SECONDS", default=30.0)  # per execution, the interpreter's
+SANDBOX_MEMORY_BYTES = env.int("SANDBOX_MEMORY_BYTES", default=1024**3)  # address space, per process
+SANDBOX_MAX_PROCESSES = env.int("SANDBOX_MAX_PROCESSES", default=32)  # per session, its interpreter included
+SANDBOX_MAX_OPEN_FILES = env.int("SANDBOX_MAX_OPEN_FILES", default=256)  # per process
+SANDBOX_MAX_FILE_BYTES = env.int("SANDBOX_MAX_FILE_BYTES", default=256 * 1024**2)  # the largest file written
+SANDBOX_DISK_BYTES = env.int("SANDBOX_DISK_BYTES", default=512 * 1024**2)  # /mnt/data (memory: a tmpfs)
+SANDBOX_TMP_BYTES = env.int("SANDBOX_TMP_BYTES", default=64 * 1024**2)  # /tmp (a tmpfs too)
+SANDBOX_MAX_OUTPUT_CHARS = env.int("SANDBOX_MAX_OUTPUT_CHARS", default=20_000)  # logs kept per execution
+SANDBOX_MAX_OUTPUT_FILE_BYTES = env.int("SANDBOX_MAX_OUTPUT_FILE_BYTES", default=50 * 1024**2)  # per file returned
+# A session ends this long after its last execution (OpenAI's: an hour); at most this many per host,
+# the least recently used idle one evicted to start another.
+SANDBOX_SESSION_IDLE_SECONDS = env.int("SANDBOX_SESSION_IDLE_SECONDS", default=60 * 60)
+SANDBOX_MAX_SESSIONS = env.int("SANDBOX_MAX_SESSIONS", default=16)
+
 # --- The demo shop ---------------------------------------------------------------------------------
 # The demo shop page at / lists every customer and signs any customer's identity for the widget, so
 # that a visitor can chat as Alice: a demo convenience that must never run in production. On with
@@ -399,6 +423,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
     "retry-missing-summaries": {"task": "agents.tasks.retry_missing_summaries", "schedule": 30},
     "sweep-knowledge": {"task": "knowledge.tasks.sweep", "schedule": 60},
+    "sweep-sandbox-sessions": {"task": "sandbox.tasks.sweep", "schedule": 60},
 }
 
 LOGGING = {

@@ -4,6 +4,7 @@
     widget   agents             the customer's channel; the human side (a plug-in)
     orders   knowledge          the shop (its core knows no runtime; orders.assistant plugs into it);
                                 files, vector stores and file_search (a plug-in)
+             sandbox            code_interpreter: sessions in bubblewrap (a plug-in, above knowledge)
     runtime                     the assistant runtime: blind to the shop, the agents and the transports
     accounts   offline_model    API keys; the built-in model
     common                      the ground floor: imports nothing of the project
@@ -27,9 +28,10 @@ ALLOWED = {
     "runtime": {"common", "accounts", "offline_model"},
     "orders": {"common", "accounts", "runtime"},
     "knowledge": {"common", "accounts", "runtime"},
-    "agents": {"common", "orders", "runtime", "knowledge"},
+    "sandbox": {"common", "accounts", "runtime", "knowledge"},
+    "agents": {"common", "orders", "runtime", "knowledge", "sandbox"},
     "widget": {"common", "orders", "runtime"},
-    "config": {"common", "accounts", "offline_model", "runtime", "orders", "knowledge", "agents", "widget"},
+    "config": {"common", "accounts", "offline_model", "runtime", "orders", "knowledge", "sandbox", "agents", "widget"},
 }
 # Imports inside a function that are allowed: knowledge.extract_worker starts afresh for every
 # file, and importing pypdf and python-docx would cost a Markdown page more than reading it.

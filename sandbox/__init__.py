@@ -1,0 +1,1 @@
+"""code_interpreter's sandbox: untrusted Python in bubblewrap, in persistent sessions (sessions.py)."""

@@ -1,0 +1,51 @@
+"""Sandbox tests run real sessions in bubblewrap, each test under a SANDBOX_ROOT of its own with
+small limits, so that the limits are reached fast.
+
+Without bubblewrap they skip locally and fail in CI (CI=1): the sandbox's tests must run there.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from sandbox import bubblewrap, sessions
+
+
+@pytest.fixture(autouse=True)
+def sandbox_settings(settings):
+    # Not pytest's tmp_path: a Unix socket's path must stay under 108 bytes.
+    root = Path(tempfile.mkdtemp(prefix="sbx-"))
+    settings.SANDBOX_ROOT = root
+    settings.SANDBOX_WALL_SECONDS = 2.0
+    settings.SANDBOX_CPU_SECONDS = 2.0
+    settings.SANDBOX_MEMORY_BYTES = 1024**3
+    settings.SANDBOX_MAX_PROCESSES = 32
+    settings.SANDBOX_MAX_OPEN_FILES = 256
+    settings.SANDBOX_MAX_FILE_BYTES = 8 * 1024**2
+    settings.SANDBOX_DISK_BYTES = 16 * 1024**2
+    settings.SANDBOX_TMP_BYTES = 8 * 1024**2
+    settings.SANDBOX_MAX_OUTPUT_CHARS = 2_000
+    settings.SANDBOX_MAX_OUTPUT_FILE_BYTES = 4 * 1024**2
+    settings.SANDBOX_SESSION_IDLE_SECONDS = 3600
+    settings.SANDBOX_MAX_SESSIONS = 8
+    yield settings
+    settings.SANDBOX_SESSION_IDLE_SECONDS = -1
+    sessions.sweep()  # every session of the test ended, its processes gone
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def sandbox(sandbox_settings):
+    """The sandbox, available: the test fails in CI and skips elsewhere when it is not."""
+    bubblewrap.forget_availability()
+    ok, why = sessions.availability()
+    if not ok:
+        if os.environ.get("CI"):
+            pytest.fail(f"the sandbox cannot run: {why}")
+        pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
+    return sessions
