@@ -14,6 +14,7 @@ import logging
 from channels.db import database_sync_to_async
 
 from agents import selectors
+from agents.analyst.threads import without_analyst_threads
 from agents.permissions import is_agent
 from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer
 from runtime import events
@@ -88,7 +89,7 @@ class ConsoleConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         """The conversation as it stands (rights checked again: a user may have lost them since connecting)."""
         if not is_agent(self.user):
             return None
-        thread = Thread.objects.filter(public_id=thread_id).first()
+        thread = without_analyst_threads(Thread.objects.filter(public_id=thread_id)).first()
         if thread is None:
             return None
         messages = thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")

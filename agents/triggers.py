@@ -14,6 +14,7 @@ import re
 from django.conf import settings
 from django.db.models import Q
 
+from agents.analyst.threads import is_analyst_thread
 from agents.models import Escalation
 from agents.services import escalate, open_escalation, refresh_summary_soon
 from runtime.models import Message, Run, Thread, ToolCall
@@ -114,7 +115,9 @@ def _added_a_failure(run: Run) -> bool:
 def check_run_outcome(run: Run) -> Escalation | None:
     """After a run comes to rest: call a person when failures keep piling up in this conversation."""
     thread = run.thread
-    if thread.mode != Thread.Mode.ASSISTANT or not _added_a_failure(run) or open_escalation(thread) is not None:
+    if thread.mode != Thread.Mode.ASSISTANT or is_analyst_thread(thread):
+        return None  # a supervisor's questions to the Analyst are not a customer's conversation
+    if not _added_a_failure(run) or open_escalation(thread) is not None:
         return None
     failures = failures_since_last_person(thread)
     if failures < settings.ESCALATE_AFTER_FAILURES:

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from agents.views import actions, pages
+from agents.views import actions, analyst, pages
 
 app_name = "console"
 
@@ -43,4 +43,9 @@ urlpatterns = [
     path("knowledge/files/", pages.knowledge_files, name="knowledge-files"),
     path("knowledge/upload/", actions.knowledge_upload, name="knowledge-upload"),
     path("knowledge/files/<str:file_id>/remove/", actions.knowledge_remove, name="knowledge-remove"),
+    path("analyst/", analyst.page, name="analyst"),
+    path("analyst/ask/", analyst.ask, name="analyst-ask"),
+    path("analyst/runs/<str:run_id>/", analyst.run, name="analyst-run"),
+    path("analyst/charts/<str:file_id>/", analyst.chart, name="analyst-chart"),
+    path("analyst/start-over/", analyst.start_over, name="analyst-start-over"),
 ]

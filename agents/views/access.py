@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from agents.analyst.threads import without_analyst_threads
 from agents.permissions import is_agent, is_supervisor
 from common.errors import DomainError, InvalidInput
 from runtime.models import Thread
@@ -88,7 +89,9 @@ def _fields(request: HttpRequest) -> dict[str, str]:
 
 
 def access_thread(thread_id: str) -> Thread:
-    return get_object_or_404(Thread.objects.select_related("customer", "assistant"), public_id=thread_id)
+    """A customer conversation by its public id; the Analyst's threads are not conversations (404)."""
+    threads = without_analyst_threads(Thread.objects.select_related("customer", "assistant"))
+    return get_object_or_404(threads, public_id=thread_id)
 
 
 def back_to(request: HttpRequest, fallback: str) -> str:

@@ -26,7 +26,7 @@ from runtime.llm.client import EmbeddingFailed
 MAX_QUESTION_CHARS = 1000
 
 
-def _me(request: HttpRequest) -> dict:
+def me_of(request: HttpRequest) -> dict:
     user = request.user
     return {
         "username": user.get_username(),
@@ -38,7 +38,7 @@ def _me(request: HttpRequest) -> dict:
 @require_GET
 @agent_required
 def queue(request: HttpRequest) -> HttpResponse:
-    state = {"me": _me(request), "queue": selectors.queue(), "approvals": selectors.pending_approvals()}
+    state = {"me": me_of(request), "queue": selectors.queue(), "approvals": selectors.pending_approvals()}
     return render(request, "console/queue.html", {"state": state, "page": "queue"})
 
 
@@ -50,7 +50,7 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
         thread.escalations.select_related("assigned_to", "thread__customer").order_by("-created_at", "-id").first()
     )
     is_open = escalation is not None and escalation.is_open
-    me = _me(request)
+    me = me_of(request)
     owns = is_open and (escalation.assigned_to_id == request.user.pk or me["supervisor"])
     summary = next((e.summary for e in thread.escalations.exclude(summary=None).order_by("-created_at", "-id")), None)
     timeline = selectors.timeline(thread)
@@ -89,7 +89,7 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
 @require_GET
 @supervisor_required
 def conversations(request: HttpRequest) -> HttpResponse:
-    context = {"page": "conversations", "threads": selectors.recent_conversations(), "state": {"me": _me(request)}}
+    context = {"page": "conversations", "threads": selectors.recent_conversations(), "state": {"me": me_of(request)}}
     return render(request, "console/conversations.html", context)
 
 
@@ -124,7 +124,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
     tools = [
         (t.name, t.calls, f"{t.failures} ({_percent(t.failure_rate)})", _ms(t.p50_ms), _ms(t.p95_ms)) for t in m.tools
     ]
-    context = {"page": "metrics", "metrics": m, "tiles": tiles, "tools": tools, "state": {"me": _me(request)}}
+    context = {"page": "metrics", "metrics": m, "tiles": tiles, "tools": tools, "state": {"me": me_of(request)}}
     return render(request, "console/metrics.html", context)
 
 
@@ -133,7 +133,7 @@ def metrics(request: HttpRequest) -> HttpResponse:
 def knowledge(request: HttpRequest) -> HttpResponse:
     """The help centre's files and their ingestion, a question to try on them (?q=), and the
     questions they could not answer. Supervisors also get the upload form and remove buttons."""
-    me = _me(request)
+    me = me_of(request)
     store = help_centre_store()
     files = list(selectors.knowledge_files(store)) if store else []
     question = " ".join(request.GET.get("q", "").split())[:MAX_QUESTION_CHARS]
