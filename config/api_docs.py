@@ -1,9 +1,10 @@
 """The Swagger UI page at /api/docs/, under the site's Content-Security-Policy plus what it needs.
 
 drf-spectacular's split view serves the UI's start-up script as a file (?script), not inline, so
-script-src needs no 'unsafe-inline'. The UI's own files come from SWAGGER_UI_DIST (a CDN by default),
-and the page's one small inline <style> is allowed by its hash: tests/security/test_csp.py fails if a
-drf-spectacular upgrade changes that block.
+script-src needs no 'unsafe-inline'. The UI's own files come from SWAGGER_UI_DIST: "SIDECAR", our own
+static files at drf-spectacular-sidecar's pinned version, so the page needs no other origin. Its one
+small inline <style> is allowed by its hash: tests/security/test_csp.py fails if a drf-spectacular
+upgrade changes that block.
 """
 
 from __future__ import annotations
