@@ -64,10 +64,11 @@ def base_prefix(runtime: Path) -> Path | None:
     return None
 
 
-def command(*, python: Path, argv: Sequence[str], status_fd: int) -> list[str]:
+def options(*, python: Path, status_fd: int) -> list[str]:
+    """bubblewrap's options for a session (given to it through a file descriptor, `--args`, so that
+    no host path appears in the command line the sandbox can read in /proc/1/cmdline)."""
     runtime = runtime_dir(python)
     args = [
-        shutil.which("bwrap") or "bwrap",
         "--unshare-all",
         "--unshare-user",
         "--disable-userns",
@@ -99,17 +100,36 @@ def command(*, python: Path, argv: Sequence[str], status_fd: int) -> list[str]:
     if base is not None and not str(base).startswith("/usr/"):
         args += ["--ro-bind", str(base), str(base)]  # e.g. a pyenv install the venv links to
     args += ["--ro-bind", str(runtime), RUNTIME]
-    args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--size", str(settings.SANDBOX_TMP_BYTES), "--tmpfs", "/tmp"]
+    # /dev is a tmpfs of bubblewrap's, /dev/shm (multiprocessing's semaphores) one of ours: both
+    # bounded, like every writable place, since a tmpfs fills memory, not a disk.
+    tmp_size = str(settings.SANDBOX_TMP_BYTES)
+    args += ["--proc", "/proc", "--dev", "/dev", "--size", tmp_size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev"]
+    args += ["--size", tmp_size, "--tmpfs", "/tmp"]
     args += ["--size", str(settings.SANDBOX_DISK_BYTES), "--tmpfs", "/mnt/data", "--chdir", "/mnt/data"]
     for name, value in ENVIRONMENT.items():
         args += ["--setenv", name, value]
-    return [*args, "--", f"{RUNTIME}/bin/python", "-s", *argv]
+    # The root is bubblewrap's own tmpfs, writable until now: /etc or /mnt would fill memory.
+    return [*args, "--remount-ro", "/"]
+
+
+def options_file(arguments: list[str]) -> int:
+    """A descriptor bubblewrap reads `--args` from (NUL-separated), positioned at its start."""
+    fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
+    os.write(fd, b"".join(os.fsencode(argument) + b"\0" for argument in arguments))
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def command(*, options_fd: int, argv: Sequence[str]) -> list[str]:
+    bwrap = shutil.which("bwrap") or "bwrap"
+    return [bwrap, "--args", str(options_fd), "--", f"{RUNTIME}/bin/python", "-s", *argv]
 
 
 def spawn_options() -> dict:
     """How to start bubblewrap from this process: as nobody when we are root."""
-    options: dict = {"cwd": "/", "start_new_session": True, "close_fds": True}
+    # No environment at all: bubblewrap's own PID 1 inside keeps the one it was started with, and
+    # the sandbox can read it in /proc/1/environ (--clearenv clears only the command's).
+    options: dict = {"cwd": "/", "start_new_session": True, "close_fds": True, "env": {}}
     if os.geteuid() == 0:
         options.update(user=UNPRIVILEGED_UID, group=UNPRIVILEGED_UID, extra_groups=[])
     return options
@@ -141,34 +161,46 @@ def _probe(bwrap: str | None, python: Path) -> tuple[bool, str]:
     if not python.exists():
         return False, f"The sandbox's Python runtime {python} is missing: `make sandbox` builds it (SANDBOX_PYTHON)."
     read, write = os.pipe()
+    arguments = options_file(options(python=python, status_fd=write))
     try:
-        argv = command(python=python, argv=["-c", "import numpy"], status_fd=write)
         completed = subprocess.run(
-            argv, pass_fds=(write,), capture_output=True, timeout=30, **spawn_options(), check=False
+            command(options_fd=arguments, argv=["-c", "import numpy"]),
+            pass_fds=(write, arguments),
+            capture_output=True,
+            timeout=30,
+            **spawn_options(),
+            check=False,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         return False, f"bubblewrap could not be started: {exc}"
     finally:
-        os.close(read)
-        os.close(write)
+        for fd in (read, write, arguments):
+            os.close(fd)
     if completed.returncode != 0:
         why = completed.stderr.decode(errors="replace").strip()[-500:] or f"exit status {completed.returncode}"
         return False, f"bubblewrap cannot run a sandbox here: {why}"
     return True, ""
 
 
-def start_time(pid: int) -> int | None:
-    """The process's start time (clock ticks since boot), to tell it from a later one with its pid."""
+def _stat(pid: int) -> list[bytes] | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as file:
-            fields = file.read().rpartition(b")")[2].split()
+            return file.read().rpartition(b")")[2].split()
     except OSError:
         return None
-    return int(fields[19])
 
 
-def is_running(pid: int, started: int) -> bool:
-    return start_time(pid) == started
+def start_time(pid: int) -> int | None:
+    """The process's start time (clock ticks since boot), to tell it from a later one with its pid."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
+
+
+def is_running(pid: int, started: int | None) -> bool:
+    """Whether the process that started at `started` is still running (a zombie is not: it is gone
+    but for its exit status, which its parent may be slow to collect)."""
+    fields = _stat(pid)
+    return fields is not None and int(fields[19]) == started and fields[0] not in (b"Z", b"X")
 
 
 def kill(pid: int, started: int) -> None:

@@ -119,6 +119,7 @@ class Kernel:
         self.figures: list[bytes] = []
         self.backend = _Backend(self.figures)
         self.cells = 0
+        self.pid = os.getpid()
         # The cells' globals are a module of their own named __main__ (pickle and dataclasses look
         # for it there), not this file's.
         main = types.ModuleType("__main__")
@@ -175,6 +176,8 @@ class Kernel:
             except (OSError, EOFError, ValueError):
                 pass  # the host gave up on this execution (and will kill us if it must)
             finally:
+                if os.getpid() != self.pid:
+                    os._exit(0)
                 self._silence()
                 connection.close()
 
@@ -191,6 +194,8 @@ class Kernel:
         os.close(fds[0])
         if error is None:
             error = self.run(request["code"], request["wall_seconds"], request["cpu_seconds"])
+        if os.getpid() != self.pid:
+            os._exit(0)  # a process the cell forked, leaving the cell: the interpreter answers, not it
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()

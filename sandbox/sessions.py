@@ -93,22 +93,27 @@ def execute(session_key: str, code: str, *, files: Sequence[tuple[str, bytes]] =
     inputs = [(safe_name(name), bytes(content)) for name, content in files]
     with _locked(directory):
         _reap()
-        connection = _connect(directory)
-        fresh = connection is None
-        if fresh:
-            _end(directory)
-            _start(directory)
+        for _ in range(2):
             connection = _connect(directory)
-            if connection is None:
+            fresh = connection is None
+            if fresh:
                 _end(directory)
-                raise SandboxUnavailable(f"A sandbox session could not be started: {_startup_failure(directory)}")
-        with connection:
-            outcome = _Exchange(connection, directory).run(code, inputs, fresh=fresh)
-        if outcome.ended:
-            _end(directory)
-        else:
-            _kill_strays(directory)
-            _touch(directory)
+                _start(directory)
+                connection = _connect(directory)
+                if connection is None:
+                    _end(directory)
+                    raise SandboxUnavailable(f"A sandbox session could not be started: {_startup_failure(directory)}")
+            with connection:
+                outcome = _Exchange(connection, directory).run(code, inputs, fresh=fresh)
+            if outcome.ended:
+                _end(directory)
+            else:
+                _kill_strays(directory)
+                _touch(directory)
+            # An interpreter that died before this execution (killed, evicted by another process) is
+            # no session: the code did not run, and it runs once more in a fresh one.
+            if fresh or not outcome.gone_before_start:
+                break
     return Execution(
         logs=outcome.logs,
         error=outcome.error,
@@ -287,6 +292,8 @@ def _reap() -> None:
 
 def _start(directory: Path) -> None:
     """Start a session's interpreter (call holding the directory's lock, with no session in it)."""
+    # Idle sessions end here too, not only on the beat's sweep, which reaches one host of many.
+    sweep()
     _make_room(keep=directory)
     directory.mkdir(parents=True, exist_ok=True)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -303,19 +310,20 @@ def _start(directory: Path) -> None:
             },
         }
         with open(directory / "status.json", "wb") as status, open(directory / "bwrap.log", "wb") as errors:
-            argv = bubblewrap.command(
-                python=Path(settings.SANDBOX_PYTHON),
-                argv=["-c", REPL_SOURCE, json.dumps(config)],
-                status_fd=status.fileno(),
+            arguments = bubblewrap.options_file(
+                bubblewrap.options(python=Path(settings.SANDBOX_PYTHON), status_fd=status.fileno())
             )
-            child = _spawn(
-                argv,
-                pass_fds=(listener.fileno(), status.fileno()),
-                stdin=subprocess.DEVNULL,
-                stdout=errors,
-                stderr=errors,
-                **bubblewrap.spawn_options(),
-            )
+            try:
+                child = _spawn(
+                    bubblewrap.command(options_fd=arguments, argv=["-c", REPL_SOURCE, json.dumps(config)]),
+                    pass_fds=(listener.fileno(), status.fileno(), arguments),
+                    stdin=subprocess.DEVNULL,
+                    stdout=errors,
+                    stderr=errors,
+                    **bubblewrap.spawn_options(),
+                )
+            finally:
+                os.close(arguments)
     finally:
         listener.close()  # the interpreter holds it now
     with _process_lock:
@@ -352,22 +360,30 @@ def _end(directory: Path, *, remove: bool = False) -> None:
     state = _read_state(directory)
     init = bubblewrap.sandbox_init(directory / "status.json")
     init_started = bubblewrap.start_time(init) if init else None
-    if state:
-        bubblewrap.kill(state["bwrap_pid"], state["bwrap_started"])
     if init and init_started is not None:
-        # The PID namespace ends with its init: the kernel kills everything left in it.
+        # The PID namespace ends with its init: the kernel kills everything left in it, and
+        # bubblewrap, init's parent, collects it and exits (killed first, it would leave init to
+        # the host's PID 1 as a zombie).
         bubblewrap.kill(init, init_started)
     with _process_lock:
         child = _children.pop(directory, None)
+    deadline = time.monotonic() + 2
     if child is not None:
         with suppress(subprocess.TimeoutExpired):
-            child.wait(timeout=5)
+            child.wait(timeout=2)
+    elif state:
+        while bubblewrap.is_running(state["bwrap_pid"], state["bwrap_started"]) and time.monotonic() < deadline:
+            time.sleep(0.002)
+    if state:
+        bubblewrap.kill(state["bwrap_pid"], state["bwrap_started"])
+        if child is not None:
+            child.wait()
     deadline = time.monotonic() + 5
-    while init and init_started is not None and bubblewrap.is_running(init, init_started):
+    while init and bubblewrap.is_running(init, init_started):
         if time.monotonic() > deadline:
             log.warning("Sandbox %s: its processes outlived SIGKILL for 5 s", directory.name)
             break
-        time.sleep(0.005)
+        time.sleep(0.002)
     for name in ("control.sock", "status.json", "bwrap.log", "state.json"):
         with suppress(FileNotFoundError):
             (directory / name).unlink()
@@ -434,6 +450,7 @@ class _Outcome:
     images: list[OutputFile] = field(default_factory=list)
     files: list[OutputFile] = field(default_factory=list)
     ended: bool = False  # the session had to be ended
+    gone_before_start: bool = False  # the interpreter was gone before the cell began
 
 
 class _Output:
@@ -477,6 +494,7 @@ class _Exchange:
         self.buffer = bytearray()
         self.output = _Output(settings.SANDBOX_MAX_OUTPUT_CHARS)
         self.selector = selectors.DefaultSelector()
+        self.started = False
 
     def run(self, code: str, inputs: list[tuple[str, bytes]], *, fresh: bool) -> _Outcome:
         wall = float(settings.SANDBOX_WALL_SECONDS)
@@ -501,6 +519,7 @@ class _Exchange:
             self.selector.register(self.connection, selectors.EVENT_READ, "reply")
             self.selector.register(read_end, selectors.EVENT_READ, "output")
             self._expect("start", START_SECONDS)
+            self.started = True
             if fresh:
                 _record_interpreter(self.directory)
             try:
@@ -519,8 +538,9 @@ class _Exchange:
             outcome.error = "The sandbox's interpreter stopped answering, so its session was ended; try again."
             outcome.ended = True
         except (_Gone, OSError):
-            outcome.error = self._crash_message()
             outcome.ended = True
+            outcome.gone_before_start = not self.started
+            outcome.error = self._crash_message()
         except _Malformed as exc:
             log.warning("Sandbox %s: malformed reply (%s); session ended", self.directory.name, exc)
             outcome.error = "The sandbox's interpreter sent a malformed reply, so its session was ended; try again."
