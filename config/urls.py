@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponseRedirect
+from django.templatetags.static import static
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
@@ -6,7 +8,14 @@ from config.api_docs import api_docs
 from widget.demo import demo_home
 from widget.views import widget_session
 
+
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    """/favicon.ico, which browsers ask for on pages that name no icon (the admin's): our icon."""
+    return HttpResponseRedirect(static("shared/favicon.svg"))
+
+
 urlpatterns = [
+    path("favicon.ico", favicon),
     path("", demo_home, name="demo-home"),
     path("admin/", admin.site.urls),
     path("console/", include("agents.urls")),

@@ -83,7 +83,8 @@ class Command(BaseCommand):
                 if name == "thread.message.delta":
                     sys.stdout.write(delta_text(data))
                     sys.stdout.flush()
-                elif name == "conversation.activity" and event["data"].get("label"):
+                elif name == "conversation.activity" and data.get("label") and data.get("status") != "finished":
+                    # Once as the work starts (or waits); the answer itself says how it went.
                     self.stdout.write(self.style.NOTICE(f"[{data['label']}]"))
                 elif name == "thread.run.failed":
                     self.stdout.write(self.style.ERROR(data["last_error"]["message"]))
