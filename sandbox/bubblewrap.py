@@ -226,10 +226,13 @@ def children(pid: int) -> list[int]:
 
 
 def descendants(pid: int) -> list[int]:
+    """The living descendants of `pid` (zombies are dead already, waiting for their parent)."""
     found, queue = [], [pid]
     while queue:
         for child in children(queue.pop()):
-            found.append(child)
+            fields = _stat(child)
+            if fields is not None and fields[0] not in (b"Z", b"X"):
+                found.append(child)
             queue.append(child)
     return found
 

@@ -182,6 +182,7 @@ class Kernel:
                 connection.close()
 
     def handle(self, connection: socket.socket) -> None:
+        self.reap()
         _, fds, _, _ = socket.recv_fds(connection, 1, 1)
         if len(fds) != 1:
             raise ValueError("expected the output pipe")
@@ -210,6 +211,17 @@ class Kernel:
         result = {"event": "result", "error": error, "images": len(images), "notes": notes}
         result["files"] = [name for name, _ in files]
         send_message(connection, result, [*images, *(content for _, content in files)])
+
+    def reap(self) -> None:
+        """Collect the processes of earlier cells, which the host killed when their cell ended (a
+        zombie still counts against RLIMIT_NPROC)."""
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
 
     def copy_in(self, names: list[str], blobs: list[bytes]) -> str | None:
         for name, content in zip(names, blobs, strict=True):

@@ -187,6 +187,7 @@ def test_another_host_starts_a_fresh_session_and_this_host_keeps_its_own(sandbox
     assert not back.fresh_session and back.logs == "'host a'\n"
 
 
+@pytest.mark.slow  # a second Django process
 def test_another_process_of_the_host_reaches_the_same_session():
     sessions.execute("thread-1", "x = 'from the test process'")
     script = (
