@@ -29,7 +29,7 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
             thread=thread, text=text, author_name=customer.name if customer else "", client_id=client_id
         )
     except ThreadClosed:
-        return {"error": "closed", "message": "This conversation is closed. Reload the page to start a new one."}
+        return {"error": "closed", "message": "This conversation has ended. Start a new chat to ask something else."}
     except InvalidRequest:
         return {"error": "busy", "message": "Please wait for the answer to your last message."}
     return {"message": conversation_message(message)}

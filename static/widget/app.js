@@ -56,6 +56,7 @@ export function start(script) {
   }
 
   function applyMode(mode, name) {
+    view.setComposerOpen(mode !== "closed");
     if (mode === "waiting_human") {
       view.setBanner("waiting", "A person from our team will join shortly.");
     } else if (mode === "human") {

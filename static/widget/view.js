@@ -141,6 +141,13 @@ export class ChatView {
   autoSize() {
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 132)}px`;
-    this.send.disabled = !this.input.value.trim();
+    this.send.disabled = this.input.disabled || !this.input.value.trim();
+  }
+
+  /** Whether the conversation takes messages: an ended one says so in the box, which keeps its text. */
+  setComposerOpen(open) {
+    this.input.disabled = !open;
+    this.input.placeholder = open ? "Type your message\u2026" : "This conversation has ended";
+    this.autoSize();
   }
 }

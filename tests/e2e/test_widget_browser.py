@@ -379,3 +379,26 @@ def test_answers_arriving_while_closed_raise_the_badge_and_agents_are_announced(
     expect(page.locator(f"{WIDGET} .banner[role=status]")).to_have_text("Sam from our team has joined the chat.")
     expect(page.locator(f"{WIDGET} .msg.from-agent .meta")).to_contain_text("Sam")
     expect(page.locator(f"{WIDGET} .msg.from-agent strong")).to_have_text("Sam")
+
+
+def test_an_ended_conversation_closes_the_box_until_a_new_chat_starts(scripted):
+    page = scripted.page
+    scripted.hellos.append(hello([customer("msg_1", "Thanks, that's all.")], seq=1))
+    page.goto(SHOP + "/")
+    open_chat(page)
+    page.locator(INPUT).fill("one more thing")
+
+    scripted.send(type="conversation_mode", mode="closed", seq=2)
+    banner = page.locator(f"{WIDGET} .banner[role=status]")
+    expect(banner).to_contain_text("This conversation has ended.")
+    expect(page.locator(INPUT)).to_be_disabled()
+    expect(page.locator(INPUT)).to_have_attribute("placeholder", "This conversation has ended")
+    expect(page.locator(INPUT)).to_have_value("one more thing")  # kept for the next chat
+    expect(page.locator(f"{WIDGET} .send")).to_be_disabled()
+
+    scripted.hellos.append(hello([], seq=0))
+    banner.get_by_role("button", name="Start a new chat").click()
+    scripted.wait_for(lambda: len(scripted.sockets) == 2, "the new chat's socket")
+    expect(page.locator(INPUT)).to_be_enabled()
+    expect(page.locator(f"{WIDGET} .send")).to_be_enabled()
+    expect(banner).to_be_hidden()
