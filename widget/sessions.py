@@ -16,11 +16,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
+from django.utils import timezone
 
 from orders.assistant.persona import default_assistant
 from orders.models import Customer
@@ -80,21 +82,39 @@ def origin_allowed(origin: str | None, host: str | None) -> bool:
 
 
 def open_session(*, previous_token: str = "", customer: Customer | None) -> tuple[WidgetSession, str]:
-    """Continue the visitor's thread when the previous token still fits, else start a new one."""
+    """Continue the visitor's thread when the previous token still fits; else a signed-in customer's
+    latest open conversation from the widget (another device, a cleared browser); else a new one."""
     previous = read_session(previous_token) if previous_token else None
     if previous is not None and previous.customer_id == (customer.pk if customer else None):
         thread = Thread.objects.filter(public_id=previous.thread_id).exclude(mode=Thread.Mode.CLOSED).first()
         if thread is not None:
             return previous, session_token(previous)
+    visitor = previous.visitor if previous else secrets.token_urlsafe(12)
+    if customer is not None:  # proven by the shop's signature, never by the visitor's word
+        latest = _latest_open_conversation(customer)
+        if latest is not None:
+            session = WidgetSession(visitor=visitor, thread_id=latest.public_id, customer_id=customer.pk)
+            return session, session_token(session)
     assistant = default_assistant()
     if assistant is None:
         raise SessionRefused("no_assistant", "The chat is not set up yet (run `manage.py seed_demo`).", status=503)
-    visitor = previous.visitor if previous else secrets.token_urlsafe(12)
     thread = runs.thread_create(
         assistant=assistant, customer=customer, metadata={"channel": "widget", "visitor": visitor}
     )
     session = WidgetSession(visitor=visitor, thread_id=thread.public_id, customer_id=customer.pk if customer else None)
     return session, session_token(session)
+
+
+def _latest_open_conversation(customer: Customer) -> Thread | None:
+    """The customer's most recently active widget conversation that has not ended, if it is recent
+    enough to continue (a session token would have lasted as long)."""
+    since = timezone.now() - timedelta(seconds=settings.WIDGET_SESSION_MAX_AGE_SECONDS)
+    return (
+        Thread.objects.filter(customer=customer, metadata__channel="widget", updated_at__gte=since)
+        .exclude(mode=Thread.Mode.CLOSED)
+        .order_by("-updated_at", "-pk")
+        .first()
+    )
 
 
 def session_token(session: WidgetSession) -> str:

@@ -227,3 +227,22 @@ async def test_no_run_starts_while_a_person_owns_the_thread(chat_ready):
     runs = await database_sync_to_async(lambda: Thread.objects.get(public_id=session["thread_id"]).runs.count())()
     assert runs == 0
     await comm.disconnect()
+
+
+def test_a_signed_in_customer_on_a_new_device_continues_their_open_conversation(chat_ready, alice, mallory):
+    signed = {"email": alice.email, "signature": sessions.identity_signature(alice.email)}
+    first = new_session(**signed)
+    thread = Thread.objects.get(public_id=first["thread_id"])
+
+    elsewhere = new_session(**signed)  # no session token: another browser
+    assert elsewhere["thread_id"] == first["thread_id"]
+    # Another customer, or an anonymous visitor, never lands in it.
+    assert (
+        new_session(email=mallory.email, signature=sessions.identity_signature(mallory.email))["thread_id"]
+        != thread.public_id
+    )
+    assert new_session()["thread_id"] != thread.public_id
+
+    thread.mode = Thread.Mode.CLOSED
+    thread.save(update_fields=["mode"])
+    assert new_session(**signed)["thread_id"] != thread.public_id  # an ended conversation starts anew
