@@ -141,7 +141,6 @@ class Kernel:
         # A write past RLIMIT_FSIZE fails with EFBIG (an OSError the cell sees) instead of killing us.
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         signal.signal(signal.SIGALRM, self._on_alarm)
-        signal.signal(signal.SIGXCPU, self._on_cpu)
         sys.meta_path.insert(0, self.backend)
         # matplotlib's font cache, built with the runtime, copied where matplotlib may write.
         os.makedirs(os.environ["MPLCONFIGDIR"], exist_ok=True)
@@ -248,6 +247,7 @@ class Kernel:
         try:
             resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used + cpu_seconds), cpu_hard))
             signal.setitimer(signal.ITIMER_REAL, wall_seconds)
+            signal.signal(signal.SIGXCPU, self._on_cpu)
             try:
                 tree = ast.parse(code, filename, "exec")
                 last = None
@@ -260,7 +260,13 @@ class Kernel:
                         sys.displayhook(value)
             finally:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                resource.setrlimit(resource.RLIMIT_CPU, (cpu_hard, cpu_hard))
+                # Until the next cell, threads a cell left running get as much CPU again, no more:
+                # past it the kernel's SIGXCPU ends this interpreter (whichever thread it reaches;
+                # a Python handler would wait for the main thread, blocked in accept()), and the
+                # next execution starts a fresh one.
+                signal.signal(signal.SIGXCPU, signal.SIG_DFL)
+                used = sum(resource.getrusage(resource.RUSAGE_SELF)[:2])
+                resource.setrlimit(resource.RLIMIT_CPU, (math.ceil(used + cpu_seconds), cpu_hard))
         except ExecutionTimeout:
             return f"Execution timed out after {wall_seconds:g} s (the limit for one execution)."
         except CpuTimeExceeded:

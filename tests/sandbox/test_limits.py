@@ -61,6 +61,20 @@ def test_cpu_time_past_the_limit_ends_the_execution(sandbox_settings):
     assert sessions.execute("cpu", "kept").logs == "1\n"
 
 
+def test_a_thread_left_spinning_after_its_cell_gets_one_more_cpu_budget_then_the_session_ends(sandbox_settings):
+    sandbox_settings.SANDBOX_CPU_SECONDS = 1
+    code = "import threading\ndef spin():\n    while True:\n        pass\n"
+    code += "threading.Thread(target=spin, daemon=True).start()"
+    assert sessions.execute("spin", f"{code}\nkept = 1").error is None
+    directory = sessions._directory("spin")
+    deadline = time.monotonic() + 20  # one CPU second; slower on a loaded machine
+    while sessions._is_alive(directory) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not sessions._is_alive(directory)
+    result = sessions.execute("spin", "'kept' in globals()")
+    assert result.fresh_session and result.logs == "False\n"
+
+
 def test_an_8_gib_allocation_is_a_memory_error_and_the_session_goes_on():
     result = sessions.execute("memory", "kept = 1\nimport numpy\nhuge = numpy.ones(8 * 2**30, dtype=numpy.uint8)")
     assert result.error.startswith("Memory limit exceeded (MemoryError)")
