@@ -49,7 +49,7 @@ def options_for(ctx: ToolContext) -> dict:
     return {}
 
 
-def step_view(output: dict, include_content: bool) -> dict:
+def step_view(output: dict, include_content: bool, arguments: dict) -> dict:
     """How a file_search call shows in run steps: its ranking options and results (their text only
     when asked, with include[]=step_details.tool_calls[*].file_search.results[*].content)."""
     results = []

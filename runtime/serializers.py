@@ -109,20 +109,27 @@ def run_obj(run: Run) -> dict:
 
 
 def tool_call_obj(call: ToolCall, *, include_content: bool = False) -> dict:
-    """A call as run steps show it: a function's, or a built-in tool's own type (file_search), whose
-    results carry their content only when the caller asked (`include_content`)."""
+    """A call as run steps show it: a function's, or a built-in tool's own type (file_search,
+    code_interpreter) through its step_view; file_search's results carry their content only when the
+    caller asked (`include_content`)."""
     tool = registry.get(call.name)
     if tool is not None and tool.builtin and tool.step_view is not None:
-        try:
-            output = json.loads(call.output) if call.output else {}
-        except json.JSONDecodeError:
-            output = {}
-        return {"id": call.call_id, "type": call.name, call.name: tool.step_view(output, include_content)}
+        view = tool.step_view(json_object(call.output), include_content, json_object(call.arguments))
+        return {"id": call.call_id, "type": call.name, call.name: view}
     return {
         "id": call.call_id,
         "type": "function",
         "function": {"name": call.name, "arguments": call.arguments, "output": call.output},
     }
+
+
+def json_object(text: str | None) -> dict:
+    """A tool call's arguments or output as a dict ({} when empty, not JSON, or not an object)."""
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def step_details_obj(step: RunStep, tool_calls: list[ToolCall] | None = None, *, include_content: bool = False) -> dict:

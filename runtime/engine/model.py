@@ -74,10 +74,13 @@ class ModelTurn:
 
 @dataclass
 class TextSink:
-    """Where streamed text goes: `write(piece)`, and `restart()` when a retry diverged."""
+    """Where streamed text goes: `write(piece)`, and `restart()` when a retry diverged; and, when
+    given, `tool_progress(call)` each time a tool call's name or arguments grew (a retry starts its
+    calls again from nothing)."""
 
     write: Callable[[str], None]
     restart: Callable[[], None]
+    tool_progress: Callable[[PendingCall], None] | None = None
 
 
 def _retry_delay(attempt: int, error: Exception | None) -> float:
@@ -201,6 +204,8 @@ def _stream_once(client, request, sink, emitted, should_stop, opened) -> ModelTu
                     function = tc.get("function") or {}
                     call.name = call.name or (function.get("name") or "")
                     call.arguments += function.get("arguments") or ""
+                    if sink is not None and sink.tool_progress is not None:
+                        sink.tool_progress(call)
                 if choice.get("finish_reason"):
                     turn.finish_reason = choice["finish_reason"]
             if should_stop is not None and should_stop():

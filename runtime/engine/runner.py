@@ -13,7 +13,6 @@ cancelled or a person took the thread over. Every write goes through runtime.run
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -26,12 +25,14 @@ from django.utils import timezone
 
 from runtime import events, hooks
 from runtime.engine import compaction
+from runtime.engine.citations import message_files_in
 from runtime.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
 from runtime.engine.prompt import PromptTooLarge, Turn, build_messages, history, tool_specs, tool_step_turn
+from runtime.engine.tool_stream import ToolStream, step_delta
 from runtime.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
 from runtime.models import Run, RunStep, ToolCall
 from runtime.runs import tool_steps, transitions
-from runtime.serializers import step_obj
+from runtime.serializers import json_object, step_obj
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
 from runtime.tools.executor import execute_server_calls
@@ -204,7 +205,7 @@ class RunExecution:
         request = {"model": run.model, "messages": messages}
         if tools:
             request["tools"] = tools
-            request["tool_choice"] = run.tool_choice
+            request["tool_choice"] = self._tool_choice()
             request["parallel_tool_calls"] = run.parallel_tool_calls
         if run.temperature is not None:
             request["temperature"] = run.temperature
@@ -214,15 +215,22 @@ class RunExecution:
             request["max_completion_tokens"] = completion_left
         if isinstance(run.response_format, dict) and run.response_format.get("type") in ("json_object", "json_schema"):
             request["response_format"] = run.response_format
-        sink = TextSink(write=self.writer.write, restart=lambda: self.writer.abandon("run_failed"))
+        stream = ToolStream(run, self.server_tools, before_open=self._end_text_message)
+        sink = TextSink(
+            write=self.writer.write, restart=lambda: self.writer.abandon("run_failed"), tool_progress=stream.progress
+        )
         try:
             turn = call_model(request, sink, self._should_stop, opened=self._model_accepted)
         except HumanTookOver:
+            stream.discard(RunStep.Status.CANCELLED)
             return self._stand_down()
         except ModelCallFailed as error:
+            stream.discard(RunStep.Status.FAILED)
             self.writer.abandon("run_failed")
             transitions.run_fail(run, code=error.code, message=error.customer_message)
             return False
+        if turn.stopped or not turn.tool_calls:  # a step the call opened will not be stored
+            stream.discard(RunStep.Status.CANCELLED)
         run.prompt_tokens += turn.prompt_tokens
         run.completion_tokens += turn.completion_tokens
         if turn.tool_calls and not turn.stopped:
@@ -234,10 +242,8 @@ class RunExecution:
         if turn.stopped:
             return self._stand_down()
         if turn.tool_calls:
-            if self.writer.started:  # text before the tool calls: a message the history must show
-                self.writer.finish(prompt_tokens=0, completion_tokens=0)
-                progress.turns = None
-            progress.pending_step = self._persist_tool_step(turn)
+            self._end_text_message()
+            progress.pending_step = self._persist_tool_step(turn, stream)
             return True
         if turn.finish_reason == "length":
             self.writer.finish(
@@ -254,6 +260,21 @@ class RunExecution:
         transitions.run_complete(run)
         return False
 
+    def _end_text_message(self) -> None:
+        """Text before the tool calls: a message of its own, which the history must show."""
+        if self.writer.started:
+            self.writer.finish(prompt_tokens=0, completion_tokens=0)
+            self.progress.turns = None
+
+    def _tool_choice(self):
+        """The run's tool_choice as Chat Completions takes it: a built-in tool's type
+        ({"type": "code_interpreter"}) names its function when the run offers it, else "auto"."""
+        choice = self.run.tool_choice
+        if isinstance(choice, dict) and choice.get("type") not in (None, "function"):
+            tool = self.server_tools.get(choice["type"])
+            return {"type": "function", "function": {"name": tool.name}} if tool is not None else "auto"
+        return choice
+
     def _stand_down(self) -> bool:
         """Stop without posting: the run was cancelled or a person took the thread over."""
         self.writer.abandon("run_cancelled")
@@ -267,15 +288,16 @@ class RunExecution:
 
     # --- tool calls --------------------------------------------------------------------------
 
-    def _persist_tool_step(self, turn: ModelTurn) -> tuple[RunStep, list[ToolCall]]:
-        """Store the model's tool calls before any of them runs (the resume point after a crash)."""
+    def _persist_tool_step(self, turn: ModelTurn, stream: ToolStream) -> tuple[RunStep, list[ToolCall]]:
+        """Store the model's tool calls before any of them runs (the resume point after a crash),
+        as the step `stream` opened if it showed one of them as it was written."""
         client_names = {
             t["function"]["name"] for t in self.run.tools if isinstance(t, dict) and t.get("type") == "function"
         }
         calls = [
             ToolCall(
                 index=i,
-                call_id=pending.id,
+                call_id=pending.id or stream.call_id(i),
                 name=pending.name,
                 arguments=pending.arguments,
                 # A declared client function is the caller's to answer; anything else runs here
@@ -287,28 +309,14 @@ class RunExecution:
         step = tool_steps.store_tool_step(
             self.run,
             calls=calls,
+            step=stream.step,
             prompt_tokens=turn.prompt_tokens,
             completion_tokens=turn.completion_tokens,
             model_attempts=turn.attempts,
             model_duration_ms=turn.duration_ms,
         )
-        announce = [
-            ("thread.run.step.created", step_obj(step, tool_calls=[])),
-            ("thread.run.step.in_progress", step_obj(step, tool_calls=[])),
-        ]
-        for call in calls:
-            tool = self.server_tools.get(call.name)
-            if tool is not None and tool.builtin:  # shown as its own type (file_search), with no arguments
-                first = {"index": call.index, "id": call.call_id, "type": call.name, call.name: {}}
-                announce.append(("thread.run.step.delta", _step_delta(step, first)))
-            else:
-                first = {"index": call.index, "id": call.call_id, "type": "function"}
-                first["function"] = {"name": call.name, "arguments": "", "output": None}
-                announce.append(("thread.run.step.delta", _step_delta(step, first)))
-                more = {"index": call.index, "type": "function", "function": {"arguments": call.arguments}}
-                announce.append(("thread.run.step.delta", _step_delta(step, more)))
-            if call.side == ToolCall.Side.SERVER:
-                announce.append(self._activity(call, "started"))
+        announce = stream.announce_rest(step, calls)
+        announce += [self._activity(call, "started") for call in calls if call.side == ToolCall.Side.SERVER]
         events.publish_many(self.thread.public_id, announce)
         return step, calls
 
@@ -321,7 +329,7 @@ class RunExecution:
                 "run_id": self.run.public_id,
                 "call_id": call.call_id,
                 "tool": call.name,
-                "label": tool.describe(_safe_args(call.arguments)) if tool else "Working on it…",
+                "label": tool.describe(json_object(call.arguments)) if tool else "Working on it…",
                 "status": status,
             },
         )
@@ -336,6 +344,7 @@ class RunExecution:
             for call in calls
             if call.side == ToolCall.Side.SERVER and call.finished_at
         ]
+        finished += self._builtin_results(step, calls)
         waiting = [c for c in calls if c.side != ToolCall.Side.SERVER and c.status == ToolCall.Status.PENDING]
         if waiting:
             if finished:
@@ -361,25 +370,24 @@ class RunExecution:
             self.progress.turns = [*self.progress.turns, answered] if answered is not None else None
         return True
 
+    def _builtin_results(self, step: RunStep, calls: list[ToolCall]) -> list[tuple[str, dict]]:
+        """What the step's finished built-in calls add to its stream (code_interpreter's outputs),
+        and the files they made, handed to the writer for the answer that follows."""
+        announce = []
+        for call in calls:
+            tool = self.server_tools.get(call.name)
+            if tool is None or not tool.builtin or call.side != ToolCall.Side.SERVER or call.output is None:
+                continue
+            self.writer.add_files(message_files_in(call.output))
+            added = tool.result_delta(json_object(call.output)) if tool.result_delta else {}
+            if added:
+                delta = {"index": call.index, "type": call.name, call.name: added}
+                announce.append(("thread.run.step.delta", step_delta(step, delta)))
+        return announce
+
 
 def run_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext) -> None:
     """Run a step's pending server calls (runtime.tools.executor) and store their outcomes."""
     ran, approvals = execute_server_calls(calls, tools=tools, ctx=ctx)
     if ran:
         tool_steps.store_outcomes(ran, approvals=approvals, thread=ctx.thread)
-
-
-def _step_delta(step: RunStep, call_delta: dict) -> dict:
-    return {
-        "id": step.public_id,
-        "object": "thread.run.step.delta",
-        "delta": {"step_details": {"type": "tool_calls", "tool_calls": [call_delta]}},
-    }
-
-
-def _safe_args(text: str) -> dict:
-    try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from runtime import events
-from runtime.engine.citations import annotations_for
+from runtime.engine.citations import MessageFile, annotations_for, file_path_annotations, image_part
 from runtime.engine.model import SinkRefused
 from runtime.models import Message, Run, RunStep, Thread
 from runtime.runs.messages import store_finished, store_opened
@@ -53,10 +53,22 @@ class MessageWriter:
         self._pending = ""
         self._sent_first = False
         self._last_flush = 0.0
+        # Files the run's built-in tools made (runtime.engine.citations): the images go with the next
+        # message finished; links are annotated in every message of this execution that says them.
+        self._images: list[str] = []
+        self._links: dict[str, str] = {}
 
     @property
     def started(self) -> bool:
         return self.message is not None
+
+    def add_files(self, files: list[MessageFile]) -> None:
+        """Files a tool call made, for the answer: its images, and the links its text may say."""
+        for file in files:
+            if file.image and file.file_id not in self._images:
+                self._images.append(file.file_id)
+            if file.link:
+                self._links[file.link] = file.file_id
 
     def write(self, piece: str) -> None:
         opening = self._open() if self.message is None else []
@@ -143,7 +155,20 @@ class MessageWriter:
         self.flush()
         now = timezone.now()
         message, step = self.message, self.step
-        message.content = [text_part(self.text, annotations_for(self.run, self.text))]
+        annotations = annotations_for(self.run, self.text) + file_path_annotations(self.text, self._links)
+        annotations.sort(key=lambda annotation: annotation["start_index"])
+        message.content = [text_part(self.text, annotations)]
+        announced: list[tuple[str, dict]] = []
+        if self._images and incomplete_reason in (None, "max_tokens"):
+            # The images come after the text part the deltas streamed (index 0), announced by one delta
+            # before the message completes: the SDKs accumulate a message's parts by their index.
+            images = [image_part(file_id) for file_id in self._images]
+            self._images = []
+            message.content += images
+            delta = {"content": [{"index": i, **part} for i, part in enumerate(images, start=1)]}
+            announced.append(
+                ("thread.message.delta", {"id": message.public_id, "object": "thread.message.delta", "delta": delta})
+            )
         if incomplete_reason:
             message.status, message.incomplete_at = Message.Status.INCOMPLETE, now
             message.incomplete_details = {"reason": incomplete_reason}
@@ -152,10 +177,11 @@ class MessageWriter:
         step.status, step.completed_at = RunStep.Status.COMPLETED, now
         step.prompt_tokens, step.completion_tokens = prompt_tokens, completion_tokens
         store_finished(message, step)
-        events.publish_many(
-            self.thread_id,
-            [(f"thread.message.{message.status}", message_obj(message)), ("thread.run.step.completed", step_obj(step))],
-        )
+        announced += [
+            (f"thread.message.{message.status}", message_obj(message)),
+            ("thread.run.step.completed", step_obj(step)),
+        ]
+        events.publish_many(self.thread_id, announced)
         events.clear_stream_snapshot(self.thread_id)
         self._reset()
 

@@ -23,12 +23,16 @@ from runtime.serializers import step_obj
 S = Run.Status
 
 
-def store_tool_step(run: Run, *, calls: list[ToolCall], **usage) -> RunStep:
-    """Store a model response's tool calls (unsaved ToolCall rows, without their step) as one step.
+def store_tool_step(run: Run, *, calls: list[ToolCall], step: RunStep | None = None, **usage) -> RunStep:
+    """Store a model response's tool calls (unsaved ToolCall rows, without their step) as one step:
+    `step` when the stream announced it already (unsaved, with the id it was announced by).
 
     `usage`: the response's prompt_tokens, completion_tokens, model_attempts, model_duration_ms."""
+    step = step if step is not None else RunStep(run=run, type=RunStep.Type.TOOL_CALLS)
+    for name, value in usage.items():
+        setattr(step, name, value)
     with transaction.atomic():
-        step = RunStep.objects.create(run=run, type=RunStep.Type.TOOL_CALLS, **usage)
+        step.save(force_insert=True)
         for i, call in enumerate(calls):
             call.step = step
             call.call_id = call.call_id or f"call_{step.public_id[5:]}{i}"

@@ -4,7 +4,9 @@ A tool declares a name, a description and a JSON schema for its arguments; the h
 ToolContext and the validated arguments and returns a JSON-able dict. A tool may also say when it
 is available (resolved per run, e.g. only for premium customers) and how to describe its work to
 the customer ("Looking up order A1001…"). A built-in tool stands for one of the Assistants API's own
-tool types (file_search): the apps register them here as they register any other.
+tool types (file_search, code_interpreter): the apps register them here as they register any other.
+A built-in tool's output may also name files for the answer that follows (`message_files`, read by
+runtime.engine.citations): images shown in it, files its text links to.
 """
 
 from __future__ import annotations
@@ -30,11 +32,19 @@ class Tool:
     # The schema may depend on the context (e.g. no email needed for a signed-in customer).
     parameters_for: Callable[[ToolContext], dict] | None = None
     activity: Callable[[dict], str] | None = None
-    # A built-in tool of the Assistants API (file_search): a run offers it when its `tools` list
-    # {"type": name}, and its calls show in run steps as that type, through `step_view(output,
-    # include_content)`, not as a function.
+    # A built-in tool of the Assistants API (file_search, code_interpreter): a run offers it when its
+    # `tools` list {"type": name}, and its calls show in run steps as that type, through
+    # `step_view(output, include_content, arguments)` (output {} while the call has not run), not as
+    # a function.
     builtin: bool = False
-    step_view: Callable[[dict, bool], dict] | None = None
+    step_view: Callable[[dict, bool, dict], dict] | None = None
+    # A built-in tool whose call shows one of its string arguments as its `input` (code_interpreter's
+    # `code`): the engine streams that text in step deltas ({name: {"input": piece}}) as the model
+    # writes it, after an opening {name: {"input": "", "outputs": []}}.
+    streamed_input: str | None = None
+    # What a finished built-in call adds to its step's stream before the step completes
+    # (code_interpreter's `outputs`, each with its index), from its output; {} adds nothing.
+    result_delta: Callable[[dict], dict] | None = None
 
     def schema(self, ctx: ToolContext) -> dict:
         return self.parameters_for(ctx) if self.parameters_for else self.parameters
