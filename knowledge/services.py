@@ -10,6 +10,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.files.base import ContentFile
 from django.core.files.base import File as DjangoFile
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -102,6 +103,28 @@ def file_create(
         title=title,
     )
     file.content.save(filename, DjangoFile(upload, name=filename), save=False)
+    try:
+        file.save()
+    except Exception:
+        file.content.delete(save=False)
+        raise
+    return file
+
+
+def output_file_create(*, owner, filename: str, data: bytes, content_type: str) -> File:
+    """Store a file the platform made for `owner` (code_interpreter's charts and reports): purpose
+    assistants_output, its type as the maker says (it knows it drew a PNG), downloadable by its
+    owner through /v1/files/{id}/content like any other file."""
+    filename = safe_filename(filename)
+    file = File(
+        owner=owner,
+        filename=filename,
+        purpose=File.Purpose.ASSISTANTS_OUTPUT,
+        bytes=len(data),
+        content_type=content_type,
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+    file.content.save(filename, ContentFile(data, name=filename), save=False)
     try:
         file.save()
     except Exception:

@@ -7,4 +7,4 @@ class SandboxConfig(AppConfig):
 
     def ready(self) -> None:
         # Registering, on import: the deployment check and the Celery task that sweeps idle sessions.
-        from sandbox import checks, tasks  # noqa: F401
+        from sandbox import checks, receivers, tasks, tools  # noqa: F401  (tools, receivers: code_interpreter)
