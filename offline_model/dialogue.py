@@ -4,11 +4,13 @@ Every turn is worked out afresh from the transcript (the model keeps no state): 
 latest task the customer asked for, its facts come from the user turns since that goal began and
 from earlier tool results, and the reply is the next step towards it (see `task_steps`). Tool results
 that just came back are phrased into the answer, followed by the next question if there is one.
+Data questions, when a tool that runs Python is offered, are `analysis`'s.
 """
 
 from __future__ import annotations
 
 from offline_model import phrasing
+from offline_model.analysis import analyse
 from offline_model.conversation import Conversation, ToolExchange
 from offline_model.intents import QUESTION_RE, Intent, detect, is_general_question, names_help_topic, task_of
 from offline_model.results import phrase_result
@@ -55,6 +57,9 @@ class Dialogue:
         self.intents = self.turn.intents
 
     def respond(self, *, parallel: bool) -> Reply:
+        analysis = analyse(self.conversation, self.tools)  # a data question, when a tool runs Python
+        if analysis is not None:
+            return analysis
         plan = self.plan()
         since = self.conversation.since_last_user
         if plan.calls:
