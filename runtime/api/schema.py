@@ -16,8 +16,14 @@ class AssistantObject(serializers.Serializer):
     description = serializers.CharField(allow_null=True)
     model = serializers.CharField()
     instructions = serializers.CharField(allow_null=True)
-    tools = JSON(help_text="function (client-side), file_search, code_interpreter (stored, not run yet).")
-    tool_resources = JSON()
+    tools = JSON(
+        help_text="function (client-side); file_search and code_interpreter, which run on the server when the app "
+        "that provides them is installed (code_interpreter only where its sandbox can run)."
+    )
+    tool_resources = JSON(
+        help_text='{"code_interpreter": {"file_ids": [≤20 of the caller\'s files]}, '
+        '"file_search": {"vector_store_ids": [≤1 of the caller\'s stores]}}'
+    )
     metadata = JSON()
     temperature = serializers.FloatField(allow_null=True)
     top_p = serializers.FloatField(allow_null=True)
@@ -45,7 +51,10 @@ class MessageObject(serializers.Serializer):
     completed_at = serializers.IntegerField(allow_null=True)
     incomplete_at = serializers.IntegerField(allow_null=True)
     role = serializers.ChoiceField(["user", "assistant"])
-    content = JSON(help_text='[{"type": "text", "text": {"value": "…", "annotations": []}}, …]')
+    content = JSON(
+        help_text='[{"type": "text", "text": {"value": "…", "annotations": [file_citation | file_path]}}, '
+        '{"type": "image_file", "image_file": {"file_id": "file-…", "detail": "auto"}}, …]'
+    )
     assistant_id = serializers.CharField(allow_null=True)
     run_id = serializers.CharField(allow_null=True)
     attachments = JSON()
