@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -103,6 +104,23 @@ def test_a_fork_bomb_is_contained_and_nothing_of_it_survives():
     assert len(sandbox_processes("bomb")) == 1  # the interpreter, alone
     assert sessions.execute("bomb", "print('after')").logs == "after\n"
     assert len(in_its_pid_namespace("bomb")) == 2  # bubblewrap's init and the interpreter, not even zombies
+
+
+def test_the_process_limit_counts_each_sessions_own_processes():
+    # 2 x 24 processes at once, under a limit of 32: fine if each session counts its own (each has a
+    # user namespace of its own), EAGAIN if all sessions counted as one user (nobody) of the host.
+    code = "import subprocess\nchildren = [subprocess.Popen(['sleep', '1']) for _ in range(24)]\n"
+    code += "print(sum(child.wait() == 0 for child in children))"
+    results = {}
+    threads = [
+        threading.Thread(target=lambda key=key: results.setdefault(key, sessions.execute(key, code)))
+        for key in ("one", "two")
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [results[key].logs for key in ("one", "two")] == ["24\n", "24\n"], results
 
 
 def test_a_shell_fork_bomb_is_contained_too():
