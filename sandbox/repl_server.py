@@ -41,22 +41,32 @@ DATA = "/mnt/data"
 LENGTH = struct.Struct("!Q")
 BACKEND = "concierge_inline"
 INCOMING = ".concierge-incoming"  # an input file being copied in, renamed into place when whole
-# A request's header is code and file names; files follow as blobs.
+# A request's header is the code and the input files' names; the files follow as blobs.
 MAX_REQUEST_HEADER = 16 * 1024 * 1024
+# Figures and files returned by one execution, at most (the rest are named in a note).
+MAX_IMAGES = 50
+MAX_FILES = 200
+CHUNK = 1 << 20
 
 
 def send_message(sock: socket.socket, header: dict, blobs: list[bytes] | tuple = ()) -> None:
-    """One message: an 8-byte length, a JSON header naming its blobs' sizes, then the blobs."""
-    body = json.dumps({**header, "blobs": [len(blob) for blob in blobs]}).encode()
+    """One message: an 8-byte length and a JSON header saying how many blobs follow, then each
+    blob as an 8-byte length and its bytes."""
+    body = json.dumps({**header, "blobs": len(blobs)}).encode()
     sock.sendall(LENGTH.pack(len(body)) + body)
     for blob in blobs:
-        sock.sendall(blob)
+        send_blob(sock, blob)
+
+
+def send_blob(sock: socket.socket, blob: bytes) -> None:
+    sock.sendall(LENGTH.pack(len(blob)))
+    sock.sendall(blob)
 
 
 def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     chunks, remaining = [], size
     while remaining:
-        chunk = sock.recv(min(remaining, 1 << 20))
+        chunk = sock.recv(min(remaining, CHUNK))
         if not chunk:
             raise EOFError("the host went away")
         chunks.append(chunk)
@@ -64,12 +74,11 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def _recv_message(sock: socket.socket) -> tuple[dict, list[bytes]]:
+def _recv_header(sock: socket.socket) -> dict:
     (size,) = LENGTH.unpack(_recv_exactly(sock, LENGTH.size))
     if size > MAX_REQUEST_HEADER:
         raise ValueError("request header too large")
-    header = json.loads(_recv_exactly(sock, size))
-    return header, [_recv_exactly(sock, blob) for blob in header["blobs"]]
+    return json.loads(_recv_exactly(sock, size))
 
 
 class ExecutionTimeout(BaseException):
@@ -185,8 +194,8 @@ class Kernel:
         _, fds, _, _ = socket.recv_fds(connection, 1, 1)
         if len(fds) != 1:
             raise ValueError("expected the output pipe")
-        request, blobs = _recv_message(connection)
-        error = self.copy_in(request["files"], blobs)
+        request = _recv_header(connection)
+        error = self.copy_in(connection, request["files"])
         before = snapshot()
         send_message(connection, {"event": "start"})
         os.dup2(fds[0], 1)
@@ -200,16 +209,30 @@ class Kernel:
             with contextlib.suppress(OSError, ValueError):
                 stream.flush()
         self._silence()
-        send_message(connection, {"event": "ran"})
+        send_message(connection, {"event": "ran"})  # the host now ends the processes the cell started
         try:
             self.backend.capture_open_figures()
         except Exception as exc:  # a figure that cannot be drawn is the cell's error, not ours
             error = error or "".join(traceback.format_exception_only(exc))
-        files, notes = changed_files(before, request["max_file_bytes"])
+        max_bytes = request["max_file_bytes"]
         images, self.figures[:] = list(self.figures), []
-        result = {"event": "result", "error": error, "images": len(images), "notes": notes}
-        result["files"] = [name for name, _ in files]
-        send_message(connection, result, [*images, *(content for _, content in files)])
+        notes = [
+            f"Figure {n} ({len(png)} bytes) is larger than {max_bytes} bytes and was not returned."
+            for n, png in enumerate(images, 1)
+            if len(png) > max_bytes
+        ]
+        images = [png for png in images if len(png) <= max_bytes]
+        if len(images) > MAX_IMAGES:
+            notes.append(f"Only the first {MAX_IMAGES} of {len(images)} figures were returned.")
+            del images[MAX_IMAGES:]
+        files, more_notes = changed_files(before, max_bytes)
+        header = {"event": "result", "error": error, "images": len(images), "files": files, "notes": notes + more_notes}
+        body = json.dumps({**header, "blobs": len(images) + len(files)}).encode()
+        connection.sendall(LENGTH.pack(len(body)) + body)
+        for png in images:
+            send_blob(connection, png)
+        for name in files:  # one file in memory at a time, read as it is sent
+            send_blob(connection, read_file(name, max_bytes))
 
     def reap(self) -> None:
         """Collect the processes of earlier cells, which the host killed when their cell ended (a
@@ -222,20 +245,33 @@ class Kernel:
             if pid == 0:
                 return
 
-    def copy_in(self, names: list[str], blobs: list[bytes]) -> str | None:
-        for name, content in zip(names, blobs, strict=True):
+    def copy_in(self, connection: socket.socket, files: list[dict]) -> str | None:
+        """Write the input files that follow the request into /mnt/data, streamed (a file may be
+        as large as the disk), leaving alone one already there with the same bytes."""
+        error = None
+        for file in files:
+            name, digest = file["name"], bytes.fromhex(file["sha256"])
+            (size,) = LENGTH.unpack(_recv_exactly(connection, LENGTH.size))
             path = os.path.join(DATA, name)
+            if error is not None or same_file(path, size, digest):
+                _discard(connection, size)
+                continue
+            remaining = size
             try:
-                if os.path.isfile(path) and os.path.getsize(path) == len(content):
-                    with open(path, "rb") as existing:
-                        if hashlib.file_digest(existing, "sha256").digest() == hashlib.sha256(content).digest():
-                            continue
                 with open(os.path.join(DATA, INCOMING), "wb") as part:
-                    part.write(content)
+                    while remaining:
+                        chunk = connection.recv(min(remaining, CHUNK))
+                        if not chunk:
+                            raise EOFError("the host went away")
+                        remaining -= len(chunk)
+                        part.write(chunk)
                 os.replace(os.path.join(DATA, INCOMING), path)
             except OSError as exc:
-                return f"The input file {name} could not be copied into {DATA}: {exc}"
-        return None
+                _discard(connection, remaining)
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(DATA, INCOMING))
+                error = f"The input file {name} could not be copied into {DATA}: {exc}"
+        return error
 
     def run(self, code: str, wall_seconds: float, cpu_seconds: float) -> str | None:
         self.cells += 1
@@ -301,21 +337,50 @@ def snapshot() -> dict[str, tuple[int, int, int]]:
     return found
 
 
-def changed_files(before: dict, max_file_bytes: int) -> tuple[list[tuple[str, bytes]], list[str]]:
+def same_file(path: str, size: int, digest: bytes) -> bool:
+    try:
+        if not os.path.isfile(path) or os.path.getsize(path) != size:
+            return False
+        with open(path, "rb") as existing:
+            return hashlib.file_digest(existing, "sha256").digest() == digest
+    except OSError:
+        return False
+
+
+def _discard(sock: socket.socket, size: int) -> None:
+    while size:
+        chunk = sock.recv(min(size, CHUNK))
+        if not chunk:
+            raise EOFError("the host went away")
+        size -= len(chunk)
+
+
+def changed_files(before: dict, max_file_bytes: int) -> tuple[list[str], list[str]]:
+    """The files under /mnt/data the cell created or changed that can be returned, and notes on
+    those that cannot."""
     files, notes = [], []
     for name, entry in sorted(snapshot().items()):
         if before.get(name) == entry:
             continue
-        size = entry[1]
-        if size > max_file_bytes:
-            notes.append(f"{DATA}/{name} ({size} bytes) is larger than {max_file_bytes} bytes and was not returned.")
-            continue
-        try:
-            with open(os.path.join(DATA, name), "rb") as file:
-                files.append((name, file.read(max_file_bytes + 1)[:max_file_bytes]))
-        except OSError as exc:
-            notes.append(f"{DATA}/{name} could not be read: {exc}")
+        if entry[1] > max_file_bytes:
+            notes.append(
+                f"{DATA}/{name} ({entry[1]} bytes) is larger than {max_file_bytes} bytes and was not returned."
+            )
+        elif not os.access(os.path.join(DATA, name), os.R_OK):
+            notes.append(f"{DATA}/{name} cannot be read and was not returned.")
+        elif len(files) == MAX_FILES:
+            notes.append(f"{DATA}/{name} was not returned: at most {MAX_FILES} files are returned at once.")
+        else:
+            files.append(name)
     return files, notes
+
+
+def read_file(name: str, max_file_bytes: int) -> bytes:
+    try:
+        with open(os.path.join(DATA, name), "rb") as file:
+            return file.read(max_file_bytes)
+    except OSError:
+        return b""
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 from django.conf import settings
 
 from sandbox import bubblewrap
-from sandbox.repl_server import LENGTH, send_message
+from sandbox.repl_server import LENGTH, MAX_FILES, MAX_IMAGES, send_message
 
 log = logging.getLogger("concierge.sandbox")
 
@@ -91,6 +91,10 @@ def execute(session_key: str, code: str, *, files: Sequence[tuple[str, bytes]] =
     began = time.monotonic()
     directory = _directory(session_key)
     inputs = [(safe_name(name), bytes(content)) for name, content in files]
+    size, room = sum(len(content) for _, content in inputs), settings.SANDBOX_DISK_BYTES
+    if size > room:
+        error = f"The input files ({size} bytes) do not fit in /mnt/data ({room} bytes): no code ran."
+        return Execution(logs="", error=error, images=[], files=[], fresh_session=False, duration_ms=0.0)
     with _locked(directory):
         _reap()
         for _ in range(2):
@@ -105,10 +109,10 @@ def execute(session_key: str, code: str, *, files: Sequence[tuple[str, bytes]] =
                     raise SandboxUnavailable(f"A sandbox session could not be started: {_startup_failure(directory)}")
             with connection:
                 outcome = _Exchange(connection, directory).run(code, inputs, fresh=fresh)
-            if outcome.ended:
+            # Again after the interpreter's reply (which code of the cell's may have written).
+            if outcome.ended or not _kill_strays(directory):
                 _end(directory)
             else:
-                _kill_strays(directory)
                 _touch(directory)
             # An interpreter that died before this execution (killed, evicted by another process) is
             # no session: the code did not run, and it runs once more in a fresh one.
@@ -401,23 +405,24 @@ def _startup_failure(directory: Path) -> str:
     return text[-500:] or "the interpreter did not start"
 
 
-def _kill_strays(directory: Path) -> None:
-    """Every process a cell started ends with its execution: all but the interpreter are killed."""
+def _kill_strays(directory: Path) -> bool:
+    """Every process a cell started ends with its execution: all but the interpreter are killed.
+    False if they kept appearing (the caller then ends the session)."""
     state = _read_state(directory)
     init = bubblewrap.sandbox_init(directory / "status.json")
     repl = state.get("repl_pid")
     if not init or not repl:
-        return
+        return True
     for _ in range(10):  # a fork bomb forks while it is killed; each pass kills what is left
         strays = [pid for pid in bubblewrap.descendants(init) if pid != repl]
         if not strays:
-            return
+            return True
         for pid in strays:
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.002)
     log.warning("Sandbox %s: processes kept appearing; the session is ended", directory.name)
-    _end(directory)
+    return False
 
 
 def _record_interpreter(directory: Path) -> None:
@@ -495,6 +500,7 @@ class _Exchange:
         self.output = _Output(settings.SANDBOX_MAX_OUTPUT_CHARS)
         self.selector = selectors.DefaultSelector()
         self.started = False
+        self.notes: list[str] = []  # the interpreter's, on what it did not return
 
     def run(self, code: str, inputs: list[tuple[str, bytes]], *, fresh: bool) -> _Outcome:
         wall = float(settings.SANDBOX_WALL_SECONDS)
@@ -508,7 +514,7 @@ class _Exchange:
                 os.close(write_end)
             request = {
                 "code": code,
-                "files": [name for name, _ in inputs],
+                "files": [{"name": name, "sha256": hashlib.sha256(content).hexdigest()} for name, content in inputs],
                 "wall_seconds": wall,
                 "cpu_seconds": float(settings.SANDBOX_CPU_SECONDS),
                 "max_file_bytes": settings.SANDBOX_MAX_OUTPUT_FILE_BYTES,
@@ -524,6 +530,14 @@ class _Exchange:
                 _record_interpreter(self.directory)
             try:
                 self._expect("ran", wall + STOP_GRACE_SECONDS)
+                # The cell ended, and so do the processes it started, before its files are read.
+                if not _kill_strays(self.directory):
+                    outcome.error = (
+                        "The processes this execution started could not all be stopped, so its session was ended: "
+                        "the next execution starts in a fresh session, without this one's variables and files."
+                    )
+                    outcome.ended = True
+                    return outcome
             except _Late:
                 outcome.error = (
                     f"Execution timed out after {wall:g} s; the interpreter did not stop, so its session was "
@@ -550,6 +564,10 @@ class _Exchange:
             self.selector.close()
             os.close(read_end)
             outcome.logs = self.output.text()
+            if self.notes:
+                outcome.logs += ("\n" if outcome.logs and not outcome.logs.endswith("\n") else "") + "".join(
+                    f"[{note}]\n" for note in self.notes
+                )
         return outcome
 
     def _expect(self, event: str, seconds: float) -> tuple[dict, list[bytes]]:
@@ -559,21 +577,27 @@ class _Exchange:
         return header, blobs
 
     def _message(self, deadline: float) -> tuple[dict, list[bytes]]:
-        size = self._take(LENGTH.size, deadline)
-        (length,) = LENGTH.unpack(size)
+        (length,) = LENGTH.unpack(self._take(LENGTH.size, deadline))
         if length > MAX_REPLY_HEADER:
             raise _Malformed(f"a header of {length} bytes")
         try:
             header = json.loads(self._take(length, deadline))
-            sizes = [int(blob) for blob in header["blobs"]]
+            count = int(header["blobs"])
         except (ValueError, KeyError, TypeError) as exc:
             raise _Malformed(str(exc)) from exc
-        if not isinstance(header, dict) or any(size < 0 for size in sizes) or sum(sizes) > self._max_blobs():
-            raise _Malformed("blob sizes out of bounds")
-        return header, [self._take(size, deadline) for size in sizes]
+        if not isinstance(header, dict) or not 0 <= count <= MAX_IMAGES + MAX_FILES:
+            raise _Malformed("blob count out of bounds")
+        blobs, total = [], 0
+        for _ in range(count):
+            (size,) = LENGTH.unpack(self._take(LENGTH.size, deadline))
+            total += size
+            if size > settings.SANDBOX_MAX_OUTPUT_FILE_BYTES or total > self._max_blobs():
+                raise _Malformed("a blob past its size limit")
+            blobs.append(self._take(size, deadline))
+        return header, blobs
 
     def _max_blobs(self) -> int:
-        return settings.SANDBOX_DISK_BYTES + 256 * 1024 * 1024  # its files, and figures drawn in memory
+        return settings.SANDBOX_DISK_BYTES + MAX_IMAGES * settings.SANDBOX_MAX_OUTPUT_FILE_BYTES
 
     def _take(self, size: int, deadline: float) -> bytes:
         while len(self.buffer) < size:
@@ -621,6 +645,7 @@ class _Exchange:
         error = header.get("error")
         if (
             not isinstance(images, int)
+            or images < 0
             or not isinstance(names, list)
             or not isinstance(notes, list)
             or not (error is None or isinstance(error, str))
@@ -634,8 +659,7 @@ class _Exchange:
             clean = _output_name(name)
             if clean is not None and len(content) <= settings.SANDBOX_MAX_OUTPUT_FILE_BYTES:
                 outcome.files.append(OutputFile(clean, content))
-        for note in notes[:20]:
-            self.output.feed(b"\n[" + readable(str(note))[:500].encode() + b"]")
+        self.notes = [readable(str(note))[:500] for note in notes[:20]]
 
     def _crash_message(self) -> str:
         code = None

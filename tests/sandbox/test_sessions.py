@@ -3,6 +3,7 @@ idle expiry, eviction, another process of the host, another host)."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import subprocess
@@ -49,6 +50,15 @@ def test_an_exception_reads_as_the_cells_traceback_only():
     assert sessions.execute("thread-1", "print(f.__name__)").logs == "f\n"  # defined before the error
 
 
+@pytest.mark.parametrize("code", ["print('a')\x00", "print('\udc80')", "x = '\ud800'"])
+def test_code_with_a_nul_or_a_lone_surrogate_is_an_error_or_runs_and_the_session_goes_on(code):
+    sessions.execute("thread-1", "kept = 1")
+    result = sessions.execute("thread-1", code)
+    assert result.error is None or "Error" in result.error
+    result.logs.encode("utf-8")
+    assert sessions.execute("thread-1", "kept").logs == "1\n"
+
+
 def test_a_syntax_error_is_reported_and_the_session_goes_on():
     sessions.execute("thread-1", "kept = 1")
     result = sessions.execute("thread-1", "def (:")
@@ -88,6 +98,32 @@ def test_input_file_names_cannot_leave_mnt_data():
     assert result.logs == "['evil.txt', 'file', 'nulname.csv', 'passwd']\n"
 
 
+def test_a_large_input_file_is_copied_whole():
+    content = bytes(range(256)) * (7 * 4096)  # 7 MiB: the disk holds 16, a file 8
+    files = [("big.bin", content)]
+    code = "import hashlib\nhashlib.sha256(open('big.bin', 'rb').read()).hexdigest()"
+    result = sessions.execute("thread-1", code, files=files)
+    assert result.logs == f"'{hashlib.sha256(content).hexdigest()}'\n" and result.files == []
+
+
+def test_input_files_larger_than_the_disk_are_refused_before_anything_runs():
+    result = sessions.execute("thread-1", "print('ran')", files=[("huge.bin", b"x" * (17 * 2**20))])
+    assert result.error.startswith("The input files (17825792 bytes) do not fit in /mnt/data (16777216 bytes)")
+    assert result.logs == ""
+
+
+def test_an_input_file_that_does_not_fit_beside_the_sessions_files_is_reported_and_no_code_runs():
+    sessions.execute("thread-1", "kept = 1\nopen('filler.bin', 'wb').write(b'x' * 7 * 2**20)\nprint('ran')")
+    result = sessions.execute(
+        "thread-1", "print('ran')", files=[("a.bin", b"a" * 6 * 2**20), ("b.bin", b"b" * 6 * 2**20)]
+    )
+    assert result.error.startswith("The input file b.bin could not be copied into /mnt/data")
+    assert "No space left on device" in result.error and result.logs == ""
+    assert (
+        sessions.execute("thread-1", "import os\nkept, sorted(os.listdir())").logs == "(1, ['a.bin', 'filler.bin'])\n"
+    )
+
+
 def test_files_written_or_changed_are_returned_and_others_are_not():
     sessions.execute("thread-1", "open('old.txt', 'w').write('old')\nopen('same.txt', 'w').write('same')")
     result = sessions.execute(
@@ -103,6 +139,19 @@ def test_a_file_past_the_output_size_is_not_returned_and_the_logs_say_so(sandbox
     result = sessions.execute("thread-1", "open('big.bin', 'wb').write(b'x' * 5000)\nopen('ok.txt', 'w').write('ok')")
     assert [file.name for file in result.files] == ["ok.txt"]
     assert "/mnt/data/big.bin (5000 bytes) is larger than 1000 bytes and was not returned" in result.logs
+
+
+def test_an_unreadable_file_is_not_returned_and_the_logs_say_so():
+    result = sessions.execute("thread-1", "import os\nopen('secret.txt', 'w').write('x')\nos.chmod('secret.txt', 0)")
+    assert result.files == []
+    assert result.logs == "[/mnt/data/secret.txt cannot be read and was not returned.]\n"
+
+
+def test_notes_on_files_follow_even_a_truncated_output(sandbox_settings):
+    sandbox_settings.SANDBOX_MAX_OUTPUT_FILE_BYTES = 10
+    result = sessions.execute("thread-1", "print('y' * 5000)\n_ = open('big.txt', 'w').write('z' * 100)")
+    note = "[/mnt/data/big.txt (100 bytes) is larger than 10 bytes and was not returned.]"
+    assert result.logs.endswith(f"[output truncated: 3001 more characters]\n{note}\n")
 
 
 def test_figures_shown_or_left_open_are_captured_as_png_in_order():
