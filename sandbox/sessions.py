@@ -23,6 +23,7 @@ import selectors
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import threading
 import time
@@ -72,9 +73,18 @@ class SandboxUnavailable(Exception):
 
 def availability() -> tuple[bool, str]:
     """(True, "") when a sandbox can start here, else (False, why): tried once, then remembered."""
-    socket_path = _directory("") / "control.sock"
-    if len(os.fsencode(socket_path)) >= 108:  # sun_path's size
-        return False, f"SANDBOX_ROOT {settings.SANDBOX_ROOT} is too long for the sessions' Unix sockets (≤ 50 bytes)."
+    root = Path(settings.SANDBOX_ROOT)
+    if len(os.fsencode(_directory("") / "control.sock")) >= 108:  # sun_path's size
+        return False, f"SANDBOX_ROOT {root} is too long for the sessions' Unix sockets (≤ 50 bytes)."
+    try:
+        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = os.lstat(root)
+    except OSError as exc:
+        return False, f"SANDBOX_ROOT {root} cannot be made: {exc}"
+    # Under a shared /tmp, a directory someone else made (or a link to one) would hand them the
+    # sessions' sockets.
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid() or info.st_mode & 0o022:
+        return False, f"SANDBOX_ROOT {root} must be a directory of this user's that no one else may write to."
     return bubblewrap.availability()
 
 

@@ -71,6 +71,23 @@ def test_a_root_too_long_for_unix_sockets_is_refused(fresh_probe, sandbox_settin
     assert not ok and "too long" in why
 
 
+def test_a_root_others_may_write_to_or_a_link_is_refused(fresh_probe, sandbox_settings, tmp_path):
+    shared = Path(tempfile.mkdtemp(prefix="sbx-"))
+    try:
+        shared.chmod(0o777)
+        sandbox_settings.SANDBOX_ROOT = shared
+        ok, why = sessions.availability()
+        assert not ok and "no one else may write to" in why
+        shared.chmod(0o700)
+        link = Path(tempfile.mktemp(prefix="sbx-"))
+        link.symlink_to(shared)
+        sandbox_settings.SANDBOX_ROOT = link
+        assert not sessions.availability()[0]
+        link.unlink()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 def test_the_probe_runs_once(fresh_probe, monkeypatch, fake_bin):
     counter = fake_bin / "calls"
     fake_bwrap(fake_bin, f"echo call >> {counter}\nexit 1")
