@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from sandbox import bubblewrap, sessions
+from sandbox import bubblewrap, directories, sessions
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 
 
 def sandbox_processes(key: str) -> list[int]:
     """The host pids of every process in the session's sandbox but bubblewrap's init."""
-    init = bubblewrap.sandbox_init(sessions._directory(key) / "status.json")
+    init = bubblewrap.sandbox_init(directories.for_key(key) / "status.json")
     return bubblewrap.descendants(init) if init else []
 
 
@@ -67,11 +67,11 @@ def test_a_thread_left_spinning_after_its_cell_gets_one_more_cpu_budget_then_the
     code = "import threading\ndef spin():\n    while True:\n        pass\n"
     code += "threading.Thread(target=spin, daemon=True).start()"
     assert sessions.execute("spin", f"{code}\nkept = 1").error is None
-    directory = sessions._directory("spin")
+    directory = directories.for_key("spin")
     deadline = time.monotonic() + 20  # one CPU second; slower on a loaded machine
-    while sessions._is_alive(directory) and time.monotonic() < deadline:
+    while directories.is_alive(directory) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not sessions._is_alive(directory)
+    assert not directories.is_alive(directory)
     result = sessions.execute("spin", "'kept' in globals()")
     assert result.fresh_session and result.logs == "False\n"
 
@@ -88,7 +88,7 @@ def test_an_8_gib_allocation_is_a_memory_error_and_the_session_goes_on():
 
 def in_its_pid_namespace(key: str) -> list[int]:
     """Every process of the host in the session's PID namespace, zombies included."""
-    status = (sessions._directory(key) / "status.json").read_text().splitlines()[0]
+    status = (directories.for_key(key) / "status.json").read_text().splitlines()[0]
     namespace = f"pid:[{json.loads(status)['pid-namespace']}]"
     found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):

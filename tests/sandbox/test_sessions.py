@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from sandbox import bubblewrap, sessions
+from sandbox import bubblewrap, directories, sessions
 
 pytestmark = pytest.mark.usefixtures("sandbox")
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -176,12 +176,12 @@ def test_a_figure_saved_to_mnt_data_is_a_file():
 
 def test_close_ends_the_session_and_its_processes():
     sessions.execute("thread-1", "x = 1")
-    state = sessions._read_state(sessions._directory("thread-1"))
-    init = bubblewrap.sandbox_init(sessions._directory("thread-1") / "status.json")
+    state = directories.read_state(directories.for_key("thread-1"))
+    init = bubblewrap.sandbox_init(directories.for_key("thread-1") / "status.json")
     sessions.close("thread-1")
     assert not bubblewrap.is_running(state["bwrap_pid"], state["bwrap_started"])
     assert not Path(f"/proc/{init}").exists() and not Path(f"/proc/{state['repl_pid']}").exists()  # not even zombies
-    assert not sessions._directory("thread-1").exists()
+    assert not directories.for_key("thread-1").exists()
     result = sessions.execute("thread-1", "'x' in globals()")
     assert result.fresh_session and result.logs == "False\n"
 
@@ -189,7 +189,7 @@ def test_close_ends_the_session_and_its_processes():
 def test_the_sweep_ends_sessions_idle_past_the_setting(sandbox_settings):
     sessions.execute("idle", "x = 1")
     sessions.execute("recent", "x = 1")
-    os.utime(sessions._directory("idle") / "state.json", (time.time() - 120, time.time() - 120))
+    os.utime(directories.for_key("idle") / "state.json", (time.time() - 120, time.time() - 120))
     sandbox_settings.SANDBOX_SESSION_IDLE_SECONDS = 60
     assert sessions.sweep() == 1
     assert sessions.execute("idle", "x").fresh_session
@@ -209,8 +209,8 @@ def test_the_least_recently_used_idle_session_is_evicted_past_the_cap(sandbox_se
 
 def test_a_session_whose_interpreter_died_starts_fresh():
     sessions.execute("thread-1", "x = 1")
-    directory = sessions._directory("thread-1")
-    state, init = sessions._read_state(directory), bubblewrap.sandbox_init(directory / "status.json")
+    directory = directories.for_key("thread-1")
+    state, init = directories.read_state(directory), bubblewrap.sandbox_init(directory / "status.json")
     init_started = bubblewrap.start_time(init)
     os.kill(state["bwrap_pid"], 9)  # its interpreter dies with it (--die-with-parent)
     while bubblewrap.is_running(init, init_started):
