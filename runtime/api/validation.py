@@ -193,8 +193,12 @@ def check_tool_resources(value: Any, param: str = "tool_resources") -> dict:
         section = value["code_interpreter"]
         _expect(section, dict, f"{param}.code_interpreter", "an object")
         _only(section, {"file_ids"}, f"{param}.code_interpreter")
-        if len(section.get("file_ids") or []) > 20:
-            raise InvalidRequest(f"Invalid '{param}.code_interpreter.file_ids': at most 20 files.", param=param)
+        file_ids = section.get("file_ids") or []
+        where = f"{param}.code_interpreter.file_ids"
+        if not isinstance(file_ids, list) or not all(isinstance(file_id, str) for file_id in file_ids):
+            raise InvalidRequest(f"Invalid type for '{where}': expected an array of file ids.", param=where)
+        if len(file_ids) > 20:
+            raise InvalidRequest(f"Invalid '{where}': at most 20 files.", param=where)
     if value.get("file_search") is not None:
         section = value["file_search"]
         _expect(section, dict, f"{param}.file_search", "an object")

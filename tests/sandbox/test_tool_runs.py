@@ -241,3 +241,35 @@ def test_another_owners_file_is_refused_naming_the_param(acme, sales):
     assert modified.status_code == 404  # not even the thread is theirs
     mine = globex.post("/v1/threads", {}).json()
     assert globex.post(f"/v1/threads/{mine['id']}", {"tool_resources": theirs}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("resources", "param"),
+    [
+        ({"code_interpreter": {"file_ids": "file-abc"}}, "tool_resources.code_interpreter.file_ids"),
+        ({"code_interpreter": {"file_ids": [1, 2]}}, "tool_resources.code_interpreter.file_ids"),
+        (
+            {"code_interpreter": {"file_ids": [f"file-{n}" for n in range(21)]}},
+            "tool_resources.code_interpreter.file_ids",
+        ),
+        ({"code_interpreter": {"file_ids": [], "extra": 1}}, "tool_resources.code_interpreter.extra"),
+    ],
+)
+def test_malformed_code_interpreter_resources_are_refused_naming_the_param(acme, resources, param):
+    response = acme.post("/v1/assistants", {"model": "gpt-4o", "tool_resources": resources})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+
+
+def test_an_attachment_for_code_with_no_file_id_is_refused(acme):
+    attachment = {"file_id": None, "tools": [{"type": "code_interpreter"}]}
+    thread = acme.post("/v1/threads", {}).json()
+
+    response = acme.post(
+        f"/v1/threads/{thread['id']}/messages", {"role": "user", "content": "hi", "attachments": [attachment]}
+    )
+
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == "attachments[0].file_id"
+    assert acme.get(f"/v1/threads/{thread['id']}/messages").json()["data"] == []
