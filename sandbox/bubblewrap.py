@@ -4,7 +4,7 @@ view of a sandbox's processes (to end them).
 What the sandbox sees: the sandbox runtime (a venv of its own, `make sandbox`) read-only at
 /opt/python, /usr and the /lib* links read-only, a private /proc, /dev and size-limited /tmp, and
 /mnt/data, a size-limited tmpfs: the only writable place, gone with the session. New user, PID,
-IPC, UTS, mount, cgroup and network namespaces (no network at all, not even loopback to the host),
+IPC, UTS, mount, cgroup and network namespaces (a loopback of its own, no network beyond it),
 no environment of the host's, no capabilities, no further user namespaces.
 """
 

@@ -250,6 +250,32 @@ def test_another_process_of_the_host_reaches_the_same_session():
     assert completed.stdout == "False from the test process\n", completed.stderr[-2000:]
 
 
+@pytest.mark.slow  # a second Django process
+def test_a_session_dies_with_the_process_that_started_it():
+    script = (
+        "import django, sys, time; django.setup()\n"
+        "from sandbox import bubblewrap, directories, sessions\n"
+        "sessions.execute('orphan', 'x = 1')\n"
+        "print(bubblewrap.sandbox_init(directories.for_key('orphan') / 'status.json'), flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    env = {**os.environ, "SANDBOX_ROOT": str(settings.SANDBOX_ROOT), "DJANGO_SETTINGS_MODULE": "config.settings_test"}
+    owner = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        init = int(owner.stdout.readline())
+        started = bubblewrap.start_time(init)
+        assert bubblewrap.is_running(init, started)
+    finally:
+        owner.kill()
+        owner.wait()
+    deadline = time.monotonic() + 5
+    while bubblewrap.is_running(init, started) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not bubblewrap.is_running(init, started)  # and with it, everything in its PID namespace
+    after = sessions.execute("orphan", "'x' in globals()")
+    assert after.fresh_session and after.logs == "False\n"
+
+
 def test_executions_of_one_session_run_one_at_a_time():
     sessions.execute("thread-1", "import time\nspans = []")
     code = "s = time.monotonic()\ntime.sleep(0.2)\nspans.append((s, time.monotonic()))"
