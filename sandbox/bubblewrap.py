@@ -2,8 +2,8 @@
 view of a sandbox's processes (to end them).
 
 What the sandbox sees: the sandbox runtime (a venv of its own, `make sandbox`) read-only at
-/opt/python, /usr and the /lib* links read-only, a private /proc, /dev and size-limited /tmp, and
-/mnt/data, a size-limited tmpfs: the only writable place, gone with the session. New user, PID,
+/opt/python, /usr and the /lib* links read-only, a private /proc and /dev; writable, and only
+these, the size-limited tmpfs /mnt/data (the session's files, gone with it), /tmp and /dev/shm. New user, PID,
 IPC, UTS, mount, cgroup and network namespaces (a loopback of its own, no network beyond it),
 no environment of the host's, no capabilities, no further user namespaces.
 """
