@@ -26,6 +26,7 @@ from runtime.tools import registry
 from runtime.tools.context import ToolContext
 from runtime.tools.registry import tool
 from sandbox import sessions
+from sandbox.exchange import COLLECT_SECONDS, START_SECONDS, STOP_GRACE_SECONDS
 from sandbox.outputs import DATA, store_outputs
 
 NAME = "code_interpreter"
@@ -37,9 +38,7 @@ FRESH_SESSION_NOTE = (
 )
 # The runtime's deadline for one call: the sandbox's own wall limit, and the time to start a
 # session, copy the files in and read the results back (sandbox.sessions) on top of it.
-CALL_TIMEOUT_SECONDS = (
-    settings.SANDBOX_WALL_SECONDS + sessions.START_SECONDS + sessions.STOP_GRACE_SECONDS + sessions.COLLECT_SECONDS
-)
+CALL_TIMEOUT_SECONDS = settings.SANDBOX_WALL_SECONDS + START_SECONDS + STOP_GRACE_SECONDS + COLLECT_SECONDS
 
 
 # --- Input files ------------------------------------------------------------------------------------
