@@ -9,7 +9,10 @@ import json
 import pytest
 
 from runtime.engine.citations import MessageFile, file_path_annotations, message_files_in
+from runtime.engine.prompt import message_turn
 from runtime.engine.tool_stream import StringArgument
+from runtime.models import Message
+from runtime.serializers import conversation_message, delta_text
 
 CODE = 'import pandas as pd\nprint("naïve \\\\ \\"quoted\\" 😀", \'x\')\t# tab\n'
 
@@ -85,3 +88,19 @@ def test_file_path_annotations_span_every_mention_and_prefer_the_longest_link():
     assert all(text[a["start_index"] : a["end_index"]] == a["text"] for a in annotations)
     assert all(a["type"] == "file_path" for a in annotations)
     assert file_path_annotations("no links here", links) == []
+
+
+def test_an_answer_with_an_image_reads_as_its_text_wherever_text_is_shown():
+    content = [
+        {"type": "text", "text": {"value": "Here's the chart.", "annotations": []}},
+        {"type": "image_file", "image_file": {"file_id": "file-chart", "detail": "auto"}},
+    ]
+    message = Message(role="assistant", author="assistant", content=content)
+    api_shape = {"id": "msg_1", "role": "assistant", "content": content, "status": "completed", "created_at": 0}
+    delta = {"id": "msg_1", "delta": {"content": [{"index": 1, **content[1]}]}}
+
+    assert message.text == "Here's the chart."
+    assert conversation_message(message)["text"] == "Here's the chart."
+    assert conversation_message(api_shape)["text"] == "Here's the chart."
+    assert delta_text(delta) == ""  # the widget's and the console's sockets relay no text for it
+    assert message_turn(message).messages == [{"role": "assistant", "content": "Here's the chart."}]
