@@ -158,7 +158,7 @@ def test_figures_shown_or_left_open_are_captured_as_png_in_order():
     code = (
         "import matplotlib.pyplot as plt\n"
         "plt.plot([1, 2, 3]); plt.title('first'); plt.show()\n"
-        "plt.figure(); plt.bar(['a', 'b'], [3, 4])\n"  # left open: captured at the end of the cell
+        "plt.figure()\n_ = plt.bar(['a', 'b'], [3, 4])\n"  # left open: captured at the end of the cell
     )
     result = sessions.execute("thread-1", code)
     assert result.error is None, result.error
