@@ -47,5 +47,6 @@ urlpatterns = [
     path("analyst/ask/", analyst.ask, name="analyst-ask"),
     path("analyst/runs/<str:run_id>/", analyst.run, name="analyst-run"),
     path("analyst/charts/<str:file_id>/", analyst.chart, name="analyst-chart"),
+    path("analyst/files/<str:file_id>/", analyst.download, name="analyst-file"),
     path("analyst/start-over/", analyst.start_over, name="analyst-start-over"),
 ]

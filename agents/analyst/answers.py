@@ -14,8 +14,9 @@ from agents.analyst.threads import analyst_threads_of
 from common.errors import NotFound
 from knowledge.models import File
 from runtime.models import Message, Run, Thread, ToolCall
-from runtime.serializers import tool_call_obj
+from runtime.serializers import json_object, tool_call_obj
 from runtime.tools import registry
+from sandbox import sessions
 
 CODE_INTERPRETER = "code_interpreter"
 SHOWN_EXCHANGES = 20  # the latest questions the page shows
@@ -23,6 +24,10 @@ SHOWN_EXCHANGES = 20  # the latest questions the page shows
 
 def chart_url(file_id: str) -> str:
     return reverse("console:analyst-chart", args=[file_id])
+
+
+def download_url(file_id: str) -> str:
+    return reverse("console:analyst-file", args=[file_id])
 
 
 def image_ids(content: list) -> list[str]:
@@ -34,6 +39,17 @@ def image_ids(content: list) -> list[str]:
     ]
 
 
+def file_links(content: list) -> dict[str, str]:
+    """The files a message's text links to (its file_path annotations): link text → file id."""
+    return {
+        annotation["text"]: annotation["file_path"]["file_id"]
+        for part in content or []
+        if part.get("type") == "text"
+        for annotation in (part.get("text") or {}).get("annotations") or []
+        if annotation.get("type") == "file_path" and (annotation.get("file_path") or {}).get("file_id")
+    }
+
+
 def chart_file_ids(thread: Thread) -> set[str]:
     """Every file the thread's answers show as an image, and every image its code produced."""
     ids = {
@@ -43,6 +59,23 @@ def chart_file_ids(thread: Thread) -> set[str]:
     }
     for call in ToolCall.objects.filter(step__run__thread=thread, name=CODE_INTERPRETER):
         ids.update(output["image"]["file_id"] for output in code_outputs(call) if output.get("type") == "image")
+    return ids
+
+
+def made_file_ids(thread: Thread) -> set[str]:
+    """Every file the thread's code made: its charts, the files its answers link to, and any other
+    file a call's result named (`message_files`, the runtime's contract for a built-in tool's files)."""
+    ids = chart_file_ids(thread)
+    for content in thread.messages.filter(role=Message.Role.ASSISTANT).values_list("content", flat=True):
+        ids.update(file_links(content).values())
+    for output in ToolCall.objects.filter(step__run__thread=thread, name=CODE_INTERPRETER).values_list(
+        "output", flat=True
+    ):
+        ids.update(
+            made["file_id"]
+            for made in json_object(output).get("message_files") or []
+            if isinstance(made, dict) and isinstance(made.get("file_id"), str)
+        )
     return ids
 
 
@@ -68,6 +101,7 @@ def exchange_view(question: Message | None, run: Run) -> dict:
     answers = list(run.messages.filter(role=Message.Role.ASSISTANT).order_by("created_at", "id"))
     calls = ToolCall.objects.filter(step__run=run, name=CODE_INTERPRETER).order_by("step__created_at", "index")
     images = [file_id for message in answers for file_id in image_ids(message.content)]
+    links = {link: file_id for message in answers for link, file_id in file_links(message.content).items()}
     error = (run.last_error or {}).get("message", "")
     if run.status in (Run.Status.EXPIRED, Run.Status.CANCELLED) and not error:
         error = f"The Analyst stopped ({run.get_status_display().lower()})."
@@ -80,6 +114,8 @@ def exchange_view(question: Message | None, run: Run) -> dict:
         "asked_at": int(run.created_at.timestamp()),
         "answer": "\n\n".join(m.text for m in answers if m.text),
         "images": [{"file_id": file_id, "url": chart_url(file_id)} for file_id in images],
+        # The answer names these as sandbox:/mnt/data/… links; the page links them to their download.
+        "files": [{"link": link, "file_id": file_id, "url": download_url(file_id)} for link, file_id in links.items()],
         "code": [code_view(call) for call in calls],
         "error": error,
     }
@@ -136,12 +172,14 @@ def image_type(head: bytes) -> str | None:
     return next((kind for signature, kind in IMAGE_SIGNATURES if head.startswith(signature)), None)
 
 
-def access_chart(supervisor, file_id: str) -> File:
-    """A chart one of the supervisor's analyst threads shows; any other file reads as not found
-    (another supervisor's charts, exports, help-centre files, /v1 callers' files)."""
+def access_output(supervisor, file_id: str, *, chart: bool = False) -> File:
+    """A file the code of one of the supervisor's analyst threads made (`chart`: one its answers show
+    as an image); any other file reads as not found (another supervisor's, the exports, help-centre
+    files, /v1 callers' files)."""
     file = File.objects.filter(public_id=file_id, owner__isnull=True, purpose=File.Purpose.ASSISTANTS_OUTPUT).first()
-    if file is None or not any(file_id in chart_file_ids(t) for t in analyst_threads_of(supervisor)):
-        raise NotFound("No such chart.")
+    made = chart_file_ids if chart else made_file_ids
+    if file is None or not any(file_id in made(t) for t in analyst_threads_of(supervisor)):
+        raise NotFound("No such file.")
     return file
 
 
@@ -149,4 +187,4 @@ def code_interpreter_offered() -> tuple[bool, str]:
     """Whether runs can run code on this server, and if not, why (the page says so)."""
     if registry.get(CODE_INTERPRETER) is None:
         return False, "the code_interpreter tool is not installed."
-    return True, ""
+    return sessions.availability()

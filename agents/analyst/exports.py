@@ -125,7 +125,7 @@ def conversation_rows() -> list[tuple]:
 
 CONVERSATIONS = Table(
     filename="conversations.csv",
-    row="one conversation a customer had with the shop (a widget thread where the customer wrote)",
+    row="conversation a customer had with the shop (a widget thread where the customer wrote)",
     columns=(
         Column("thread_id", "the conversation's id (open it at /console/conversations/<id>/)"),
         Column("created_at", "when the conversation started"),
@@ -179,7 +179,7 @@ def escalation_rows() -> list[tuple]:
 
 ESCALATIONS = Table(
     filename="escalations.csv",
-    row="one time a conversation went to a person",
+    row="time a conversation went to a person",
     columns=(
         Column("escalation_id", "the escalation's number"),
         Column("thread_id", "the conversation (thread_id in conversations.csv)"),
@@ -226,7 +226,7 @@ def return_rows() -> list[tuple]:
 
 RETURNS = Table(
     filename="returns.csv",
-    row="one return request for an order's item",
+    row="return request for an order's item",
     columns=(
         Column("return_id", "the return's number"),
         Column("created_at", "when it was requested"),
@@ -271,7 +271,7 @@ def tool_call_rows() -> list[tuple]:
 
 TOOL_CALLS = Table(
     filename="tool_calls.csv",
-    row="one tool the assistant called in a customer conversation",
+    row="tool call the assistant made in a customer conversation",
     columns=(
         Column("call_id", "the call's id"),
         Column("thread_id", "the conversation (thread_id in conversations.csv)"),

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from agents.analyst.answers import chart_file_ids
+from agents.analyst.answers import code_interpreter_offered, made_file_ids
 from agents.analyst.exports import TABLES, export_all
 from agents.analyst.threads import CHANNEL, SUPERVISOR_KEY, analyst_threads_of
 from agents.permissions import check_supervisor
@@ -148,6 +148,9 @@ def ask(*, supervisor, question: str) -> Run:
         raise InvalidInput("Ask a question about the support data.", param="question")
     if len(question) > MAX_QUESTION_CHARS:
         raise InvalidInput(f"Keep the question under {MAX_QUESTION_CHARS} characters.", param="question")
+    offered, why = code_interpreter_offered()
+    if not offered:  # its answer could only be that it cannot compute anything
+        raise InvalidState(f"The Analyst cannot run code on this server: {why}", code="sandbox_unavailable")
     assistant = analyst_assistant()
     thread = analyst_thread(supervisor)
     if thread.runs.active().exists():
@@ -185,11 +188,15 @@ def ask(*, supervisor, question: str) -> Run:
 
 def start_over(*, supervisor) -> int:
     """Forget the supervisor's analyst threads: their runs are cancelled, their messages, the exports
-    and the charts they made deleted. Returns how many threads went."""
+    and the charts and files their code made deleted. Returns how many threads went."""
     check_supervisor(supervisor)
     threads = list(analyst_threads_of(supervisor))
     for thread in threads:
-        outputs = list(File.objects.filter(owner__isnull=True, public_id__in=chart_file_ids(thread)))
+        outputs = list(
+            File.objects.filter(
+                owner__isnull=True, purpose=File.Purpose.ASSISTANTS_OUTPUT, public_id__in=made_file_ids(thread)
+            )
+        )
         exports = previous_exports(export_file_ids(thread))
         runs.thread_delete(thread)
         delete_files(outputs + exports)

@@ -1,6 +1,9 @@
 """Which threads are the Analyst's: a supervisor's questions about the support data, not a customer's
 conversation. They are the shop's (no owner, like the widget's) and marked in their metadata, so the
-queue, the inbox, the metrics, the escalation rules and the exports can leave them out."""
+escalation rules (so the queue), the conversation pages, the console socket and the exports leave
+them out. (The conversations inbox and the conversation metrics count threads where a customer wrote,
+which an analyst thread never has; its runs' tokens and tool calls do count in the metrics' cost and
+tool figures, as /v1 callers' do.)"""
 
 from __future__ import annotations
 

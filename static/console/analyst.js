@@ -19,6 +19,13 @@ function csrfToken() {
   return form.querySelector("input[name=csrfmiddlewaretoken]")?.value || "";
 }
 
+/** The answer's text with each sandbox:/mnt/data/... link it names turned into that file's download. */
+function withDownloads(x) {
+  let text = x.answer;
+  for (const file of x.files || []) text = text.split(file.link).join(new URL(file.url, location.origin).href);
+  return text;
+}
+
 /** One question and its answer as an <li>, drawn afresh from the server's view of it. */
 function exchangeItem(x) {
   const item = el("li", { class: "exchange", dataset: { run: x.run_id, status: x.status } });
@@ -36,7 +43,7 @@ function exchangeItem(x) {
   for (const image of x.images) {
     item.append(el("img", { class: "chart", src: image.url, alt: `A chart the Analyst drew for: ${x.question}` }));
   }
-  if (x.answer) item.append(el("div", { class: "answer msg-text md" }, renderMarkdown(x.answer, { server: location.origin })));
+  if (x.answer) item.append(el("div", { class: "answer msg-text md" }, renderMarkdown(withDownloads(x), { server: location.origin })));
   if (x.error) item.append(el("p", { class: "error", text: x.error }));
   if (!x.done) item.append(el("p", { class: "working", text: "Working on it\u2026" }));
   return item;

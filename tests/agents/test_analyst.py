@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.utils import timezone
 
 from agents import selectors
-from agents.analyst import services
+from agents.analyst import answers, services
 from agents.analyst.exports import TABLES
 from agents.analyst.threads import analyst_threads_of
 from agents.models import Escalation
@@ -25,6 +25,8 @@ from knowledge import services as knowledge_services
 from knowledge.models import File
 from runtime import runs
 from runtime.models import Message, Run, Thread
+from runtime.serializers import text_part
+from tests.agents import sandboxed
 from tests.agents.conftest import console_socket, signed_in, staff_member
 from tests.factories import UserFactory
 
@@ -34,6 +36,11 @@ START_OVER = "/console/analyst/start-over/"
 JSON = {"HTTP_ACCEPT": "application/json"}
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
 EXPORTS = sorted(table.filename for table in TABLES)
+
+sandbox = sandboxed.sandbox  # a real sandbox for the tests that run code
+# Tests whose question is answered: the tool runs in a pool thread, on a connection of its own, which
+# must see the exported files (and whose writes must not outlive the test).
+ANSWERED = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
@@ -48,6 +55,10 @@ def other_supervisor(db):
 
 def chart_url(file: File) -> str:
     return f"/console/analyst/charts/{file.public_id}/"
+
+
+def download_url(file: File) -> str:
+    return f"/console/analyst/files/{file.public_id}/"
 
 
 def run_url(run: Run) -> str:
@@ -80,6 +91,23 @@ def shown_in(thread: Thread, file: File) -> Message:
     )
 
 
+def linked_in(thread: Thread, file: File) -> Message:
+    """An answer in `thread` whose text links `file` (a file_path annotation, as code_interpreter's answers do)."""
+    link = f"sandbox:/mnt/data/{file.filename}"
+    text = f"The figures are in [{file.filename}]({link})."
+    start = text.index(link)
+    annotation = {
+        "type": "file_path",
+        "text": link,
+        "start_index": start,
+        "end_index": start + len(link),
+        "file_path": {"file_id": file.public_id},
+    }
+    message = runs.message_create(thread=thread, role="assistant", author="assistant", content=text)
+    Message.objects.filter(pk=message.pk).update(content=[text_part(text, [annotation])])  # as the engine stores it
+    return message
+
+
 # --- who may use it ------------------------------------------------------------------------------
 
 
@@ -90,7 +118,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client):
     assert response["Location"].startswith("/console/login/?next=/console/analyst/")
 
 
-@pytest.mark.parametrize("url", [PAGE, "/console/analyst/runs/run_x/", "/console/analyst/charts/file-x/"])
+@pytest.mark.parametrize(
+    "url", [PAGE, "/console/analyst/runs/run_x/", "/console/analyst/charts/file-x/", "/console/analyst/files/file-x/"]
+)
 def test_agents_are_refused(agent_client, url):
     assert agent_client.get(url).status_code == 403
     assert agent_client.get(url, **JSON).json()["error"]["code"] == "permission_denied"
@@ -98,7 +128,7 @@ def test_agents_are_refused(agent_client, url):
 
 @pytest.mark.parametrize("url", [ASK, START_OVER])
 def test_agents_cannot_ask_or_start_over(agent_client, agent, url):
-    response = agent_client.post(url, {"question": "plot conversations per day"}, **JSON)
+    response = agent_client.post(url, {"question": "plot conversations per day in conversations.csv"}, **JSON)
 
     assert response.status_code == 403
     assert not analyst_threads_of(agent).exists()
@@ -114,7 +144,7 @@ def test_staff_outside_the_console_are_refused(db):
 
 def test_the_service_refuses_an_agent_whatever_the_view_does(agent):
     with pytest.raises(Exception) as refused:
-        services.ask(supervisor=agent, question="plot conversations per day")
+        services.ask(supervisor=agent, question="plot conversations per day in conversations.csv")
 
     assert getattr(refused.value, "code", "") == "permission_denied"
     assert not Thread.objects.exists()
@@ -128,7 +158,7 @@ def test_supervisors_see_the_page_with_the_data_described_and_questions_to_try(s
     for name in EXPORTS:
         assert f"<code>{name}</code>" in html
     assert "no satisfaction (CSAT) survey" in html
-    assert 'value="plot conversations per day"' in html
+    assert 'value="plot conversations per day in conversations.csv"' in html
     assert 'href="/console/analyst/" aria-current="page"' in html
 
 
@@ -139,11 +169,12 @@ def test_agents_do_not_get_the_analyst_in_their_menu(agent_client):
 # --- asking ------------------------------------------------------------------------------------------
 
 
+@ANSWERED
 def test_a_question_exports_the_data_into_the_supervisor_analyst_thread_and_runs_code_interpreter(
-    supervisor, supervisor_client, django_capture_on_commit_callbacks
+    sandbox, supervisor, supervisor_client, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=True):
-        response = supervisor_client.post(ASK, {"question": "count tool calls by name"}, **JSON)
+        response = supervisor_client.post(ASK, {"question": "count tool calls by name in tool_calls.csv"}, **JSON)
 
     assert response.status_code == 200, response.content
     (thread,) = analyst_threads_of(supervisor)
@@ -158,14 +189,17 @@ def test_a_question_exports_the_data_into_the_supervisor_analyst_thread_and_runs
     assert run.assistant.name == services.ANALYST and run.assistant.owner is None
     assert run.status not in Run.ACTIVE
     exchange = response.json()["exchange"]
-    assert exchange["question"] == "count tool calls by name"
+    assert exchange["question"] == "count tool calls by name in tool_calls.csv"
     assert exchange["poll_url"] == run_url(run)
     assert supervisor_client.get(run_url(run)).json()["exchange"]["done"] is True
 
 
-def test_each_supervisor_has_a_thread_of_their_own(supervisor, other_supervisor, django_capture_on_commit_callbacks):
+@ANSWERED
+def test_each_supervisor_has_a_thread_of_their_own(
+    sandbox, supervisor, other_supervisor, django_capture_on_commit_callbacks
+):
     mine = asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
-    asked(supervisor, "count tool calls by name", django_capture_on_commit_callbacks)
+    asked(supervisor, "count tool calls by name in tool_calls.csv", django_capture_on_commit_callbacks)
     theirs = asked(other_supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
 
     assert analyst_threads_of(supervisor).count() == 1
@@ -174,17 +208,18 @@ def test_each_supervisor_has_a_thread_of_their_own(supervisor, other_supervisor,
     assert signed_in(other_supervisor).get(run_url(mine), **JSON).status_code == 404
 
 
-def test_a_stale_export_is_replaced_and_its_files_deleted(supervisor, django_capture_on_commit_callbacks):
+@ANSWERED
+def test_a_stale_export_is_replaced_and_its_files_deleted(sandbox, supervisor, django_capture_on_commit_callbacks):
     first = asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
     before = export_files()
-    asked(supervisor, "count tool calls by name", django_capture_on_commit_callbacks)
+    asked(supervisor, "count tool calls by name in tool_calls.csv", django_capture_on_commit_callbacks)
     assert export_files() == before  # a follow-up within minutes reuses the export
 
     thread = first.thread
     thread.refresh_from_db()
     older = (timezone.now() - services.EXPORT_FRESH_FOR - timedelta(seconds=1)).isoformat()
     runs.thread_modify(thread, fields={"metadata": {**thread.metadata, services.EXPORTED_AT: older}})
-    asked(supervisor, "plot conversations per day", django_capture_on_commit_callbacks)
+    asked(supervisor, "plot conversations per day in conversations.csv", django_capture_on_commit_callbacks)
 
     after = export_files()
     assert [f.filename for f in after] == EXPORTS
@@ -195,7 +230,7 @@ def test_a_stale_export_is_replaced_and_its_files_deleted(supervisor, django_cap
 
 
 def test_a_question_while_the_last_is_being_answered_is_refused_and_leaves_no_files(
-    supervisor, supervisor_client, django_capture_on_commit_callbacks
+    sandbox, supervisor, supervisor_client, django_capture_on_commit_callbacks
 ):
     with django_capture_on_commit_callbacks(execute=False):  # the run stays queued: no worker took it
         supervisor_client.post(ASK, {"question": "describe escalations.csv"}, **JSON)
@@ -204,7 +239,7 @@ def test_a_question_while_the_last_is_being_answered_is_refused_and_leaves_no_fi
         thread, fields={"metadata": {**thread.metadata, services.EXPORTED_AT: "2000-01-01T00:00:00+00:00"}}
     )
 
-    response = supervisor_client.post(ASK, {"question": "count tool calls by name"}, **JSON)
+    response = supervisor_client.post(ASK, {"question": "count tool calls by name in tool_calls.csv"}, **JSON)
 
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "analyst_busy"
@@ -213,7 +248,7 @@ def test_a_question_while_the_last_is_being_answered_is_refused_and_leaves_no_fi
 
 
 @pytest.mark.parametrize("question", ["", "   ", "x" * (services.MAX_QUESTION_CHARS + 1)])
-def test_an_empty_or_oversized_question_is_refused(supervisor, supervisor_client, question):
+def test_an_empty_or_oversized_question_is_refused(sandbox, supervisor, supervisor_client, question):
     response = supervisor_client.post(ASK, {"question": question}, **JSON)
 
     assert response.status_code == 400
@@ -221,7 +256,8 @@ def test_an_empty_or_oversized_question_is_refused(supervisor, supervisor_client
     assert not Thread.objects.exists() and not File.objects.exists()
 
 
-def test_a_plain_form_post_returns_to_the_page(supervisor_client, django_capture_on_commit_callbacks):
+@ANSWERED
+def test_a_plain_form_post_returns_to_the_page(sandbox, supervisor_client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         response = supervisor_client.post(ASK, {"question": "describe escalations.csv"}, follow=True)
 
@@ -229,20 +265,23 @@ def test_a_plain_form_post_returns_to_the_page(supervisor_client, django_capture
     assert "describe escalations.csv" in response.content.decode()
 
 
+@ANSWERED
 def test_starting_over_deletes_the_thread_its_exports_and_its_charts(
-    supervisor, supervisor_client, other_supervisor, django_capture_on_commit_callbacks
+    sandbox, supervisor, supervisor_client, other_supervisor, django_capture_on_commit_callbacks
 ):
     mine = asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
     theirs = asked(other_supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
     chart = an_image()
     shown_in(mine.thread, chart)
+    figures = an_image(name="figures.csv", data=b"day,count\n2026-03-02,3\n")
+    linked_in(mine.thread, figures)
 
     with django_capture_on_commit_callbacks(execute=True):
         response = supervisor_client.post(START_OVER, **JSON)
 
     assert response.status_code == 200
     assert not analyst_threads_of(supervisor).exists()
-    assert not File.objects.filter(pk=chart.pk).exists()
+    assert not File.objects.filter(pk__in=[chart.pk, figures.pk]).exists()
     remaining = set(File.objects.values_list("public_id", flat=True))
     assert remaining == set(theirs.thread.tool_resources["code_interpreter"]["file_ids"])
 
@@ -263,7 +302,8 @@ def test_failing_analyst_runs_never_call_a_person(supervisor, settings, django_c
     assert selectors.queue() == []
 
 
-def test_analyst_threads_are_not_conversations(supervisor, agent_client, django_capture_on_commit_callbacks):
+@ANSWERED
+def test_analyst_threads_are_not_conversations(sandbox, supervisor, agent_client, django_capture_on_commit_callbacks):
     run = asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
 
     assert run.thread not in list(selectors.recent_conversations())
@@ -299,8 +339,29 @@ def test_a_chart_of_the_supervisor_own_answer_is_served_inline(supervisor, super
     assert b"".join(response.streaming_content) == PNG
 
 
+@ANSWERED
+def test_a_file_the_code_wrote_is_downloaded_by_its_supervisor_only(
+    supervisor, supervisor_client, agent_client, other_supervisor
+):
+    figures = an_image(name="figures.csv", data=b"day,count\n2026-03-02,3\n")
+    linked_in(services.analyst_thread(supervisor), figures)
+    exchange_files = answers.file_links(Message.objects.filter(role="assistant").get().content)
+
+    response = supervisor_client.get(download_url(figures))
+
+    assert exchange_files == {"sandbox:/mnt/data/figures.csv": figures.public_id}
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment")
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content) == b"day,count\n2026-03-02,3\n"
+    assert signed_in(other_supervisor).get(download_url(figures)).status_code == 404
+    assert agent_client.get(download_url(figures)).status_code == 403
+    # Linked is not shown: the chart route serves only the answers' images.
+    assert supervisor_client.get(chart_url(figures)).status_code == 404
+
+
 def test_the_chart_route_serves_nothing_else(
-    supervisor, supervisor_client, other_supervisor, django_capture_on_commit_callbacks
+    sandbox, supervisor, supervisor_client, other_supervisor, django_capture_on_commit_callbacks
 ):
     asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
     an_export = export_files()[0]
@@ -318,8 +379,9 @@ def test_the_chart_route_serves_nothing_else(
     shown_in(services.analyst_thread(supervisor), scripted)
 
     for file in (an_export, unshown, theirs, a_callers, customers, scripted):
-        response = supervisor_client.get(chart_url(file))
-        assert response.status_code == 404, file.filename
+        assert supervisor_client.get(chart_url(file)).status_code == 404, file.filename
+        if file is not scripted:  # what their own code wrote may be downloaded, whatever it is
+            assert supervisor_client.get(download_url(file)).status_code == 404, file.filename
     assert supervisor_client.get("/console/analyst/charts/file-nothing/").status_code == 404
 
 
