@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from offline_model.analysis_code import DATA, DataRequest, code_for
 from offline_model.conversation import Conversation, ToolExchange
+from offline_model.intents import QUESTION_RE, Intent, detect, task_of
 from offline_model.toolbox import OfferedTool, Toolbox, name_words
 from offline_model.turn import Call, Reply
 
@@ -108,12 +109,23 @@ def analyse(conversation: Conversation, toolbox: Toolbox) -> Reply | None:
     if code is None:
         request = read_request(last, files)
         if request is None:
-            return Reply(text=cannot(files)) if DATA_QUESTION_RE.search(last) else None
+            return Reply(text=cannot(files)) if is_data_question(last, files) else None
         code = code_for(request)
     return Reply(calls=(Call(tool.name, {prop: code}),))
 
 
 # --- Reading the question -----------------------------------------------------------------------------
+
+
+def is_data_question(text: str, files: list[str]) -> bool:
+    """Whether a message is for the code: it speaks of data, or, with data files at hand, it is a
+    question that is neither small talk nor about the customer's orders or a person."""
+    if DATA_QUESTION_RE.search(text):
+        return True
+    intents = detect(text)
+    if not files or task_of(intents) or intents & {Intent.HUMAN, Intent.GREETING, Intent.THANKS, Intent.GOODBYE}:
+        return False
+    return bool(QUESTION_RE.search(text))
 
 
 def chosen_file(text: str, files: list[str]) -> str | None:

@@ -171,7 +171,16 @@ def test_a_data_question_without_a_file_or_a_template_is_refused_plainly():
     assert "```python" in no_template
 
 
+def test_any_other_question_with_data_at_hand_is_refused_plainly():
+    answer = ask(user("Which customers will churn next quarter?")).content
+
+    assert answer.startswith("I can't turn that into code on my own.")
+
+
 def test_other_messages_are_answered_as_without_the_tool():
-    greeting = ask(user("Hello!"), tools=[CODE_INTERPRETER, *CONCIERGE_TOOLS])
+    tools = [CODE_INTERPRETER, *CONCIERGE_TOOLS]
+    greeting = ask(user("Hello!"), tools=tools)
+    order = ask(user("Where is my order A1001? My email is alice@example.com"), tools=tools)
 
     assert not greeting.tool_calls and "virtual assistant" in greeting.content
+    assert [call.name for call in order.tool_calls] == ["get_order_status"]
