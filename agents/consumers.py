@@ -9,6 +9,7 @@ typing goes the other way, to the thread's group, where the customer's widget sh
 
 from __future__ import annotations
 
+import json
 import logging
 
 from channels.db import database_sync_to_async
@@ -138,16 +139,7 @@ class ConsoleConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 "tool": data.get("tool"),
             }
         if name == "thread.run.step.completed" and data.get("step_details", {}).get("type") == "tool_calls":
-            calls = [
-                {
-                    "call_id": call["id"],
-                    "name": call["function"]["name"],
-                    "arguments": selectors.pretty_json(call["function"]["arguments"]),
-                    "output": selectors.pretty_json(call["function"]["output"]),
-                }
-                for call in data["step_details"]["tool_calls"]
-            ]
-            return {"type": "tool_calls", "calls": calls}
+            return {"type": "tool_calls", "calls": [_call_view(call) for call in data["step_details"]["tool_calls"]]}
         if name in RUN_STATES:
             return {"type": "run", "state": RUN_STATES[name]}
         if name in ("conversation.escalated", "agent.joined", "conversation.mode"):
@@ -155,3 +147,24 @@ class ConsoleConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         if name == "escalation.summary":
             return {"type": "summary", "summary": data.get("summary")}
         return None
+
+
+def _call_view(call: dict) -> dict:
+    """A step's tool call as the conversation page shows it: a function's name, arguments and output;
+    a built-in tool's (file_search, code_interpreter) by its type, its input (the code) and the rest."""
+    if call.get("type") == "function":
+        function = call["function"]
+        return {
+            "call_id": call["id"],
+            "name": function["name"],
+            "arguments": selectors.pretty_json(function["arguments"]),
+            "output": selectors.pretty_json(function["output"]),
+        }
+    details = dict(call.get(call.get("type")) or {})
+    code = details.pop("input", "")
+    return {
+        "call_id": call["id"],
+        "name": call.get("type", ""),
+        "arguments": code if isinstance(code, str) else "",
+        "output": json.dumps(details, indent=2, ensure_ascii=False),
+    }

@@ -144,3 +144,32 @@ async def test_a_tool_call_waiting_for_approval_appears_in_every_console(agent, 
         (approval.pk, "Return 1 × Headphones: refund 249.00 USD", thread.public_id)
     ]
     await comm.disconnect()
+
+
+async def test_a_built_in_tool_call_shows_by_its_type_without_closing_the_socket(agent, escalated, thread):
+    comm, _, _ = await console_socket(agent)
+    await comm.receive_json_from()
+    await comm.send_json_to({"type": "watch", "thread_id": thread.public_id})
+    await receive_until(comm, lambda m: m.get("type") == "watching")
+    step = {
+        "thread_id": thread.public_id,
+        "step_details": {
+            "type": "tool_calls",
+            "tool_calls": [
+                {"id": "call_1", "type": "file_search", "file_search": {"results": [{"file_name": "returns.md"}]}},
+                {"id": "call_2", "type": "code_interpreter", "code_interpreter": {"input": "print(1)", "outputs": []}},
+            ],
+        },
+    }
+
+    await database_sync_to_async(events.publish)(thread.public_id, "thread.run.step.completed", step)
+
+    shown = await receive_until(comm, lambda m: m.get("type") == "tool_calls")
+    assert [(c["name"], c["arguments"]) for c in shown["calls"]] == [
+        ("file_search", ""),
+        ("code_interpreter", "print(1)"),
+    ]
+    assert "returns.md" in shown["calls"][0]["output"]
+    await comm.send_json_to({"type": "ping"})
+    assert (await receive_until(comm, lambda m: m.get("type") == "pong"))["type"] == "pong"
+    await comm.disconnect()
