@@ -159,6 +159,8 @@ def ask(*, supervisor, question: str) -> Run:
     new_files = [] if export_is_fresh(thread, now) else export_files()
     try:
         with transaction.atomic():
+            # Read again under the thread's lock: another question may have replaced the export since.
+            thread = Thread.objects.select_for_update().get(pk=thread.pk)
             old_ids = export_file_ids(thread)
             if new_files:
                 runs.thread_modify(

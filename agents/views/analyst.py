@@ -45,6 +45,7 @@ def page(request: HttpRequest) -> HttpResponse:
             "ask_url": reverse("console:analyst-ask"),
             "exchanges": history,
             "poll_ms": 700,
+            "offered": offered,
         },
         "tables": TABLES,
         "max_rows": MAX_ROWS,

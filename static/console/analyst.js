@@ -59,8 +59,9 @@ function show(x) {
 }
 
 function busy(on) {
-  askButton.disabled = on;
-  for (const b of form.querySelectorAll("button.suggestion")) b.disabled = on;
+  const off = on || state.offered === false; // no sandbox here: nothing to ask (the page says why)
+  askButton.disabled = off;
+  for (const b of form.querySelectorAll("button.suggestion")) b.disabled = off;
 }
 
 /** Ask the server how the question stands until its run rests; redraw it each time it changes. */

@@ -26,6 +26,7 @@ from knowledge.models import File
 from runtime import runs
 from runtime.models import Message, Run, Thread
 from runtime.serializers import text_part
+from sandbox import sessions
 from tests.agents import sandboxed
 from tests.agents.conftest import console_socket, signed_in, staff_member
 from tests.factories import UserFactory
@@ -160,6 +161,19 @@ def test_supervisors_see_the_page_with_the_data_described_and_questions_to_try(s
     assert "no satisfaction (CSAT) survey" in html
     assert 'value="plot conversations per day in conversations.csv"' in html
     assert 'href="/console/analyst/" aria-current="page"' in html
+
+
+def test_without_the_sandbox_the_page_says_why_and_nothing_is_asked(supervisor, supervisor_client, monkeypatch):
+    monkeypatch.setattr(sessions, "availability", lambda: (False, "bubblewrap is not installed."))
+
+    page = supervisor_client.get(PAGE).content.decode()
+    response = supervisor_client.post(ASK, {"question": "describe escalations.csv"}, **JSON)
+
+    assert "The Analyst cannot run code on this server: bubblewrap is not installed." in page
+    assert 'id="ask-button" disabled' in page
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "sandbox_unavailable"
+    assert not Thread.objects.exists() and not File.objects.exists()
 
 
 def test_agents_do_not_get_the_analyst_in_their_menu(agent_client):
