@@ -129,16 +129,30 @@ def is_data_question(text: str, files: list[str]) -> bool:
 
 
 def chosen_file(text: str, files: list[str]) -> str | None:
-    """The file the question names, else the last table listed (the latest attached)."""
+    """The file the question names (by its name, or by its stem in words: "tool calls" for
+    tool_calls.csv, "escalation" for escalations.csv), else the last table listed (the latest
+    attached)."""
     lowered = text.lower()
     named = [name for name in files if name.lower() in lowered]
     if named:
         return max(named, key=len)
+    words = " ".join(re.findall(r"[a-z0-9]+", lowered))
+    by_stem = [name for name in files if _stem_named(name, words)]
+    if by_stem:
+        return max(by_stem, key=len)
     for extensions in (TABLE_EXTENSIONS, TEXT_EXTENSIONS):
         readable = [name for name in files if name.rpartition(".")[2].lower() in extensions]
         if readable:
             return readable[-1]
     return None
+
+
+def _stem_named(name: str, words: str) -> bool:
+    stem = " ".join(re.findall(r"[a-z0-9]+", name.rpartition(".")[0].lower() or name.lower()))
+    if len(stem) < 3:
+        return False
+    singular = stem[:-1] if stem.endswith("s") else stem
+    return re.search(rf"\b{re.escape(singular)}s?\b", words) is not None
 
 
 def read_request(text: str, files: list[str]) -> DataRequest | None:

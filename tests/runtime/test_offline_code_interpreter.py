@@ -89,6 +89,21 @@ def test_plain_questions_become_requests_about_the_latest_table(question, reques
     assert read_request(question, ["notes.txt", "sales.csv"]) == request_
 
 
+@pytest.mark.parametrize(
+    ("question", "chosen"),
+    [
+        ("plot conversations per day", "conversations.csv"),
+        ("count tool calls by name", "tool_calls.csv"),
+        ("How many escalations per status?", "escalations.csv"),
+        ("total refund amount by reason in returns", "returns.csv"),
+        ("describe this file", "tool_calls.csv"),  # no name: the latest table
+    ],
+)
+def test_a_question_naming_a_files_stem_in_words_reads_that_file(question, chosen):
+    files = ["conversations.csv", "escalations.csv", "returns.csv", "tool_calls.csv"]
+    assert read_request(question, files).file == chosen
+
+
 def test_a_question_becomes_template_code_that_reads_the_file():
     code = code_called(ask(user("What is the total revenue by region?")))
 
