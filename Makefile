@@ -98,4 +98,4 @@ worker: $(VENV)/.base-installed
 	$(VENV)/bin/celery -A config worker -B -P threads -c 32 --loglevel=info
 
 clean:
-	rm -rf $(VENV) db.sqlite3* test_db*.sqlite3* staticfiles
+	rm -rf $(VENV) .sandbox db.sqlite3* test_db*.sqlite3* staticfiles

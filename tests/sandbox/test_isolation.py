@@ -150,6 +150,10 @@ def test_the_sandbox_has_namespaces_of_its_own():
     assert inside[7] == "[1, 2]"  # bubblewrap's init and the interpreter; nothing of the host
 
 
+def test_the_interpreter_leads_a_session_of_its_own_without_a_terminal():
+    assert run("import os\nprint(os.getsid(0) == os.getpid(), os.isatty(0))") == "True False\n"
+
+
 def test_no_new_user_namespace_can_be_made_inside():
     logs = run(
         "import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\n"
