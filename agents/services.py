@@ -183,10 +183,12 @@ def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
             metadata={"author": "agent", "author_name": _display_name(agent)},
             check_active_run=False,
         )
-        if locked.first_human_reply_at is None:
+        first_reply = locked.first_human_reply_at is None
+        if first_reply:
             locked.first_human_reply_at = message.created_at
             locked.save(update_fields=["first_human_reply_at"])
-        refresh_summary_soon(locked)
+        # A person answering changes the situation the summary describes: rewrite it at once.
+        refresh_summary_soon(locked, now=first_reply)
     return message
 
 
@@ -262,10 +264,13 @@ def retry_missing_summaries() -> int:
     return len(missing)
 
 
-def refresh_summary_soon(escalation: Escalation) -> None:
-    """Rewrite the summary as the conversation goes on, at most every SUMMARY_REFRESH_SECONDS."""
-    stale = escalation.summary_updated_at is None or (
-        (timezone.now() - escalation.summary_updated_at).total_seconds() >= settings.SUMMARY_REFRESH_SECONDS
+def refresh_summary_soon(escalation: Escalation, *, now: bool = False) -> None:
+    """Rewrite the summary as the conversation goes on, at most every SUMMARY_REFRESH_SECONDS, or
+    `now` when the situation changed (a person answered)."""
+    stale = (
+        now
+        or escalation.summary_updated_at is None
+        or (timezone.now() - escalation.summary_updated_at).total_seconds() >= settings.SUMMARY_REFRESH_SECONDS
     )
     if escalation.is_open and stale:
         enqueue(WRITE_SUMMARY, escalation.pk)

@@ -8,10 +8,12 @@ from django.utils import timezone
 
 from agents import services
 from agents.models import Escalation
+from orders.assistant.proofs import shop_facts
 from runtime import events
 from runtime.engine.prompt import conversation_for_model
 from runtime.llm.client import default_model
 from runtime.summaries import summarize
+from runtime.tools.context import ToolContext
 
 
 @shared_task(name="agents.tasks.write_summary", ignore_result=True, acks_late=True)
@@ -23,7 +25,10 @@ def write_summary(escalation_id: int) -> bool:
     started = timezone.now()
     thread = escalation.thread
     model = thread.assistant.model if thread.assistant_id else default_model()
-    summary = summarize(conversation_for_model(thread), model=model)
+    # Who is signed in and which orders are proven: the person taking over sees them on the card, so
+    # the summary must know them too.
+    facts = shop_facts(None, ToolContext(thread=thread))
+    summary = summarize(conversation_for_model(thread), model=model, facts=facts)
     if summary is None:
         return False
     # Compare-and-set: an older run of this task never overwrites a newer summary.

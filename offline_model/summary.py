@@ -90,8 +90,11 @@ def summary_facts(conversation: Conversation) -> dict[str, Any]:
         )
         if not later_success:
             open_items.append(f"Unresolved {failure.name}: {failure.error_message}")
-    if wants_human:
+    replied = person_replied_last(conversation)
+    if wants_human and not replied:
         open_items.append("The customer is waiting for a person to reply")
+    elif replied:
+        open_items.append(f"{replied} replied; waiting for the customer's answer")
 
     return {
         "headline": phrasing.shorten(headline, 120),
@@ -101,10 +104,10 @@ def summary_facts(conversation: Conversation) -> dict[str, Any]:
         "customer_email": (conversation.signed_in.email if conversation.signed_in else None)
         or next((email for text in texts for email in emails_in(text)), None),
         "verified_orders": verified,
-        "actions_taken": [describe_action(e) for e in conversation.exchanges],
+        "actions_taken": without_repeats([describe_action(e) for e in conversation.exchanges]),
         "open_items": open_items,
         "mood": feeling,
-        "suggested_next_step": next_step(wants_human, open_items, failures, order),
+        "suggested_next_step": next_step(wants_human and not replied, open_items, failures, order),
         "category": goal.value if goal else ("human" if wants_human else "other"),
         "priority": "high" if feeling in ("angry", "frustrated") else "normal",
         "needs_human": wants_human,
@@ -125,21 +128,81 @@ def describe_customer(conversation: Conversation) -> str:
 
 
 def describe_action(exchange: ToolExchange) -> str:
-    arguments = ", ".join(f"{key}={value}" for key, value in exchange.arguments.items())
-    call = f"{exchange.name}({arguments})"
+    """One line of a handover note for a tool call: what was done and what came of it, in words (no
+    raw call, no e-mail addresses)."""
+    arguments = exchange.arguments if isinstance(exchange.arguments, dict) else {}
+    order = next((n for value in arguments.values() if isinstance(value, str) for n in order_numbers_in(value)), None)
+    role = OfferedTool(name=exchange.name).role
+    subject = _action_subject(role, exchange.name, arguments, order)
     if not exchange.answered:
-        return f"{call}: no result yet"
+        return f"{subject}: no result yet"
     if exchange.failed:
-        return f"{call}: failed — {exchange.error_message}"
+        return f"{subject}: failed ({exchange.error_message})"
     output = exchange.output if isinstance(exchange.output, dict) else {}
     if output.get("return_id"):
-        return f"{call}: return #{output['return_id']} {output.get('status') or 'opened'}"
-    if output.get("escalated"):
-        return f"{call}: handed over to a person"
+        state = output.get("status_label") or output.get("status") or "opened"
+        return f"Return #{output['return_id']}" + (f" for order {order}" if order else "") + f": {state}"
+    if output.get("escalated") or role == "human":
+        return "Handed the conversation to a person"
     if isinstance(output.get("orders"), list):
-        return f"{call}: {len(output['orders'])} orders listed"
+        return f"Listed the customer's orders ({len(output['orders'])})"
+    if isinstance(output.get("results"), list):
+        found = len(output["results"])
+        return f"{subject}: " + (f"{found} passage{'s' if found != 1 else ''} found" if found else "nothing found")
     status = output.get("status_label") or output.get("status")
-    return f"{call}: ok" + (f", status {status}" if status else "")
+    return f"{subject}: {status}" if status else f"{subject}: done"
+
+
+ACTION_SUBJECTS = {
+    "status": "Looked up order {order}",
+    "tracking": "Tracked the parcel of order {order}",
+    "return": "Return for order {order}",
+    "cancel": "Cancellation of order {order}",
+    "withdraw": "Withdrawal of the return for order {order}",
+    "list_orders": "Listed the customer's orders",
+}
+
+
+def _action_subject(role: str | None, name: str, arguments: dict[str, Any], order: str | None) -> str:
+    if role in ACTION_SUBJECTS and (order or "{order}" not in ACTION_SUBJECTS[role]):
+        return ACTION_SUBJECTS[role].format(order=order)
+    if role == "knowledge":
+        query = next((v for v in arguments.values() if isinstance(v, str) and v.strip()), "")
+        return f'Searched the help articles for "{phrasing.shorten(query, 60)}"'
+    label = " ".join(re.findall(r"[A-Za-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name))).capitalize()
+    shown = [
+        str(value)
+        for key, value in arguments.items()
+        if isinstance(value, str | int) and "email" not in key.lower() and not emails_in(str(value))
+    ][:2]
+    return label + (f" ({', '.join(phrasing.shorten(v, 40) for v in shown)})" if shown else "")
+
+
+def without_repeats(lines: list[str]) -> list[str]:
+    """Consecutive identical lines once, with how many times ("… (3 times)")."""
+    kept: list[tuple[str, int]] = []
+    for line in lines:
+        if kept and kept[-1][0] == line:
+            kept[-1] = (line, kept[-1][1] + 1)
+        else:
+            kept.append((line, 1))
+    return [line if times == 1 else f"{line} ({'twice' if times == 2 else f'{times} times'})" for line, times in kept]
+
+
+HUMAN_REPLY_RE = re.compile(r"^\[(?P<who>[^\]\n]{1,80}), a human support agent, wrote:\]")
+
+
+def person_replied_last(conversation: Conversation) -> str | None:
+    """The name of the person from the shop who wrote after the customer's last message, if one did
+    (runtime.engine.prompt marks a human agent's message that way)."""
+    last_turn = len(conversation.user_texts)
+    for turn, text in reversed(conversation.assistant_texts):
+        if turn < last_turn:
+            return None
+        found = HUMAN_REPLY_RE.match(text)
+        if found:
+            return found.group("who")
+    return None
 
 
 def mood(conversation: Conversation, intents: list[set[Intent]], failures: int) -> str:

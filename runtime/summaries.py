@@ -50,11 +50,13 @@ INSTRUCTIONS = (
 )
 
 
-def summarize(chat_messages: list[dict], *, model: str) -> dict | None:
-    """Summarize chat-format messages; None if the model could not (the caller falls back)."""
+def summarize(chat_messages: list[dict], *, model: str, facts: list[str] | None = None) -> dict | None:
+    """Summarize chat-format messages, knowing `facts` the transcript does not show (who is signed
+    in, which orders are proven); None if the model could not (the caller falls back)."""
+    system = "\n\n".join([INSTRUCTIONS, *(["\n".join(facts)] if facts else [])])
     request = {
         "model": model,
-        "messages": [{"role": "system", "content": INSTRUCTIONS}, *chat_messages],
+        "messages": [{"role": "system", "content": system}, *chat_messages],
         "response_format": {
             "type": "json_schema",
             "json_schema": {"name": "conversation_summary", "schema": SUMMARY_SCHEMA, "strict": True},

@@ -12,7 +12,7 @@ import pytest
 from django.utils import timezone
 
 from agents.models import Escalation
-from agents.services import escalate, retry_missing_summaries
+from agents.services import agent_reply, claim, escalate, retry_missing_summaries
 from agents.tasks import write_summary
 from runtime import runs, summaries
 from runtime.models import Message
@@ -124,3 +124,32 @@ def test_a_summary_that_failed_is_tried_again_until_it_is_written(settings, thre
 
     jsonschema.validate(Escalation.objects.get(pk=escalation.pk).summary, SUMMARY_SCHEMA)
     assert retry_missing_summaries() == 0
+
+
+def test_the_summary_names_the_signed_in_customer_the_card_shows(thread, alice):
+    thread.customer = alice
+    thread.save(update_fields=["customer"])
+    runs.message_create(thread=thread, role="user", content="I want a human please", author=Message.Author.CUSTOMER)
+
+    escalation = escalate(thread=thread, trigger="customer_request", reason="asked")
+
+    escalation.refresh_from_db()
+    assert escalation.summary["customer"] == "Alice Example <alice@example.com> (signed in)"
+
+
+def test_a_persons_first_reply_rewrites_the_summary_at_once(settings, thread, alice, agent):
+    settings.SUMMARY_REFRESH_SECONDS = 3600  # only a change in the situation may refresh it now
+    thread.customer = alice
+    thread.save(update_fields=["customer"])
+    runs.message_create(thread=thread, role="user", content="I want a human please", author=Message.Author.CUSTOMER)
+    escalation = escalate(thread=thread, trigger="customer_request", reason="asked")
+    escalation.refresh_from_db()
+    assert "The customer is waiting for a person to reply" in escalation.summary["open_items"]
+
+    claim(escalation=escalation, agent=agent)
+    agent_reply(escalation=escalation, agent=agent, text="Hi Alice, I'm Ann. How can I help?")
+
+    escalation.refresh_from_db()
+    assert "The customer is waiting for a person to reply" not in escalation.summary["open_items"]
+    assert "Ann replied; waiting for the customer's answer" in escalation.summary["open_items"]
+    assert "waiting for a person" not in escalation.summary["suggested_next_step"]

@@ -749,11 +749,33 @@ def test_a_summary_is_valid_against_the_schema_and_tells_what_happened(client):
     assert "broken" in summary["problem"]
     assert "alice@example.com" in summary["customer"]
     assert summary["verified_orders"] == ["A1001"]
-    assert any(action.startswith("get_order_status(") for action in summary["actions_taken"])
-    assert any("escalate_to_human" in action for action in summary["actions_taken"])
+    # A handover note in words: what was done and what came of it, no raw calls, no addresses.
+    assert any(action.startswith("Looked up order A1001: ") for action in summary["actions_taken"])
+    assert "Handed the conversation to a person" in summary["actions_taken"]
+    assert not any("(" in action and "=" in action for action in summary["actions_taken"])
+    assert not any("@" in action for action in summary["actions_taken"])
     assert any("not opened" in item for item in summary["open_items"])
     assert summary["mood"] == "frustrated"
     assert summary["suggested_next_step"]
+
+
+def test_a_repeated_failed_lookup_is_one_line_of_the_summary(client):
+    failed = {"error": {"code": "not_found", "message": "No order A1122 with that email."}}
+    messages = [{"role": "user", "content": "Where is A1122? alice@example.com"}]
+    for n in range(3):
+        call = {"id": f"call_{n}", "type": "function"}
+        call["function"] = {
+            "name": "get_order_status",
+            "arguments": '{"order_number": "A1122", "email": "alice@example.com"}',
+        }
+        messages += [
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": f"call_{n}", "content": json.dumps(failed)},
+        ]
+
+    summary = summary_of(client, messages, SUMMARY_SCHEMA)
+
+    assert summary["actions_taken"] == ["Looked up order A1122: failed (No order A1122 with that email.) (3 times)"]
 
 
 def test_a_conversation_about_cancelling_is_summarised(client):
