@@ -84,6 +84,8 @@ def return_request(
     note: str = "",
     channel: str,
     approval_limit: Decimal | None = None,
+    approved_by: Actor | None = None,
+    approval_note: str = "",
 ) -> Return:
     """Open a return for `quantity` units of one item of a delivered order.
 
@@ -91,7 +93,13 @@ def return_request(
     would bring the order's opened refunds above it raises ApprovalRequired instead; rules are
     checked first, so nobody is asked to approve the impossible. None means no approval is needed
     (staff, the shop's backend, a call a person approved).
+
+    `approved_by`: the staff member who approved this very request before it was opened (a return
+    the assistant asked them to approve). It opens approved, with both events recorded: one
+    approval, one return, nothing left to approve.
     """
+    if approved_by is not None and not approved_by.may_decide_returns:
+        raise PermissionDenied("Only the shop's staff can approve a return.")
     order = access_order(actor, order_number, for_update=True)
     order_item = find_order_item(order, item)
     if reason not in Return.Reason.values:
@@ -102,7 +110,11 @@ def return_request(
     check_return_allowed(order=order, item=order_item, quantity=quantity)
     if approval_limit is not None:
         check_refunds_within(order=order, refund=order_item.unit_price * quantity, limit=approval_limit)
+    approval = {}
+    if approved_by is not None:
+        approval = {"status": Return.Status.APPROVED, "decided_at": timezone.now(), "decision_note": approval_note}
     created = Return.objects.create(
+        **approval,
         order=order,
         item=order_item,
         quantity=quantity,
@@ -115,6 +127,8 @@ def return_request(
     _record(
         order, "return_requested", actor, return_id=created.pk, sku=order_item.sku, quantity=quantity, reason=reason
     )
+    if approved_by is not None:
+        _record(order, "return_approved", approved_by, return_id=created.pk, note=approval_note)
     return created
 
 

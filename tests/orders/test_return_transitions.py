@@ -189,3 +189,40 @@ def test_the_service_refuses_a_wrong_transition_with_a_readable_message(alice_re
         services.return_refund(actor=STAFF, return_id=alice_return.pk)
 
     assert refused.value.message == f"Return #{alice_return.pk} is requested, so it cannot be refunded."
+
+
+def test_a_return_approved_before_it_was_opened_opens_approved_with_both_events(alice_order):
+    """An agent approved the assistant's request for it: one approval, one return, nothing left to approve."""
+    opened = services.return_request(
+        actor=Actor.assistant("thread_1", customer_id=alice_order.customer_id),
+        order_number="A1001",
+        item=alice_order.items.get().pk,
+        reason="defective",
+        quantity=2,
+        channel=Return.Channel.ASSISTANT,
+        approved_by=STAFF,
+        approval_note="Over the limit, but a loyal customer.",
+    )
+
+    assert (opened.status, opened.decision_note) == (Return.Status.APPROVED, "Over the limit, but a loyal customer.")
+    assert opened.decided_at is not None
+    events = OrderEvent.objects.filter(order=alice_order).order_by("id").values_list("kind", "actor")
+    assert list(events) == [("return_requested", "assistant:thread_1"), ("return_approved", "staff:agent")]
+    with pytest.raises(InvalidState):
+        services.return_approve(actor=STAFF, return_id=opened.pk)
+
+
+def test_a_customer_cannot_approve_their_own_return(alice_order):
+    alice = Actor.customer(alice_order.customer_id)
+
+    with pytest.raises(PermissionDenied):
+        services.return_request(
+            actor=alice,
+            order_number="A1001",
+            item=alice_order.items.get().pk,
+            reason="defective",
+            channel=Return.Channel.API,
+            approved_by=alice,
+        )
+
+    assert not Return.objects.exists()
