@@ -52,11 +52,17 @@ def approval_view(approval: ToolApproval) -> dict:
         "status": approval.status,
         "customer": approval.thread.customer.name if approval.thread.customer_id else None,
         "created_at": int(approval.created_at.timestamp()),
+        "expires_at": int(approval.expires_at.timestamp()),
     }
 
 
 def pending_approvals(thread: Thread | None = None) -> list[dict]:
-    approvals = ToolApproval.objects.filter(status=ToolApproval.Status.PENDING).select_related("thread__customer")
+    """Requests waiting for a decision, oldest first: work for any agent, as the queue shows them.
+
+    One past its deadline is left out before the sweep closes it (a decision would be refused)."""
+    approvals = ToolApproval.objects.filter(
+        status=ToolApproval.Status.PENDING, expires_at__gt=timezone.now()
+    ).select_related("thread__customer")
     if thread is not None:
         approvals = approvals.filter(thread=thread)
     return [approval_view(approval) for approval in approvals.order_by("created_at", "id")]
@@ -85,6 +91,8 @@ def tool_call_view(call: ToolCall) -> dict:
         "error_code": call.error_code,
         "duration_ms": call.duration_ms,
         "side": call.side,
+        # Whether it asked a person's approval, and how that stands.
+        "approval": call.approval.get_status_display().lower() if hasattr(call, "approval") else None,
     }
 
 
@@ -99,7 +107,9 @@ def timeline(thread: Thread) -> list[dict]:
         for m in thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
     ]
     calls = (
-        ToolCall.objects.filter(step__run__thread=thread).select_related("step").order_by("step__created_at", "index")
+        ToolCall.objects.filter(step__run__thread=thread)
+        .select_related("step", "approval")
+        .order_by("step__created_at", "index")
     )
     entries += [
         {

@@ -236,18 +236,17 @@ def resolve(*, escalation: Escalation, agent) -> Escalation:
 
 
 def decide_approval(*, approval: ToolApproval, agent, approve: bool, note: str = "") -> ToolApproval:
-    """Approve (the tool then acts, through orders.services) or decline a risky tool call; the run goes on."""
+    """Approve (the tool then acts, through orders.services) or decline a request for approval; the
+    customer is told in their conversation (runtime.runs.approvals). `note` is the reason they read
+    when it is declined."""
     check_agent(agent)
     check_length(note, limit=MAX_DECISION_NOTE_CHARS, what="the note", param="note")
     try:
-        decided = runs.decide(approval, by=agent, approve=approve, note=note)
+        return runs.decide(approval, by=agent, approve=approve, note=note)
     except runs.ApprovalClosed:
-        events.notify_staff("approval.decided", {"thread_id": approval.thread.public_id, "id": approval.pk})
+        # This console showed it as waiting: every console, this one included, reads the list again.
+        events.notify_staff("approval.closed", {"thread_id": approval.thread.public_id, "id": approval.pk})
         raise
-    events.notify_staff(
-        "approval.decided", {"thread_id": decided.thread.public_id, "id": decided.pk, "status": decided.status}
-    )
-    return decided
 
 
 def retry_missing_summaries() -> int:

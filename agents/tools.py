@@ -1,9 +1,11 @@
-"""The assistant's ways to hand a conversation to a person: now, or as a callback for premium customers."""
+"""The assistant's ways to involve a person: hand the conversation over now, book a callback for a
+premium customer, or withdraw a request that waits for a colleague's approval."""
 
 from __future__ import annotations
 
 from agents.services import escalate, open_escalation
 from orders.models import Customer
+from runtime import runs
 from runtime.tools.context import ToolContext
 from runtime.tools.registry import tool
 
@@ -60,3 +62,22 @@ def request_callback(ctx: ToolContext, args: dict) -> dict:
         priority="high",
     )
     return {"callback_requested": True, "preferred_time": when}
+
+
+@tool(
+    "withdraw_request",
+    "Withdraw the customer's request that waits for a colleague's approval (a large refund, say) when the "
+    "customer no longer wants it. Nothing of it was done; say so.",
+    {"type": "object", "properties": {}, "additionalProperties": False},
+    activity=lambda args: "Withdrawing your request…",
+)
+def withdraw_request(ctx: ToolContext, args: dict) -> dict:
+    withdrawn = runs.withdraw_approvals(thread=ctx.thread)
+    if not withdrawn:
+        return {
+            "withdrawn": 0,
+            "message": "No request of yours is waiting for approval in this conversation, so there was nothing "
+            "to withdraw.",
+        }
+    what = "; ".join(approval.customer_summary for approval in withdrawn)
+    return {"withdrawn": len(withdrawn), "message": f"I've withdrawn your request ({what}); nothing was changed."}

@@ -277,7 +277,9 @@ class ToolCall(models.Model):
     class Side(models.TextChoices):
         SERVER = "server", "Runs on the server"
         CLIENT = "client", "Answered by the caller (requires_action)"
-        APPROVAL = "approval", "Runs on the server once a person approves it"
+        # Calls stored before approvals became their own work (a run no longer waits for a person:
+        # such a call runs on the server and answers that the request waits, see ToolApproval).
+        APPROVAL = "approval", "Waited in its run for a person's approval"
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -306,22 +308,33 @@ class ToolCall(models.Model):
         return f"{self.name} ({self.call_id})"
 
 
-class ToolApproval(models.Model):
-    """A risky tool call waiting for a person's decision (e.g. a large refund).
+def approval_deadline():
+    return timezone.now() + timedelta(seconds=settings.APPROVAL_WAIT_SECONDS)
 
-    The run rests in requires_action meanwhile; deciding completes the call and the run goes on.
+
+class ToolApproval(models.Model):
+    """A risky action a tool asked a person to approve (e.g. a large refund): work of its own.
+
+    The call that asked answered at once that the request waits (its run went on and ended its
+    turn, the customer was told); the approval outlives that run. A decision performs the action
+    once (the tool again, as the approver allows) and tells the customer; the request may also be
+    withdrawn by the customer, or expire at `expires_at` (runtime.runs.approvals).
     """
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting for a decision"
         APPROVED = "approved", "Approved"
         DECLINED = "declined", "Declined"
-        EXPIRED = "expired", "Expired"
+        EXPIRED = "expired", "Closed undecided (expired, or the conversation ended)"
+        WITHDRAWN = "withdrawn", "Withdrawn by the customer"
 
     call = models.OneToOneField(ToolCall, on_delete=models.CASCADE, related_name="approval")
     thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="approvals")
     kind = models.CharField(max_length=40)
-    summary = models.CharField(max_length=500)
+    summary = models.CharField(max_length=500, help_text="What the agent approves, with the figures they need.")
+    customer_summary = models.CharField(
+        max_length=500, blank=True, help_text="The request as the customer reads it: the return of …"
+    )
     amount = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
     currency = models.CharField(max_length=3, blank=True)
     details = models.JSONField(default=dict, blank=True)
@@ -330,7 +343,9 @@ class ToolApproval(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     decision_note = models.TextField(blank=True)
+    result = models.JSONField(null=True, blank=True, help_text="What the action returned once approved.")
     created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(default=approval_deadline)
     decided_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

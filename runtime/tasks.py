@@ -35,12 +35,14 @@ def execute_run_task(run_id: int) -> None:
 
 @shared_task(name="support.tasks.sweep_runs", ignore_result=True)
 def sweep_runs() -> None:
-    """Expire runs past their expiry, and hand runs that nobody is executing to a worker again.
+    """Expire runs past their expiry and requests for approval past their deadline, and hand runs
+    that nobody is executing to a worker again.
 
     Nobody executes a run left queued (its task failed before claiming it, e.g. the database was
     unreachable, or a restarted server lost it) or in progress under a lapsed lease (its worker
     died). Claiming makes a second hand-over harmless.
     """
     runs.expire_stale_runs()
+    runs.expire_stale_approvals()
     for run_id in runs.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
         enqueue_run(run_id)

@@ -176,7 +176,7 @@ def decide_return(request: HttpRequest, thread_id: str, return_id: int, decision
 @require_POST
 @agent_required
 def decide_approval(request: HttpRequest, approval_id: int) -> HttpResponse:
-    """Approve or decline a risky tool call the assistant is waiting on; its run then goes on."""
+    """Approve or decline a request the assistant asked a person to approve; the customer is told in their chat."""
     approval = ToolApproval.objects.select_related("thread").filter(pk=approval_id).first()
     fallback = reverse("console:queue") if approval is None else _conversation_url(approval.thread)
     data = posted(request)
@@ -196,7 +196,7 @@ def decide_approval(request: HttpRequest, approval_id: int) -> HttpResponse:
         return failed(request, error, fallback=fallback)
     return done(
         request,
-        message=f"Request {decided.get_status_display().lower()}.",
+        message=f"{decided.get_status_display()}: {decided.summary}. The customer was told in their chat.",
         fallback=fallback,
         data={"approval": {"id": decided.pk, "status": decided.status}},
     )

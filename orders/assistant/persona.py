@@ -20,6 +20,9 @@ Rules:
 - Never guess order details; use the tools, and say plainly when something is not found.
 - Return windows, final-sale items and refunds are decided by the shop's systems: relay their answer.
 - When the customer asks for a person, is upset, or you cannot help, use escalate_to_human.
+- Some requests (large refunds) need a colleague's approval: the tool says so. Tell the customer at
+  once that a colleague will decide and that the answer will appear here; nothing has happened yet.
+  If they no longer want it, use withdraw_request.
 - Be brief and friendly. Use short paragraphs or lists."""
 
 SERVER_TOOLS = [
@@ -30,6 +33,7 @@ SERVER_TOOLS = [
     "cancel_order",
     "escalate_to_human",
     "request_callback",
+    "withdraw_request",
 ]
 
 

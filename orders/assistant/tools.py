@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from common.actors import Actor
 from common.errors import DomainError
 from orders import services
 from orders.assistant import proofs
@@ -167,6 +168,8 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
     # decides it under the order's lock, after the rules: nobody approves the impossible.
     subject_to_approval = not ctx.approved and ctx.thread.owner_id is None
     approval_limit = settings.RETURN_APPROVAL_THRESHOLD if subject_to_approval else None
+    # Run again on an agent's approval: the return opens approved by them (one approval, one return).
+    approved_by = Actor.staff(ctx.approved_by.get_username()) if ctx.approved else None
 
     def open_return():
         try:
@@ -178,13 +181,14 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
                 quantity=quantity,
                 channel=Return.Channel.ASSISTANT,
                 approval_limit=approval_limit,
+                approved_by=approved_by,
             )
         except DomainError as error:
             # run_idempotent would store a refusal as the key's result, and the corrected retry
             # ("then two mugs, not three") would read as a return already opened. A refusal wrote
             # nothing, so nothing is remembered: the next attempt is checked against the rules again.
             raise _ReturnRefused(error) from None
-        return 201, {
+        opened = {
             "return_id": created.pk,
             "status": created.status,
             "order_number": order.number,
@@ -193,6 +197,13 @@ def initiate_return(ctx: ToolContext, args: dict) -> dict:
             "refund_amount": str(created.refund_amount),
             "currency": created.currency,
         }
+        if approved_by is not None:  # what the customer is told of the decision (runtime.runs.approvals)
+            them, arrive = ("the items", "they arrive") if created.quantity > 1 else ("the item", "it arrives")
+            opened["message"] = (
+                f"Return #{created.pk} for {created.quantity} × {item.name} from order {order.number} is approved: "
+                f"send {them} back, and you'll be refunded {created.refund_amount} {created.currency} once {arrive}."
+            )
+        return 201, opened
 
     # Keyed on the intent (this thread, this order's item), not on the model's call id: a model
     # asked again after a crash writes new call ids, but wants the same return.
@@ -226,6 +237,10 @@ def _return_approval(
         summary=(
             f"Return {quantity} × {item.name} from order {order.number}: refund {error.refund} "
             f"{order.currency} (refunds on this order would total {error.order_total} {order.currency})"
+        ),
+        customer_summary=(
+            f"the return of {quantity} × {item.name} from order {order.number} for a refund of {error.refund} "
+            f"{order.currency}"
         ),
         amount=error.refund,
         currency=order.currency,

@@ -349,18 +349,8 @@ class RunExecution:
         if waiting:
             if finished:
                 events.publish_many(tid, finished)
-            if any(c.side == ToolCall.Side.APPROVAL for c in waiting):
-                events.publish(
-                    tid,
-                    "conversation.activity",
-                    {
-                        "run_id": self.run.public_id,
-                        "tool": "approval",
-                        "label": "A colleague is checking this request. I'll continue as soon as it's approved.",
-                        "status": "waiting",
-                    },
-                )
-                events.notify_staff("approval.requested", {"thread_id": tid})
+            # Client functions only: a call that needs a person's approval answered at once that it
+            # waits (runtime.tools.approvals), so the run goes on and ends its turn.
             tool_steps.wait_for_action(self.run, waiting)
             return False
         tool_steps.complete_step(step)

@@ -5,13 +5,14 @@ the apps that plug in (agents, orders) call these and never save those rows them
     creation     run_create, customer_message_create
     transitions  claim, lease, complete, cancel, fail, expire, sweep: a run's status by compare-and-set
     tool_steps   the model's tool calls stored before they run, their outcomes, requires_action and outputs
-    approvals    a person's decision on a call that waits for approval
+    approvals    a request for a person's approval: kept, decided, withdrawn, expired, closed
     threads      thread_create, who answers (mode), compaction, counters
     messages     message_create, the assistant's message as it is written
     sql          the two statements every run makes, written out
 """
 
-from runtime.runs.approvals import ApprovalClosed, decide
+from runtime.runs.approvals import ApprovalClosed, ApprovalFailed, decide, expire_stale_approvals
+from runtime.runs.approvals import withdraw as withdraw_approvals
 from runtime.runs.creation import customer_message_create, run_create
 from runtime.runs.messages import message_create, message_delete, message_modify, normalize_content
 from runtime.runs.threads import thread_create, thread_delete, thread_modify
@@ -31,11 +32,13 @@ from runtime.runs.transitions import (
 
 __all__ = [
     "ApprovalClosed",
+    "ApprovalFailed",
     "check_tool_outputs",
     "claim_run",
     "customer_message_create",
     "decide",
     "expire_run",
+    "expire_stale_approvals",
     "expire_stale_runs",
     "finish_cancelled",
     "message_create",
@@ -54,4 +57,5 @@ __all__ = [
     "thread_create",
     "thread_delete",
     "thread_modify",
+    "withdraw_approvals",
 ]

@@ -17,6 +17,7 @@ from django.db.models import F
 from runtime import hooks
 from runtime.errors import InvalidRequest
 from runtime.models import Assistant, Run, Thread
+from runtime.runs import approvals
 from runtime.runs.messages import message_create, message_kwargs
 from runtime.runs.transitions import run_cancel
 
@@ -72,7 +73,9 @@ def give_back_to_assistant(thread_id: int) -> None:
 
 
 def close(thread_id: int) -> None:
+    """Close the conversation, and the requests for approval still waiting in it."""
     Thread.objects.filter(pk=thread_id).update(mode=Mode.CLOSED)
+    approvals.close_for_thread(thread_id)
 
 
 def store_compaction(thread: Thread, *, summary: str, until: datetime) -> bool:

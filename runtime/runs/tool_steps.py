@@ -7,16 +7,14 @@ again after a crash resumes from those rows instead of asking the model again.
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from runtime import events
 from runtime.dispatch import enqueue_run
 from runtime.errors import InvalidRequest
-from runtime.models import Run, RunStep, Thread, ToolApproval, ToolCall
+from runtime.models import Run, RunStep, Thread, ToolCall
+from runtime.runs.approvals import open_approval
 from runtime.runs.transitions import expire_run, load, move_run
 from runtime.serializers import step_obj
 
@@ -48,7 +46,7 @@ def store_outcomes(calls: list[ToolCall], *, approvals: list[tuple[ToolCall, dic
         # statement in a transaction costs several times as much for one or two rows.
         call.save(update_fields=["side", "output", "error_code", "status", "started_at", "duration_ms", "finished_at"])
     for call, request in approvals:
-        ToolApproval.objects.get_or_create(call=call, defaults={"thread": thread, **request})
+        open_approval(call, request, thread=thread)
 
 
 def complete_step(step: RunStep) -> None:
@@ -57,21 +55,16 @@ def complete_step(step: RunStep) -> None:
 
 
 def wait_for_action(run: Run, waiting: list[ToolCall]) -> Run | None:
-    """Rest the run in requires_action until the waiting calls are answered: by the caller (client
-    functions), or by a person (approvals, who may take longer: APPROVAL_WAIT_SECONDS)."""
+    """Rest the run in requires_action until the caller answers its client functions' calls. (A call
+    that needs a person's approval does not wait here: it answers at once, runtime.runs.approvals.)"""
     now = timezone.now()
     ToolCall.objects.filter(pk__in=[c.pk for c in waiting], started_at__isnull=True).update(started_at=now)
-    fields = {"required_action": required_action(waiting)}
-    if any(c.side == ToolCall.Side.APPROVAL for c in waiting):
-        fields["expires_at"] = now + timedelta(seconds=settings.APPROVAL_WAIT_SECONDS)
-    return move_run(run, S.REQUIRES_ACTION, allowed_from=[S.IN_PROGRESS], **fields)
+    return move_run(run, S.REQUIRES_ACTION, allowed_from=[S.IN_PROGRESS], required_action=required_action(waiting))
 
 
 def required_action(calls: list[ToolCall]) -> dict:
-    """The run's `required_action`: the client-side calls it waits on.
-
-    Calls waiting for a person's approval are not the caller's to answer, so they are not listed.
-    """
+    """The run's `required_action`: the client-side calls it waits on (a run resting from before
+    approvals became their own work may also wait on one of those: it is not the caller's to answer)."""
     return {
         "type": "submit_tool_outputs",
         "submit_tool_outputs": {

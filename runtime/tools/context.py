@@ -14,10 +14,16 @@ class ToolContext:
     thread: Thread
     run: Run | None = None
     call_id: str = ""
-    approved: bool = False  # a person approved this very call (runtime.tools.approvals)
+    # The person (a user) who approved this very call, when it runs on their decision
+    # (runtime.tools.approvals); the tool acts as that approval allows.
+    approved_by: Any = None
     # What tools keep for the length of a run (say, the orders proven in its thread, read once), shared
     # by every call's copy of the context (`for_call`); a plug-in keys it by its own name.
     shared: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def approved(self) -> bool:
+        return self.approved_by is not None
 
     @property
     def customer(self):

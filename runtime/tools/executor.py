@@ -22,7 +22,7 @@ from django.utils import timezone
 from common.errors import DomainError
 from runtime.models import ToolCall
 from runtime.tools import registry
-from runtime.tools.approvals import NeedsApproval
+from runtime.tools.approvals import NeedsApproval, awaiting_approval_result
 from runtime.tools.context import ToolContext
 
 log = logging.getLogger(__name__)
@@ -90,15 +90,7 @@ def run_tool(
         else:
             result = _pool.submit(_call_in_thread, tool, ctx, arguments).result(timeout=timeout)
     except NeedsApproval as need:
-        return {
-            "approval": {
-                "kind": need.kind,
-                "summary": need.summary,
-                "amount": need.amount,
-                "currency": need.currency,
-                "details": need.details,
-            }
-        }, NEEDS_APPROVAL
+        return {"approval": need.request()}, NEEDS_APPROVAL
     except FutureTimeout:
         log.warning("tool %s timed out after %ss", name, timeout)
         return error_result("timeout", f"The {name} tool did not answer in time. Try again shortly."), "timeout"
@@ -117,7 +109,10 @@ def execute_server_calls(
 ) -> tuple[list[ToolCall], list[tuple[ToolCall, dict]]]:
     """Run the pending server-side calls of one step concurrently, and set each outcome on its row
     (not saved: runtime.runs.tool_steps.store_outcomes stores them). Returns the calls that ran
-    and, for those that wait for a person, the approval each asks for."""
+    and, for those that need a person's approval, the approval each asks for.
+
+    A call that needs approval does not wait for it: it answers at once that the request is with a
+    colleague (runtime.tools.approvals), so its run goes on, tells the customer and ends its turn."""
     pending = [call for call in calls if call.side == ToolCall.Side.SERVER and call.status == ToolCall.Status.PENDING]
     approvals: list[tuple[ToolCall, dict]] = []
 
@@ -126,10 +121,8 @@ def execute_server_calls(
         call_ctx = ctx.for_call(call.call_id)
         result, error_code = run_tool(tools.get(call.name), call_ctx, call.name, call.arguments)
         if error_code == NEEDS_APPROVAL:
-            # The call waits for a person; it stays pending and gets its output when they decide.
-            call.side = ToolCall.Side.APPROVAL
             approvals.append((call, result["approval"]))
-            return
+            result, error_code = awaiting_approval_result(result["approval"]["customer_summary"]), ""
         call.output = json.dumps(result, default=str)
         call.error_code = error_code
         call.status = ToolCall.Status.FAILED if error_code else ToolCall.Status.COMPLETED

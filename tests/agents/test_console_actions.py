@@ -4,26 +4,22 @@ database see as a result."""
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-from datetime import timedelta
-from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.db import connection
-from django.utils import timezone
 from django.utils.html import escape
 
 from agents.models import CannedReply, Escalation, InternalNote
 from config.asgi import application
-from orders.models import OrderEvent, Return, VerifiedOrder
+from orders.models import OrderEvent, Return
 from runtime import runs
 from runtime.engine import runner
-from runtime.models import Message, Run, Thread, ToolApproval
+from runtime.models import Message, Run, Thread
 from tests.agents.conftest import console_socket, console_url, receive_until
-from tests.factories import ProductFactory, ReturnFactory, delivered_order
+from tests.factories import ReturnFactory, delivered_order
 from widget import sessions
 from widget.consumers import ChatConsumer
 
@@ -225,100 +221,6 @@ def test_a_return_decided_twice_is_refused_with_the_reason(agent_client, thread,
     response = agent_client.post(console_url(thread, f"returns/{requested_return.pk}/reject"), **JSON)
     assert response.status_code == 409
     assert "approved" in response.json()["error"]["message"]
-
-
-@pytest.fixture
-def large_return_waiting(scripted, thread, alice):
-    """The assistant asked to open a $249 return: over the threshold, so it waits for a person."""
-    headphones = ProductFactory(name="Noise-Cancelling Headphones", price=Decimal("249.00"))
-    order = delivered_order(customer=alice, number="A3003", items=[(1, headphones)])
-    VerifiedOrder.objects.create(thread=thread, order=order)
-    runs.message_create(thread=thread, role="user", content="Return the headphones, they're broken", author="customer")
-    scripted.tool_calls(
-        ("initiate_return", {"order_number": "A3003", "item": "Noise-Cancelling Headphones", "reason": "defective"})
-    )
-    run = runs.run_create(thread=thread, assistant=thread.assistant)
-    run.refresh_from_db()
-    assert run.status == Run.Status.REQUIRES_ACTION
-    return ToolApproval.objects.get(thread=thread)
-
-
-def test_approving_a_waiting_tool_call_runs_it_and_the_run_goes_on(
-    agent_client, scripted, large_return_waiting, thread
-):
-    approval = large_return_waiting
-    assert approval.status == "pending" and approval.amount == Decimal("249.00")
-    scripted.text("Your return is open: you'll get a label by email.")
-
-    response = agent_client.post(f"/console/approvals/{approval.pk}/decide/", {"decision": "approve"}, **JSON)
-
-    assert response.status_code == 200, response.content
-    approval.refresh_from_db()
-    assert approval.status == "approved" and approval.decided_by.username == "ann"
-    opened = Return.objects.get(order__number="A3003")
-    assert opened.status == Return.Status.REQUESTED and opened.channel == Return.Channel.ASSISTANT
-    run = Run.objects.get(thread=thread)
-    assert run.status == Run.Status.COMPLETED
-    assert thread.messages.filter(role="assistant").last().text == "Your return is open: you'll get a label by email."
-    assert json.loads(approval.call.output)["return_id"] == opened.pk
-
-
-def test_an_approval_whose_run_expired_is_closed_with_it_and_cannot_be_given(
-    agent_client, scripted, large_return_waiting, thread
-):
-    runs.expire_run(Run.objects.get(thread=thread))
-    large_return_waiting.refresh_from_db()
-    assert large_return_waiting.status == ToolApproval.Status.EXPIRED
-
-    response = agent_client.post(
-        f"/console/approvals/{large_return_waiting.pk}/decide/", {"decision": "approve"}, **JSON
-    )
-
-    assert response.status_code == 409
-    assert not Return.objects.filter(order__number="A3003").exists()
-
-
-def test_an_approval_past_its_runs_expiry_is_refused_before_the_sweep_comes_round(
-    agent_client, scripted, large_return_waiting, thread
-):
-    Run.objects.filter(thread=thread).update(expires_at=timezone.now() - timedelta(seconds=1))
-
-    response = agent_client.post(
-        f"/console/approvals/{large_return_waiting.pk}/decide/", {"decision": "approve"}, **JSON
-    )
-
-    assert response.status_code == 409
-    assert "can no longer be decided" in response.json()["error"]["message"]
-    large_return_waiting.refresh_from_db()
-    assert large_return_waiting.status == ToolApproval.Status.EXPIRED
-    assert Run.objects.get(thread=thread).status == Run.Status.EXPIRED
-    assert not Return.objects.filter(order__number="A3003").exists()
-
-
-def test_an_approval_is_given_once(agent_client, scripted, large_return_waiting, thread):
-    scripted.text("Your return is open.")
-    url = f"/console/approvals/{large_return_waiting.pk}/decide/"
-
-    first = agent_client.post(url, {"decision": "approve"}, **JSON)
-    second = agent_client.post(url, {"decision": "approve"}, **JSON)
-
-    assert (first.status_code, second.status_code) == (200, 409)
-    assert Return.objects.filter(order__number="A3003").count() == 1
-
-
-def test_declining_a_waiting_tool_call_tells_the_model_and_opens_nothing(
-    agent_client, scripted, large_return_waiting, thread
-):
-    scripted.text("A colleague declined the return; they'll contact you.")
-    response = agent_client.post(
-        f"/console/approvals/{large_return_waiting.pk}/decide/", {"decision": "decline", "note": "used item"}, **JSON
-    )
-    assert response.status_code == 200
-    assert not Return.objects.filter(order__number="A3003").exists()
-    call = ToolApproval.objects.get(pk=large_return_waiting.pk).call
-    assert call.error_code == "declined" and "used item" in call.output
-    assert "declined" in json.dumps(scripted.requests[-1]["messages"][-1])
-    assert Run.objects.get(thread=thread).status == Run.Status.COMPLETED
 
 
 def test_after_hand_back_the_assistant_answers_with_the_agents_turn_in_its_prompt(

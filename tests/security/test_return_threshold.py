@@ -52,14 +52,15 @@ def conversation(assistant: Assistant, order, **extra) -> Thread:
     return thread
 
 
-def call(thread: Thread, *, approved: bool = False, **arguments) -> tuple[dict, str]:
-    """One initiate_return call as the engine makes it: (what the model reads, error code)."""
-    ctx = ToolContext(thread=thread, approved=approved)
+def call(thread: Thread, *, approved_by=None, **arguments) -> tuple[dict, str]:
+    """One initiate_return call as the engine makes it (or a person's approval, with `approved_by`):
+    (what the model reads, error code)."""
+    ctx = ToolContext(thread=thread, approved_by=approved_by)
     return run_tool(registry.get("initiate_return"), ctx, "initiate_return", json.dumps(arguments))
 
 
 def call_in_run(thread: Thread, **arguments) -> ToolCall:
-    """One call made by a run, stored as the engine stores it (a ToolApproval when it must wait)."""
+    """One call made by a run, stored as the engine stores it (a ToolApproval when it needs one)."""
     run = Run.objects.create(thread=thread, assistant=thread.assistant, model="gpt-4o-mini")
     step = RunStep.objects.create(run=run, type=RunStep.Type.TOOL_CALLS)
     tool_call = ToolCall.objects.create(
@@ -84,7 +85,9 @@ def test_a_second_conversation_cannot_split_a_refund_past_the_threshold(assistan
     waiting = call_in_run(second, **RETURN_ONE_KETTLE)
 
     assert error_code == "" and opened["refund_amount"] == "89.00", opened
-    assert waiting.side == ToolCall.Side.APPROVAL and waiting.status == ToolCall.Status.PENDING
+    # The call does not wait for the person: it answers that a colleague has to approve it.
+    assert waiting.status == ToolCall.Status.COMPLETED and waiting.error_code == ""
+    assert json.loads(waiting.output)["status"] == "awaiting_approval"
     approval = ToolApproval.objects.get(call=waiting)
     assert (approval.thread, approval.kind, approval.amount, approval.currency) == (
         second,
@@ -147,12 +150,12 @@ def test_an_approved_call_opens_the_return_in_the_same_conversation(assistant, k
     _, waiting = call(second, **RETURN_ONE_KETTLE)
 
     # The call that waited is not remembered as the intent's result: once approved, it acts.
-    result, error_code = call(second, approved=True, **RETURN_ONE_KETTLE)
+    result, error_code = call(second, approved_by=UserFactory(username="ann"), **RETURN_ONE_KETTLE)
 
     assert waiting == NEEDS_APPROVAL
     assert error_code == "", result
-    assert result["refund_amount"] == "89.00"
-    assert Return.objects.count() == 2
+    assert (result["refund_amount"], result["status"]) == ("89.00", "approved")
+    assert sorted(Return.objects.values_list("status", flat=True)) == ["approved", "requested"]
 
 
 def test_a_v1_thread_of_the_shops_backend_is_not_subject_to_it(assistant, kettle_order):
