@@ -94,6 +94,9 @@ class Dialogue:
 
     def plan(self) -> Reply:
         intents = self.intents
+        withdrawn = self.tasks.withdraw() if Intent.WITHDRAW in intents else None
+        if withdrawn is not None:
+            return withdrawn
         confirming = self.turn.asked & {"confirm_return", "confirm_cancel"}
         accepts_offer = "offer_human" in self.turn.asked and Intent.YES in intents and not confirming
         if Intent.HUMAN in intents or (accepts_offer and not task_of(intents)):

@@ -24,6 +24,7 @@ class Intent(StrEnum):
     POLICY_QUESTION = "policy_question"
     YES = "yes"
     NO = "no"
+    WITHDRAW = "withdraw"  # a request that waits for a colleague's approval, no longer wanted
 
 
 # The tasks the assistant can carry out, most specific first: "return the mug from my order"
@@ -108,6 +109,12 @@ PATTERNS: dict[Intent, tuple[str, ...]] = {
         r"definitely|of course|sounds good|y|please|that'?s right|right|affirmative|fine)\b",
     ),
     Intent.NO: (r"^\W*(no|nope|nah|not now|never ?mind|don'?t|do not|cancel|stop|not really)\b",),
+    # Acted on only while a request of the customer's waits for approval (task_steps.Tasks.withdraw).
+    Intent.WITHDRAW: (
+        r"\bwithdraw\w*\b",
+        r"\b(cancel\w*|drop|scrap|call off|forget( about)?)\b.{0,30}\b(request|approval|return|refund)\b",
+        r"\b(never ?mind|don'?t want|do not want|no longer (want|need))\b.{0,30}\b(request|return|refund)\b",
+    ),
 }
 
 COMPILED = {intent: tuple(re.compile(p, re.IGNORECASE) for p in patterns) for intent, patterns in PATTERNS.items()}

@@ -40,6 +40,13 @@ def phrase_result(exchange: ToolExchange, role: str | None) -> str:
     if exchange.failed:
         return phrase_error(exchange)
     output = exchange.output
+    if (
+        isinstance(output, dict)
+        and output.get("message")
+        and (output.get("status") == "awaiting_approval" or role == "withdraw")
+    ):
+        # A request a colleague has to approve (nothing done yet), or its withdrawal: the tool words it.
+        return str(output["message"])
     if isinstance(output, dict):
         if role == "cancel":
             number = output.get("order_number") or exchange.order_number

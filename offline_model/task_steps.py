@@ -234,6 +234,23 @@ class Tasks:
         last = self.turn.last
         return bool(reason_in(last) or match_items(last, self.conversation.known_items(None)))
 
+    def withdraw(self) -> Reply | None:
+        """Withdraw the request that waits for a colleague's approval, when one waits and a tool can;
+        None otherwise (the customer's words then read as whatever else they say)."""
+        tool = self.tools.for_role("withdraw")
+        return Reply(calls=(Call(tool.name, {}),)) if tool is not None and self.awaiting_approval() else None
+
+    def awaiting_approval(self) -> bool:
+        """Whether a tool answered that a request waits for approval, with no withdrawal since (one made
+        in answer to the latest message still counts as waiting: it is this turn's own)."""
+        waiting = False
+        for exchange in self.conversation.exchanges:
+            if isinstance(exchange.output, dict) and exchange.output.get("status") == "awaiting_approval":
+                waiting = True
+            elif self.tools.role_of(exchange.name) == "withdraw" and exchange.after_user_turn < self.conversation.turn:
+                waiting = False
+        return waiting
+
     # --- people and articles ------------------------------------------------------------------
 
     def escalate(self) -> Reply:

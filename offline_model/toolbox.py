@@ -1,7 +1,7 @@
 """The tools a request offers, read from their names, descriptions and JSON schemas.
 
 The offline model knows no fixed tool names. It gives each offered function a role (status,
-tracking, return, human, list_orders, knowledge) from the words of its name and description, and
+tracking, return, human, list_orders, knowledge, withdraw) from the words of its name and description, and
 fills its arguments from the conversation's facts by each property's name, description, type and enum.
 """
 
@@ -14,6 +14,7 @@ from typing import Any
 from offline_model.slots import Item, choose_enum
 
 ROLE_WORDS: dict[str, frozenset[str]] = {
+    "withdraw": frozenset({"withdraw", "withdrawal", "withdraws"}),
     "return": frozenset({"return", "returns", "refund", "rma"}),
     "cancel": frozenset({"cancel", "cancellation", "cancels"}),
     "human": frozenset(
@@ -25,7 +26,7 @@ ROLE_WORDS: dict[str, frozenset[str]] = {
     "status": frozenset({"status", "order", "lookup", "look", "get", "details", "check", "find", "fetch", "info"}),
 }
 # Ties go to the more specific role: a "get_return_status" tool is about returns.
-ROLE_PRIORITY = ("return", "cancel", "human", "tracking", "list_orders", "knowledge", "status")
+ROLE_PRIORITY = ("withdraw", "return", "cancel", "human", "tracking", "list_orders", "knowledge", "status")
 NAME_WEIGHT = 3
 # A search property that wants a few words rather than the customer's whole message.
 KEYWORDS_HINT_RE = re.compile(r"\b(few|key) ?words\b|\bkeywords?\b|\bsearch terms\b")
