@@ -140,6 +140,8 @@ function consoleSocket(onEvent) {
 // --- what every page keeps: the queue, for the count in the navigation --------------------------
 
 const queue = new Map((state.queue || []).map((e) => [e.id, e]));
+// Requests for approval waiting for a decision (every one: the hello and each approval event list them all).
+let approvals = state.approvals || [];
 
 function applyEscalation(view) {
   if (view.status === "waiting" || view.status === "assigned") queue.set(view.id, view);
@@ -150,9 +152,11 @@ function renderQueueCount() {
   const badge = document.getElementById("queue-count");
   if (!badge) return;
   const waiting = [...queue.values()].filter((e) => e.status === "waiting").length;
-  badge.textContent = String(waiting);
-  badge.hidden = waiting === 0;
-  badge.title = `${waiting} waiting for a person`;
+  const deciding = approvals.filter((a) => a.expires_at > now()).length;
+  const total = waiting + deciding;
+  badge.textContent = String(total);
+  badge.hidden = total === 0;
+  badge.title = `${waiting} waiting for a person, ${deciding} waiting for approval`;
 }
 
 // --- the queue page ----------------------------------------------------------------------------
@@ -160,10 +164,9 @@ function renderQueueCount() {
 function queuePage() {
   const rows = document.getElementById("queue-rows");
   const empty = document.getElementById("queue-empty");
-  const approvalsList = document.getElementById("approvals");
-  const approvalsEmpty = document.getElementById("approvals-empty");
+  const status = document.getElementById("queue-status");
   const fresh = new Set();
-  let approvals = state.approvals || [];
+  const deciding = new Set(); // approvals whose decision is on its way: their buttons stay disabled
 
   function row(e) {
     const claim =
@@ -187,13 +190,42 @@ function queuePage() {
     );
   }
 
+  /** A request for approval: work any agent can decide from here, before it expires. */
+  function approvalRow(a) {
+    const busy = deciding.has(a.id);
+    const button = (decision, label, extra = "") =>
+      el("button", { type: "button", class: `small ${extra}`.trim(), disabled: busy, dataset: { decide: decision, approval: a.id } }, label);
+    return el(
+      "tr",
+      { class: "approval-row", dataset: { approval: a.id } },
+      el("td", {}, el("span", { class: "badge approval-badge", text: "approval" })),
+      el(
+        "td",
+        { class: "headline-cell" },
+        el("a", { href: conversationUrl(a.thread_id), class: "headline", text: a.summary }),
+        el("div", { class: "muted small", text: `The assistant asks a person to approve · ${a.customer || "Anonymous visitor"}` }),
+      ),
+      el("td", { class: "waiting", dataset: { since: a.created_at } }, since(now() - a.created_at)),
+      el("td", {}, el("span", { class: "sla", dataset: { deadline: a.id } })),
+      el("td", { class: "assignee muted", text: "any agent" }),
+      el(
+        "td",
+        { class: "row-actions" },
+        button("approve", "Approve", "primary"),
+        button("decline", "Decline"),
+        el("a", { href: conversationUrl(a.thread_id), class: "button small" }, "Open"),
+      ),
+    );
+  }
+
   function render() {
     const sorted = [...queue.values()].sort(
       (a, b) =>
         (PRIORITY_RANK[a.priority] ?? 2) - (PRIORITY_RANK[b.priority] ?? 2) || a.created_at - b.created_at || a.id - b.id,
     );
-    rows.replaceChildren(...sorted.map(row));
-    empty.hidden = sorted.length > 0;
+    const waitingApprovals = approvals.filter((a) => a.expires_at > now());
+    rows.replaceChildren(...waitingApprovals.map(approvalRow), ...sorted.map(row));
+    empty.hidden = sorted.length + waitingApprovals.length > 0;
     tick();
     renderQueueCount();
   }
@@ -205,23 +237,57 @@ function queuePage() {
       const waiting = cell?.closest("tr")?.querySelector(".waiting");
       if (waiting) waiting.textContent = since(now() - e.created_at);
     }
+    for (const a of approvals) {
+      const cell = rows.querySelector(`[data-deadline="${a.id}"]`);
+      if (!cell) continue;
+      const left = a.expires_at - now();
+      if (left <= 0) {
+        render(); // past its deadline: no longer anyone's to decide
+        return;
+      }
+      cell.textContent = `decide within ${clock(left)}`;
+      cell.className = left < 3600 ? "sla sla-soon" : "sla";
+      const waiting = cell.closest("tr")?.querySelector(".waiting");
+      if (waiting) waiting.textContent = since(now() - a.created_at);
+    }
   }
 
-  function renderApprovals() {
-    approvalsList.replaceChildren(
-      ...approvals.map((a) =>
-        el(
-          "li",
-          { class: "approval", dataset: { approval: a.id } },
-          el("a", { href: conversationUrl(a.thread_id), text: a.summary }),
-          el("span", { class: "muted small", text: ` · ${a.customer || "Anonymous visitor"} · waiting ${since(now() - a.created_at)}` }),
-        ),
-      ),
-    );
-    approvalsEmpty.hidden = approvals.length > 0;
+  function say(text, { error = false } = {}) {
+    status.textContent = text;
+    status.className = error ? "queue-status queue-status-error" : "queue-status";
+    status.hidden = !text;
+  }
+
+  async function decide(button) {
+    const id = Number(button.dataset.approval);
+    const approval = approvals.find((a) => a.id === id);
+    const fields = { decision: button.dataset.decide };
+    if (fields.decision === "decline") {
+      const reason = window.prompt("Decline this request. Why? The customer reads this (optional):", "");
+      if (reason === null) return;
+      fields.note = reason;
+    }
+    deciding.add(id);
+    render();
+    try {
+      const answer = await post(`/console/approvals/${id}/decide/`, fields);
+      approvals = approvals.filter((a) => a.id !== id);
+      const done = answer.approval?.status === "approved" ? "Approved" : "Declined";
+      say(`${done}: ${approval?.summary || "the request"}. The customer was told in their chat.`);
+    } catch (error) {
+      say(error.message, { error: true });
+    } finally {
+      deciding.delete(id);
+      render();
+    }
   }
 
   rows.addEventListener("click", async (event) => {
+    const decision = event.target.closest("button[data-decide]");
+    if (decision) {
+      await decide(decision);
+      return;
+    }
     const button = event.target.closest("button[data-claim]");
     if (!button) return;
     button.disabled = true;
@@ -237,30 +303,18 @@ function queuePage() {
   });
 
   render();
-  renderApprovals();
   setInterval(tick, 1000);
 
   return (message) => {
     if (message.type === "hello") {
-      queue.clear();
-      for (const e of message.queue) queue.set(e.id, e);
-      approvals = message.approvals;
-      render();
-      renderApprovals();
+      render(); // the queue and the approvals were taken from it already
     } else if (message.type === "staff") {
-      if (message.event.startsWith("escalation.")) {
-        if (message.event === "escalation.created") {
-          const id = message.data.id;
-          fresh.add(id);
-          setTimeout(() => fresh.delete(id), 4000);
-        }
-        applyEscalation(message.data);
-        render();
+      if (message.event === "escalation.created") {
+        const id = message.data.id;
+        fresh.add(id);
+        setTimeout(() => fresh.delete(id), 4000);
       }
-      if (message.approvals) {
-        approvals = message.approvals;
-        renderApprovals();
-      }
+      if (message.event.startsWith("escalation.") || message.approvals) render();
     }
   };
 }
@@ -446,7 +500,13 @@ function conversationPage(socket) {
             { method: "post", action: `/console/approvals/${a.id}/decide/` },
             el("input", { type: "hidden", name: "csrfmiddlewaretoken", value: csrfToken() }),
             el("input", { type: "hidden", name: "next", value: location.pathname }),
-            el("input", { type: "text", name: "note", maxlength: 500, placeholder: "Note (optional)", "aria-label": "Note" }),
+            el("input", {
+              type: "text",
+              name: "note",
+              maxlength: 500,
+              placeholder: "Reason the customer reads, if you decline",
+              "aria-label": "Reason, if you decline",
+            }),
             el("button", { type: "submit", name: "decision", value: "approve", class: "primary", text: "Approve" }),
             " ",
             el("button", { type: "submit", name: "decision", value: "decline", text: "Decline" }),
@@ -673,9 +733,11 @@ if (page && state.me) {
     if (message.type === "hello") {
       queue.clear();
       for (const e of message.queue) queue.set(e.id, e);
+      approvals = message.approvals || [];
     } else if (message.type === "staff" && message.event.startsWith("escalation.")) {
       applyEscalation(message.data);
     }
+    if (message.type === "staff" && message.approvals) approvals = message.approvals;
     renderQueueCount();
     handle(message);
   });
