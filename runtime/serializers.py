@@ -187,7 +187,9 @@ def conversation_message(message: dict | Message) -> dict:
             "id": message.public_id,
             "role": message.role,
             "author": message.author,
-            "author_name": message.author_name,
+            # The assistant is "the assistant" wherever it speaks: its API shape (live events) carries
+            # no name, so neither does the stored row, and a reload reads as the live view did.
+            "author_name": "" if message.author == Message.Author.ASSISTANT else message.author_name,
             "text": message.text,
             "status": message.status,
             "created_at": int(message.created_at.timestamp()),

@@ -77,7 +77,12 @@ def customer_message_create(
             author=Message.Author.CUSTOMER,
             author_name=author_name,
             content=parts,
-            metadata={"client_id": client_id} if client_id else {},
+            # Who wrote it, as the live views read it from the message's API shape (the console names
+            # a signed-in customer before a reload as after); the widget's resend key.
+            metadata={
+                **({"client_id": client_id} if client_id else {}),
+                **({"author": "customer", "author_name": author_name} if author_name else {}),
+            },
         )
         announced = [("thread.message.completed", message_obj(message))]
         run = None

@@ -35,6 +35,8 @@ DEMO_LOGINS = [
     ("agent", "agent-demo-pass", "Agents"),
     ("supervisor", "supervisor-demo-pass", "Supervisors"),
 ]
+# The names customers and colleagues read (a reply signed "agent" reads like a login, not a person).
+DEMO_NAMES = {"admin": ("Dana", "Admin"), "agent": ("Alex", "Morgan"), "supervisor": ("Sam", "Lee")}
 # Which permissions on the orders app's models each group gets when it is created.
 GROUP_PERMISSIONS = {"Agents": ("view", "change"), "Supervisors": ("add", "change", "delete", "view")}
 DEMO_ORDERS = [
@@ -273,10 +275,12 @@ def seed_staff() -> int:
         if User.objects.filter(username=username).exists():
             continue
         email = f"{username}@example.com"
+        first_name, last_name = DEMO_NAMES[username]
+        names = {"first_name": first_name, "last_name": last_name}
         if group is None:
-            User.objects.create_superuser(username=username, email=email, password=password)
+            User.objects.create_superuser(username=username, email=email, password=password, **names)
         else:
-            user = User.objects.create_user(username=username, email=email, password=password, is_staff=True)
+            user = User.objects.create_user(username=username, email=email, password=password, is_staff=True, **names)
             user.groups.add(groups[group])
         created_count += 1
     return created_count
