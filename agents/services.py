@@ -14,9 +14,11 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from agents import signals
 from agents.models import Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
 from common.errors import DomainError, InvalidInput, InvalidState, PermissionDenied
+from common.signals import send_on_commit
 from runtime import events, runs
 from runtime.dispatch import enqueue
 from runtime.engine.model import ModelCallFailed, call_model
@@ -108,6 +110,7 @@ def escalate(*, thread: Thread, trigger: str, reason: str, priority: str = "norm
             {"thread_id": locked.public_id, "trigger": trigger, "reason": reason, "priority": priority},
         )
         notify_consoles(escalation, "escalation.created")
+        send_on_commit(signals.conversation_escalated, sender=Escalation, escalation=escalation)
         enqueue(WRITE_SUMMARY, escalation.pk)
     thread.mode = locked.mode
     return escalation
@@ -232,6 +235,7 @@ def resolve(*, escalation: Escalation, agent) -> Escalation:
             locked.thread.public_id, "conversation.mode", {"thread_id": locked.thread.public_id, "mode": "closed"}
         )
         notify_consoles(locked, "escalation.updated")
+        send_on_commit(signals.conversation_resolved, sender=Escalation, escalation=locked)
     return locked
 
 

@@ -15,13 +15,16 @@ from django.utils import timezone
 
 from common.actors import Actor
 from common.errors import InvalidInput, InvalidState, PermissionDenied
+from common.signals import send_on_commit
 from orders.errors import ApprovalRequired, ReturnNotAllowed
 from orders.models import Order, OrderEvent, OrderItem, Return
 from orders.selectors import access_order, access_return, find_order_item
+from orders.signals import order_event_recorded
 
 
 def _record(order: Order, kind: str, actor: Actor, **data) -> None:
-    OrderEvent.objects.create(order=order, kind=kind, actor=actor.label, data=data)
+    event = OrderEvent.objects.create(order=order, kind=kind, actor=actor.label, data=data)
+    send_on_commit(order_event_recorded, sender=OrderEvent, event=event)
 
 
 def check_return_allowed(*, order: Order, item: OrderItem, quantity: int, now=None) -> None:

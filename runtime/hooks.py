@@ -4,7 +4,8 @@
   Assistants API's built-in tools (knowledge: file_search).
 - Signals: `run_rested` after a run comes to rest; `customer_message` while a customer's message
   is being stored (agents' rules call a person here); `attachments_added` while a message with
-  attachments is (knowledge files them for file_search).
+  attachments is (knowledge files them for file_search); `thread_created` and `csat_submitted`
+  after commit (webhooks tell the shop's systems).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
   in, which orders are proven).
 - Tool resources: `tool_resources_resolver` checks the section of an assistant's or a thread's
@@ -38,6 +39,17 @@ customer_message = Signal()
 # with attachments: knowledge puts files attached for file_search into the thread's vector store. A
 # receiver refuses an attachment (a file that is not the caller's) by raising a DomainError.
 attachments_added = Signal()
+
+# Sent (with `thread`) once the transaction that created a thread commits, whoever created it (the
+# widget, /v1, the console's analyst): a receiver tells them apart by `thread.owner` and
+# `thread.metadata["channel"]`.
+thread_created = Signal()
+
+# Sent by whatever stores a customer's rating of a conversation (CSAT), once its transaction
+# commits, with `thread`, `rating` (an int from 1 to `scale`, the best rating: 5 for five stars, 2
+# for thumbs down/up) and `submitted_at` (an aware datetime). Nothing sends it yet: the rating
+# itself is still to be built. webhooks turns it into the `csat.submitted` event.
+csat_submitted = Signal()
 
 FactsProvider = Callable[["Run", "ToolContext"], list[str]]
 _fact_providers: list[FactsProvider] = []

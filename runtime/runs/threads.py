@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import F
 
+from common.signals import send_on_commit
 from runtime import hooks
 from runtime.errors import InvalidRequest
 from runtime.models import Assistant, Run, Thread
@@ -44,6 +45,7 @@ def thread_create(
         )
         for spec in messages:
             message_create(thread=thread, check_active_run=False, **message_kwargs(spec))
+        send_on_commit(hooks.thread_created, sender=Thread, thread=thread)
     return thread
 
 
