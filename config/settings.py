@@ -359,6 +359,12 @@ SANDBOX_ROOT = env.path("SANDBOX_ROOT", default=Path(tempfile.gettempdir()) / "c
 SANDBOX_WALL_SECONDS = env.float("SANDBOX_WALL_SECONDS", default=30.0)  # per execution
 SANDBOX_CPU_SECONDS = env.float("SANDBOX_CPU_SECONDS", default=30.0)  # per execution, the interpreter's
 SANDBOX_MEMORY_BYTES = env.int("SANDBOX_MEMORY_BYTES", default=1024**3)  # address space, per process
+# Memory of a session as a whole (its processes and its tmpfs files), through a cgroup of its own
+# when the host lets this process make one: under SANDBOX_CGROUP_PARENT, a cgroup path ("" for
+# auto: concierge-sandbox under this process's own cgroup v2, or under each cgroup v1 controller's
+# root; "none" for no cgroup). Without one, `manage.py check` warns (sandbox.W002).
+SANDBOX_SESSION_MEMORY_BYTES = env.int("SANDBOX_SESSION_MEMORY_BYTES", default=2 * 1024**3)
+SANDBOX_CGROUP_PARENT = env.str("SANDBOX_CGROUP_PARENT", default="")
 SANDBOX_MAX_PROCESSES = env.int("SANDBOX_MAX_PROCESSES", default=32)  # per session, its interpreter included
 SANDBOX_MAX_OPEN_FILES = env.int("SANDBOX_MAX_OPEN_FILES", default=256)  # per process
 SANDBOX_MAX_FILE_BYTES = env.int("SANDBOX_MAX_FILE_BYTES", default=256 * 1024**2)  # the largest file written

@@ -1,7 +1,8 @@
 """A session's place on this host: its directory under SANDBOX_ROOT (named by a hash of its key),
 holding the listening socket of its interpreter, a lock that serialises its executions across
-threads and processes, bubblewrap's status (the sandbox's pids, its exit code) and state.json (who
-started it, when; its mtime is the last use); and the sandbox's processes, seen from the host."""
+threads and processes, bubblewrap's status (the sandbox's pids, its exit code), state.json (who
+started it, when; its mtime is the last use) and the name of its cgroup, if any; and the sandbox's
+processes, seen from the host."""
 
 from __future__ import annotations
 

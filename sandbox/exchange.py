@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from django.conf import settings
 
-from sandbox import bubblewrap, directories
+from sandbox import bubblewrap, cgroups, directories
 from sandbox.repl_server import LENGTH, MAX_FILES, MAX_IMAGES, send_message
 
 log = logging.getLogger("concierge.sandbox")
@@ -52,6 +52,10 @@ class _Malformed(Exception):
     pass
 
 
+class _OutOfMemory(Exception):
+    pass
+
+
 @dataclass
 class Outcome:
     logs: str = ""
@@ -60,6 +64,7 @@ class Outcome:
     files: list[OutputFile] = field(default_factory=list)
     ended: bool = False  # the session had to be ended
     gone_before_start: bool = False  # the interpreter was gone before the cell began
+    out_of_memory: bool = False  # the kernel said the session's cgroup ran out of memory
 
 
 class _Output:
@@ -105,8 +110,32 @@ class Exchange:
         self.selector = selectors.DefaultSelector()
         self.started = False
         self.notes: list[str] = []  # the interpreter's, on what it did not return
+        self.group = cgroups.of_session(directory)
+        self.out_of_memory_notice: int | None = None
 
     def run(self, code: str, inputs: list[tuple[str, bytes]], *, fresh: bool) -> Outcome:
+        """The execution; when the session's cgroup ran out of memory meanwhile, the session is ended
+        and the outcome says so, whatever else happened."""
+        if self.group is None:
+            return self._run(code, inputs, fresh=fresh)
+        killed_before = self.group.oom_kills()
+        self.out_of_memory_notice = self.group.watch_out_of_memory()
+        try:
+            outcome = self._run(code, inputs, fresh=fresh)
+        finally:
+            if self.out_of_memory_notice is not None:
+                os.close(self.out_of_memory_notice)
+        if outcome.out_of_memory or self.group.oom_kills() > killed_before:
+            limit = cgroups.size_text(settings.SANDBOX_SESSION_MEMORY_BYTES)
+            outcome.error = (
+                f"The session ran out of memory (limit {limit} for all its processes and its files in /mnt/data "
+                "and /tmp), so it was ended: the next execution starts in a fresh session, without this one's "
+                "variables and files."
+            )
+            outcome.ended, outcome.gone_before_start = True, False
+        return outcome
+
+    def _run(self, code: str, inputs: list[tuple[str, bytes]], *, fresh: bool) -> Outcome:
         wall = float(settings.SANDBOX_WALL_SECONDS)
         read_end, write_end = os.pipe()
         outcome = Outcome()
@@ -128,6 +157,8 @@ class Exchange:
             os.set_blocking(read_end, False)
             self.selector.register(self.connection, selectors.EVENT_READ, "reply")
             self.selector.register(read_end, selectors.EVENT_READ, "output")
+            if self.out_of_memory_notice is not None:
+                self.selector.register(self.out_of_memory_notice, selectors.EVENT_READ, "out of memory")
             self._expect("start", START_SECONDS)
             self.started = True
             if fresh:
@@ -155,6 +186,8 @@ class Exchange:
         except _Late:
             outcome.error = "The sandbox's interpreter stopped answering, so its session was ended; try again."
             outcome.ended = True
+        except _OutOfMemory:
+            outcome.out_of_memory = True  # the message is run()'s
         except (_Gone, OSError):
             outcome.ended = True
             outcome.gone_before_start = not self.started
@@ -211,6 +244,8 @@ class Exchange:
             for key, _ in self.selector.select(remaining):
                 if key.data == "output":
                     self._read_output(key.fd)
+                elif key.data == "out of memory":
+                    raise _OutOfMemory
                 else:
                     try:
                         chunk = self.connection.recv(1 << 20)

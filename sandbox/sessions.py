@@ -4,7 +4,8 @@
 A session is a directory under SANDBOX_ROOT (directories.py) holding the listening socket of its
 interpreter (repl_server.py, inside the sandbox; one execution with it is exchange.py's). The
 process that starts a session is its bubblewrap's parent, and the session dies with that process
-(--die-with-parent).
+(--die-with-parent). Where the host allows, a session's processes share one cgroup, made when it
+starts and removed when it ends (cgroups.py): one memory and process limit for the session as a whole.
 
 A session lives on one host: an execution on another host, or after its process died, expired or
 was evicted, finds no interpreter listening and starts a fresh session (`fresh_session=True`), and
@@ -30,7 +31,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sandbox import bubblewrap, directories
+from sandbox import bubblewrap, cgroups, directories
 from sandbox.exchange import COLLECT_SECONDS, START_SECONDS, STOP_GRACE_SECONDS, Exchange, OutputFile
 
 # The interface others code against (OutputFile and the deadlines are exchange.py's).
@@ -203,19 +204,16 @@ def _start(directory: Path) -> None:
     sweep()
     _make_room(keep=directory)
     directory.mkdir(parents=True, exist_ok=True)
+    try:
+        group = cgroups.make_for(directory)
+    except OSError as exc:
+        cgroups.remove_for(directory)
+        raise SandboxUnavailable(f"The session's cgroup could not be made: {exc}")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         listener.bind(str(directory / "control.sock"))
         listener.listen(8)
-        config = {
-            "listen_fd": listener.fileno(),
-            "limits": {
-                "memory_bytes": settings.SANDBOX_MEMORY_BYTES,
-                "processes": settings.SANDBOX_MAX_PROCESSES,
-                "open_files": settings.SANDBOX_MAX_OPEN_FILES,
-                "file_bytes": settings.SANDBOX_MAX_FILE_BYTES,
-            },
-        }
+        config = {"listen_fd": listener.fileno(), "limits": interpreter_limits()}
         with open(directory / "status.json", "wb") as status, open(directory / "bwrap.log", "wb") as errors:
             arguments = bubblewrap.options_file(
                 bubblewrap.options(python=Path(settings.SANDBOX_PYTHON), status_fd=status.fileno())
@@ -239,6 +237,22 @@ def _start(directory: Path) -> None:
         directory,
         {"bwrap_pid": child.pid, "bwrap_started": bubblewrap.start_time(child.pid), "owner_pid": os.getpid()},
     )
+    if group is not None:
+        try:
+            group.enter(child.pid)
+        except OSError as exc:
+            _end(directory)
+            raise SandboxUnavailable(f"The sandbox could not be put in its session's cgroup: {exc}")
+
+
+def interpreter_limits() -> dict[str, int]:
+    """The rlimits the interpreter sets on itself before any cell runs (repl_server.py)."""
+    return {
+        "memory_bytes": settings.SANDBOX_MEMORY_BYTES,
+        "processes": settings.SANDBOX_MAX_PROCESSES,
+        "open_files": settings.SANDBOX_MAX_OPEN_FILES,
+        "file_bytes": settings.SANDBOX_MAX_FILE_BYTES,
+    }
 
 
 def _make_room(*, keep: Path) -> None:
@@ -294,6 +308,7 @@ def _end(directory: Path, *, remove: bool = False) -> None:
             log.warning("Sandbox %s: its processes outlived SIGKILL for 5 s", directory.name)
             break
         time.sleep(0.002)
+    cgroups.remove_for(directory)
     for name in ("control.sock", "status.json", "bwrap.log", "state.json"):
         with suppress(FileNotFoundError):
             (directory / name).unlink()

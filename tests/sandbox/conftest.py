@@ -1,7 +1,9 @@
 """Sandbox tests run real sessions in bubblewrap, each test under a SANDBOX_ROOT of its own with
 small limits, so that the limits are reached fast.
 
-Without bubblewrap they skip locally and fail in CI (CI=1): the sandbox's tests must run there.
+Without bubblewrap they skip locally and fail in CI (CI=1): the sandbox's tests must run there. So
+do the tests of the sessions' cgroups without a cgroup this process may make (CI runs as root on a
+machine whose cgroup hierarchies are writable).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from sandbox import sessions
+from sandbox import cgroups, sessions
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +28,8 @@ def sandbox_settings(settings):
     settings.SANDBOX_WALL_SECONDS = 20.0
     settings.SANDBOX_CPU_SECONDS = 20.0
     settings.SANDBOX_MEMORY_BYTES = 1024**3
+    settings.SANDBOX_SESSION_MEMORY_BYTES = 2 * 1024**3
+    settings.SANDBOX_CGROUP_PARENT = ""
     settings.SANDBOX_MAX_PROCESSES = 32
     settings.SANDBOX_MAX_OPEN_FILES = 256
     settings.SANDBOX_MAX_FILE_BYTES = 8 * 1024**2
@@ -50,3 +54,14 @@ def sandbox(sandbox_settings):
             pytest.fail(f"the sandbox cannot run: {why}")
         pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
     return sessions
+
+
+@pytest.fixture
+def session_cgroups(sandbox):
+    """Sessions in cgroups of their own: the test fails in CI and skips elsewhere when they cannot be."""
+    layout, why = cgroups.availability()
+    if layout is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"sandbox sessions get no cgroup: {why}")
+        pytest.skip(f"sandbox sessions get no cgroup here: {why}")
+    return layout
