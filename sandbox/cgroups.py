@@ -23,6 +23,7 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,6 +92,17 @@ class Group:
                 return
         if _alive(pid):
             raise OSError(errno.EAGAIN, f"the sandbox's processes kept appearing outside {self.memory}")
+
+    @contextlib.contextmanager
+    def forks_refused(self) -> Iterator[None]:
+        """No process of the group can fork (or start a thread) meanwhile: pids.max is 0, then the limit."""
+        if self.pids is None:
+            raise OSError(errno.ENOENT, "no pids controller")
+        _write(self.pids / "pids.max", "0")
+        try:
+            yield
+        finally:
+            _write(self.pids / "pids.max", _pids_limit())
 
     def oom_kills(self) -> int:
         """How many of the group's processes the kernel killed for lack of memory."""

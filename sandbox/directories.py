@@ -20,7 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from sandbox import bubblewrap
+from sandbox import bubblewrap, cgroups
 
 log = logging.getLogger("concierge.sandbox")
 
@@ -143,6 +143,10 @@ def kill_strays(directory: Path) -> bool:
     repl = state.get("repl_pid")
     if not init or not repl:
         return True
+    group = cgroups.of_session(directory)
+    if group is not None and group.pids is not None:
+        with suppress(OSError):
+            return _kill_strays_in(group, keep={state["bwrap_pid"], init, repl}, name=directory.name)
     for _ in range(10):  # a fork bomb forks while it is killed; each pass kills what is left
         strays = [pid for pid in bubblewrap.descendants(init) if pid != repl]
         if not strays:
@@ -153,6 +157,25 @@ def kill_strays(directory: Path) -> bool:
         time.sleep(0.002)
     log.warning("Sandbox %s: processes kept appearing; the session is ended", directory.name)
     return False
+
+
+def _kill_strays_in(group: cgroups.Group, *, keep: set[int], name: str) -> bool:
+    """kill_strays with the session's cgroup: its processes read at once, and none can fork while
+    they are killed (a fork bomb re-forks into every slot a kill frees, and on a loaded host it gets
+    the CPU before the killer does). The interpreter cannot start a thread meanwhile either."""
+    if not cgroups.members(group.pids) - keep:
+        return True
+    deadline = time.monotonic() + 5
+    with group.forks_refused():
+        while strays := cgroups.members(group.pids) - keep:
+            if time.monotonic() > deadline:
+                log.warning("Sandbox %s: processes outlived SIGKILL for 5 s; the session is ended", name)
+                return False
+            for pid in strays:
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.002)
+    return True
 
 
 def record_interpreter(directory: Path) -> None:

@@ -110,6 +110,22 @@ def test_files_in_mnt_data_count_against_the_session_memory(sandbox_settings):
     assert after.fresh_session and after.logs == "[]\n"
 
 
+def test_the_group_alone_stops_a_fork_bomb(monkeypatch):
+    # The interpreter's RLIMIT_NPROC out of the way (as good as none), so that the group's pids.max is
+    # what stops it.
+    limits = sessions.interpreter_limits()
+    monkeypatch.setattr(sessions, "interpreter_limits", lambda: {**limits, "processes": 90_000})
+    result = sessions.execute("bomb", "import os\nwhile True:\n    os.fork()")
+    assert "Resource temporarily unavailable" in result.error, result
+    group = group_of("bomb")
+    if group.pids is None:
+        pytest.fail("no pids controller: the fork bomb was stopped by something else")
+    events = dict(line.split() for line in (group.pids / "pids.events").read_text().splitlines())
+    assert int(events["max"]) > 0  # forks the group refused
+    assert cgroups.members(group.pids) == processes_of("bomb")  # the cell's processes are gone
+    assert sessions.execute("bomb", "print('after')").logs == "after\n"
+
+
 def test_the_group_of_a_session_that_died_is_removed_by_the_next_execution():
     sessions.execute("orphan", "x = 1")
     group, processes = group_of("orphan"), processes_of("orphan")
