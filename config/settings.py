@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "sandbox",
     "agents",
     "widget",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -429,12 +430,40 @@ SUMMARY_REFRESH_SECONDS = env.int("SUMMARY_REFRESH_SECONDS", default=30)
 COST_PER_MILLION_PROMPT_TOKENS = env.float("COST_PER_MILLION_PROMPT_TOKENS", default=0.15)
 COST_PER_MILLION_COMPLETION_TOKENS = env.float("COST_PER_MILLION_COMPLETION_TOKENS", default=0.60)
 
+# --- Webhooks (the shop's own systems; docs/webhooks.md) ------------------------------------------------
+# Endpoints must be https; http too with DEBUG or this (a receiver on a developer's machine).
+WEBHOOK_ALLOW_HTTP = strict_bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Endpoints whose host resolves to a loopback, private, link-local (cloud metadata), shared or
+# reserved address are refused, when saved and on every connection, unless this is on (a receiver
+# on this machine or its private network, on purpose).
+WEBHOOK_ALLOW_PRIVATE_TARGETS = strict_bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", default=False)
+# One attempt's deadline, all of it: connecting, TLS, sending, the receiver's answer.
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+WEBHOOK_RESPONSE_MAX_BYTES = env.int("WEBHOOK_RESPONSE_MAX_BYTES", default=16 * 1024)  # read of an answer, at most
+# Attempts per delivery; after the n-th failure the next waits WEBHOOK_RETRY_BASE_SECONDS x 4^(n-1),
+# +-20%, at most WEBHOOK_RETRY_MAX_SECONDS (by default 30 s, 2 min, 8 min, 32 min, 2 h, then 8 h:
+# about a day and a half in all).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
+WEBHOOK_RETRY_BASE_SECONDS = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=30.0)
+WEBHOOK_RETRY_MAX_SECONDS = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=8 * 60 * 60)
+# How often due retries are handed to workers, and at most how many at a time.
+WEBHOOK_SWEEP_SECONDS = env.int("WEBHOOK_SWEEP_SECONDS", default=10)
+WEBHOOK_SWEEP_BATCH = env.int("WEBHOOK_SWEEP_BATCH", default=500)
+# Finished deliveries (and their events) older than this are deleted from the log.
+WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+# After a secret is rotated, the previous one goes on signing (beside the new one) this long.
+WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
+if WEBHOOK_MAX_ATTEMPTS < 1 or WEBHOOK_TIMEOUT_SECONDS <= 0:
+    raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS must be at least 1 and WEBHOOK_TIMEOUT_SECONDS above 0.")
+
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
     "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
     "retry-missing-summaries": {"task": "agents.tasks.retry_missing_summaries", "schedule": 30},
     "sweep-knowledge": {"task": "knowledge.tasks.sweep", "schedule": 60},
     "sweep-sandbox-sessions": {"task": "sandbox.tasks.sweep", "schedule": 60},
+    "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": WEBHOOK_SWEEP_SECONDS},
+    "purge-webhook-log": {"task": "webhooks.tasks.purge_log", "schedule": 60 * 60},
 }
 
 LOGGING = {

@@ -1,6 +1,7 @@
 """The layering of docs/architecture.md, checked on the source: dependencies point down only.
 
     config                      wires everything (settings, urls, asgi, celery)
+    webhooks                    signed events for the shop's systems (hears the others' signals)
     widget   agents             the customer's channel; the human side (a plug-in)
     orders   knowledge          the shop (its core knows no runtime; orders.assistant plugs into it);
                                 files, vector stores and file_search (a plug-in)
@@ -31,7 +32,19 @@ ALLOWED = {
     "sandbox": {"common", "accounts", "runtime", "knowledge"},
     "agents": {"common", "orders", "runtime", "knowledge", "sandbox"},
     "widget": {"common", "orders", "runtime"},
-    "config": {"common", "accounts", "offline_model", "runtime", "orders", "knowledge", "sandbox", "agents", "widget"},
+    "webhooks": {"common", "accounts", "runtime", "orders", "agents"},
+    "config": {
+        "common",
+        "accounts",
+        "offline_model",
+        "runtime",
+        "orders",
+        "knowledge",
+        "sandbox",
+        "agents",
+        "widget",
+        "webhooks",
+    },
 }
 # Imports inside a function that are allowed: knowledge.extract_worker starts afresh for every
 # file, and importing pypdf and python-docx would cost a Markdown page more than reading it.
