@@ -1,4 +1,5 @@
-"""When bubblewrap cannot run: `manage.py check` says why (sandbox.W001) and no code runs at all."""
+"""When bubblewrap cannot run: `manage.py check` says why (sandbox.W001) and no code runs at all.
+When sessions get no cgroup: it says their memory is bounded per process only (sandbox.W002)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import call_command
 
-from sandbox import bubblewrap, checks, sessions, tasks
+from sandbox import bubblewrap, cgroups, checks, directories, sessions, tasks
 
 
 @pytest.fixture
@@ -117,3 +118,28 @@ def test_the_beat_sweeps_idle_sessions(sandbox, sandbox_settings):
     sandbox_settings.SANDBOX_SESSION_IDLE_SECONDS = 0
     assert tasks.sweep.apply().get() == 1
     assert sessions.execute("thread-1", "'x' in globals()").fresh_session
+
+
+def test_without_a_cgroup_the_check_gives_the_worst_case_and_sessions_run_as_before(sandbox, sandbox_settings):
+    sandbox_settings.SANDBOX_CGROUP_PARENT = "none"
+    [warning] = checks.session_memory_is_bounded(None)
+    assert warning.id == "sandbox.W002"
+    assert warning.msg.startswith("Per-session memory is bounded only per process: 32 processes × 1 GiB = 32 GiB")
+    assert "32 MiB of files in its tmpfs, with up to 8 sessions" in warning.msg  # the conftest's sizes
+    assert warning.msg.endswith("SANDBOX_CGROUP_PARENT is none.")
+    output = io.StringIO()
+    call_command("check", stdout=output, stderr=output)
+    assert "(sandbox.W002) Per-session memory is bounded only per process" in output.getvalue()
+    result = sessions.execute("thread-1", "print('ran')")
+    assert result.logs == "ran\n" and result.error is None
+    assert cgroups.of_session(directories.for_key("thread-1")) is None
+
+
+def test_with_session_cgroups_the_check_is_silent(session_cgroups):
+    assert checks.session_memory_is_bounded(None) == []
+
+
+def test_without_bubblewrap_only_w001_is_given(fresh_probe, monkeypatch, tmp_path, sandbox_settings):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    sandbox_settings.SANDBOX_CGROUP_PARENT = "none"
+    assert checks.session_memory_is_bounded(None) == []
