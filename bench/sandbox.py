@@ -38,7 +38,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
-from sandbox import sessions  # noqa: E402
+from sandbox import cgroups, sessions  # noqa: E402
 
 
 def percentiles(samples: list[float]) -> str:
@@ -122,6 +122,8 @@ def main() -> None:
         raise SystemExit(f"The sandbox cannot run here: {why}")
     try:
         print(f"load average before: {' '.join(f'{value:.2f}' for value in os.getloadavg())}, {os.cpu_count()} cores")
+        layout, why = cgroups.availability()
+        print(f"sessions' cgroups: {layout.describe() if layout else f'none ({why})'}")
         print(f"cold start        {percentiles(cold_start(options.cold))}")
         print(f"warm overhead     {percentiles(warm_overhead(options.warm))}")
         rate, samples = concurrent(8, options.seconds)
