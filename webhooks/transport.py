@@ -105,8 +105,9 @@ class GuardedBackend(httpcore2.SyncBackend):
 
 @cache
 def ssl_context() -> ssl.SSLContext:
-    """The system's trusted certificates (as httpx2 loads them), made once per process."""
-    return httpx2.create_ssl_context(trust_env=False)
+    """The trusted certificates as httpx2 loads them (SSL_CERT_FILE and SSL_CERT_DIR honoured),
+    made once per process. Proxies are not httpcore2's business: none is used."""
+    return httpx2.create_ssl_context()
 
 
 def _read_capped(stream: Iterable[bytes], limit: int) -> bytes:

@@ -7,6 +7,7 @@ with the next scripted answer (200 "ok" once the script is used up).
 from __future__ import annotations
 
 import queue
+import ssl
 import sys
 import threading
 import time
@@ -30,7 +31,7 @@ class Scripted:
 
 
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self.errors: list[str] = []  # what went wrong on the receiver's side (a client that hung up)
         self._script: queue.Queue[Scripted] = queue.Queue()
@@ -65,6 +66,8 @@ class Receiver:
                 receiver.errors.append(repr(sys.exc_info()[1]))
 
         self.server = Server(("127.0.0.1", 0), Handler)
+        if tls is not None:  # an https receiver: the listening socket speaks TLS
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, name="webhook-receiver", daemon=True)
         self.thread.start()
 
