@@ -28,6 +28,7 @@ class Scripted:
     body: bytes = b"ok"
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0  # seconds before answering (a slow receiver)
+    drip: float = 0.0  # seconds between the body's bytes (a receiver that answers a byte at a time)
 
 
 class Receiver:
@@ -54,7 +55,12 @@ class Receiver:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(answer.body)))
                 self.end_headers()
-                self.wfile.write(answer.body)
+                if not answer.drip:
+                    self.wfile.write(answer.body)
+                for byte in answer.body if answer.drip else b"":
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(answer.drip)
 
             def log_message(self, format: str, *args) -> None:
                 """Quiet: the test reads `requests` instead."""

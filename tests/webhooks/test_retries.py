@@ -88,6 +88,17 @@ def test_a_receiver_timeout_is_an_error_in_the_log_not_a_crash(receiver, endpoin
 
 
 @sent_after_commit
+def test_a_receiver_answering_a_byte_at_a_time_is_cut_off_at_the_deadline(receiver, endpoint, thread, settings):
+    settings.WEBHOOK_TIMEOUT_SECONDS = 0.5
+    receiver.answer(Scripted(200, body=b"x" * 100, drip=0.1))  # each read in time, the whole far too slow
+
+    delivery = hand_over(thread)
+
+    assert (delivery.status, delivery.last_error) == ("pending", "Timed out: no complete answer within 0.5 s.")
+    assert delivery.attempt_log.get().duration_ms < 1500
+
+
+@sent_after_commit
 def test_the_last_allowed_attempt_failing_fails_the_delivery(receiver, endpoint, thread, settings):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     receiver.answer(Scripted(503), Scripted(502))
