@@ -129,7 +129,8 @@ def test_the_server_keeps_connections_alive_between_requests(server):
 @pytest.mark.slow
 def test_the_server_holds_200_concurrent_streams():
     streams = 200
-    server, thread = start_server(token_delay_ms=80)  # ~40 chunks: each stream stays open ~3 s
+    # ~40 chunks at 200 ms: each stream stays open ~8 s, long enough for all 200 to open on a busy machine.
+    server, thread = start_server(token_delay_ms=200)
     pool = httpx2.Limits(max_connections=streams, max_keepalive_connections=streams)
     client = httpx2.Client(base_url=server.url, timeout=60, limits=pool)
     ready = threading.Barrier(streams)
