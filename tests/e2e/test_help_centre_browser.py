@@ -85,7 +85,7 @@ def test_an_answer_cites_the_help_article_and_its_source_link_opens_it(help_shop
     customer.locator(f"{WIDGET} .launcher").click()
     customer.locator(f"{WIDGET} textarea").fill(QUESTION)
     customer.locator(f"{WIDGET} textarea").press("Enter")
-    expect(customer.locator(ANSWERS)).to_have_count(1)
+    expect(customer.locator(ANSWERS)).to_have_count(1, timeout=TIMEOUT_MS)  # a search, then the answer
     answer = customer.locator(ANSWERS).last
 
     # The marker became a numbered link to the article, and the Sources list names it once.
@@ -143,7 +143,7 @@ def test_a_question_the_articles_do_not_cover_is_listed_for_the_staff(help_shop,
     customer.locator(f"{WIDGET} .launcher").click()
     customer.locator(f"{WIDGET} textarea").fill("Do you offer a student discount?")
     customer.locator(f"{WIDGET} textarea").press("Enter")
-    expect(customer.locator(ANSWERS)).to_have_count(1)
+    expect(customer.locator(ANSWERS)).to_have_count(1, timeout=TIMEOUT_MS)
     expect(customer.locator(f"{ANSWERS} .sources")).to_have_count(0)  # nothing cited
 
     agent = new_page(viewport={"width": 1440, "height": 900})
