@@ -196,3 +196,19 @@ def is_general_question(text: str, intents: set[Intent], *, answering: bool = Fa
     if not names_help_topic(text) or OWN_ORDER_RE.search(text):
         return False
     return bool((QUESTION_START_RE if answering else QUESTION_RE).search(text))
+
+
+# A bare yes or no, and nothing more: "Yes, please go ahead", "sure, do it", "ok go ahead", "no thanks".
+BARE_ANSWER_RE = re.compile(
+    r"^(\W*\b(yes|yeah|yep|yup|ya|y|sure|ok|okay|k|alright|all right|please|pls|go ahead|do it|do that|"
+    r"that'?s (right|fine|correct)|so|then|proceed|confirm(ed)?|correct|absolutely|definitely|of course|"
+    r"sounds good|great|perfect|fine|right|affirmative|thanks|thank you|cheers|exactly|indeed|"
+    r"no|nope|nah|not now|don'?t|never ?mind|stop)\b)+\W*$",
+    re.IGNORECASE,
+)
+
+
+def is_bare_answer(text: str) -> bool:
+    """A yes or a no and nothing more: it answers a confirmation, and is never a fact asked for (a
+    reason, an item) however the question it follows was worded."""
+    return bool(BARE_ANSWER_RE.match(text.replace("\N{RIGHT SINGLE QUOTATION MARK}", "'")))

@@ -155,10 +155,12 @@ def ask_item(items: list[Item], order_number: str | None, *, unmatched: bool = F
     return f"{lead}Which item would you like to return: {choices}?"
 
 
-def ask_reason(item_name: str) -> str:
+def ask_reason(item_name: str, *, again: bool = False) -> str:
+    """The question for the reason; `again` when the answer to it gave none (a bare "yes")."""
+    lead = "Before I open it: what's" if again else "What's"
     return (
-        f"What's the reason for the return of the {item_name}? For example: it arrived damaged or doesn't work, "
-        "it's the wrong item, or you no longer need it."
+        f"{lead} the reason for the return of the {item_name}? For example: it arrived damaged or doesn't work, "
+        "it doesn't fit, it's the wrong item, or you no longer need it."
     )
 
 

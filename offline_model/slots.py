@@ -27,10 +27,14 @@ _STOP_WORDS = (
 )
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-# Reason rules, first match wins. Sizing comes before "wrong" so that "wrong size" reads as a
-# fit problem (not needed), not as a wrong item.
+# Reason rules, first match wins. A fit problem comes before "wrong" (a wrong size is no wrong item),
+# damage before "not needed" ("it doesn't work, I don't want it").
 REASON_RULES: tuple[tuple[str, str], ...] = (
-    ("not_needed", r"wrong size|(doesn'?t|does not|don'?t|do not) fit|too (big|small|large|tight|loose|long|short)"),
+    (
+        "wrong_size",
+        r"wrong size|(doesn'?t|does not|don'?t|do not|didn'?t|did not) fit|too (big|small|large|tight|loose|long|"
+        r"short|narrow|wide)|(size|sizing|fit) (is|was) (off|wrong|bad)|runs? (small|large|big)|not my size",
+    ),
     (
         "defective",
         r"broke|damag|defect|faulty|crack|smash|shatter|(doesn'?t|does not|don'?t|do not|won'?t) work|not working|"
@@ -43,13 +47,16 @@ REASON_RULES: tuple[tuple[str, str], ...] = (
         r"by mistake|by accident|accidentally|duplicate|cheaper|no longer",
     ),
 )
+# The words a shop's own reason values use for each canonical reason (a tool's enum may say "doesnt_fit").
 REASON_SYNONYMS = {
+    "wrong_size": {"size", "sizing", "fit", "fits", "fitting", "small", "big", "large", "tight", "loose"},
     "defective": {"defective", "damaged", "broken", "faulty", "defect", "damage", "doa"},
     "wrong_item": {"wrong", "incorrect", "item", "different", "mistake"},
-    "not_needed": {"not", "needed", "unwanted", "changed", "mind", "no", "longer", "need", "size", "fit"},
+    "not_needed": {"not", "needed", "unwanted", "changed", "mind", "no", "longer", "need"},
     "other": {"other", "else", "misc"},
 }
 REASON_LABELS = {
+    "wrong_size": "wrong size",
     "defective": "defective",
     "wrong_item": "wrong item",
     "not_needed": "not needed",
@@ -128,18 +135,22 @@ def singular(word: str) -> str:
 
 
 def choose_enum(enum: list[Any], canonical: str, text: str = "") -> Any:
-    """The enum value that best names `canonical` (with the customer's own words as a tie-breaker)."""
+    """The enum value that names `canonical`, with the customer's own words as a tie-breaker only.
+
+    Words alone never choose ("wrong size" is no "wrong_item"): without a value for the reason, it is
+    "other" where the enum has one (the customer's words then go in a note, when the tool takes one).
+    """
     if canonical in enum:
         return canonical
     text_words = set(words(text))
     synonyms = REASON_SYNONYMS.get(canonical, {canonical})
 
-    def score(value: Any) -> int:
+    def score(value: Any) -> tuple[int, int]:
         value_words = set(words(str(value).replace("_", " ")))
-        return 3 * len(value_words & synonyms) + 2 * len(value_words & text_words)
+        return len(value_words & synonyms), len(value_words & text_words)
 
     best = max(enum, key=score)
-    if score(best) > 0:
+    if score(best)[0] > 0:
         return best
     return "other" if "other" in enum else enum[-1]
 
@@ -240,10 +251,15 @@ def ordinal_in(text: str) -> int | None:
     return ORDINALS[found.group(1)] if found else None
 
 
+# "both", "all of them", "all the mugs", "they're all chipped": every unit of the item.
+EVERY_UNIT_RE = re.compile(r"\b(both|all( of)? (them|those|these|the \w+|my \w+)|they(?:'?re| are) all|each of them)\b")
+
+
 def quantity_in(text: str, item: Item | None) -> int | None:
-    """A quantity the customer states for the item: "2 mugs", "both", "two of them"."""
+    """A quantity the customer states for the item: "2 mugs", "one of the mugs", "both", "the mugs"
+    (the item's name in the plural: every unit ordered)."""
     lowered = EMAIL_RE.sub(" ", ORDER_RE.sub(" ", text.lower()))
-    if re.search(r"\b(both|all( of)? (them|those|these|the \w+))\b", lowered) and item and item.quantity:
+    if EVERY_UNIT_RE.search(lowered) and item and item.quantity:
         return item.quantity
     name_words = set(words(item.name)) if item else set()
     pattern = (
@@ -258,4 +274,14 @@ def quantity_in(text: str, item: Item | None) -> int | None:
             r"\s(of|[x\N{MULTIPLICATION SIGN}])(\s|$)|\d[x\N{MULTIPLICATION SIGN}]", match.group(0) + " "
         ):
             return value
+    if item and item.quantity and names_in_plural(lowered, item):
+        return item.quantity
     return None
+
+
+def names_in_plural(text: str, item: Item) -> bool:
+    """Whether `text` names the item in the plural where its own name is singular ("the mugs" for a
+    Ceramic Mug); a name that is plural already ("Linen Napkins") says nothing about how many."""
+    own = set(re.findall(r"[a-z0-9]+", item.name.lower()))
+    said = re.findall(r"[a-z0-9]+", text)
+    return any(word not in own and singular(word) != word and singular(word) in own for word in said)

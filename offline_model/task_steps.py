@@ -12,7 +12,7 @@ import re
 
 from offline_model import phrasing
 from offline_model.documents import follow_up_words, searched_text
-from offline_model.intents import Intent
+from offline_model.intents import Intent, is_bare_answer
 from offline_model.slots import (
     Item,
     free_item_in,
@@ -129,7 +129,7 @@ class Tasks:
         item_name = facts.item.name if facts.item else facts.item_text or "item"
         facts.reason, facts.reason_text = self.reason(start)
         if facts.reason is None and "reason" in needs:
-            return Reply(text=phrasing.ask_reason(item_name))
+            return Reply(text=phrasing.ask_reason(item_name, again="reason" in self.turn.asked))
         stated = next((q for q in (quantity_in(text, facts.item) for text in reversed(span)) if q), None)
         limit = facts.item.quantity if facts.item and facts.item.quantity else None
         facts.quantity = min(stated or 1, limit) if limit else stated or 1
@@ -200,6 +200,8 @@ class Tasks:
         for index in range(len(texts) - 1, start - 1, -1):
             prompt = self.conversation.prompt_before(index)
             answering = "item" in phrasing.asked_in(prompt)
+            if is_bare_answer(texts[index]):  # "yes" names no item, whatever was asked
+                continue
             if not items:  # the results list no items (a shop's own function): take the customer's words
                 facts.item_text = free_item_in(texts[index], answer=answering)
                 if facts.item_text:
@@ -220,19 +222,24 @@ class Tasks:
         return Reply(text=phrasing.ask_item(items, order, unmatched=unmatched and bool(items)))
 
     def reason(self, start: int) -> tuple[str | None, str]:
-        """(canonical reason, the customer's words for it); any answer to our reason question counts."""
+        """(canonical reason, the customer's words for it); any answer to our reason question counts,
+        except a bare yes or no ("Yes, please go ahead" gives no reason)."""
         texts = self.turn.texts
         for index in range(len(texts) - 1, start - 1, -1):
             found = reason_in(texts[index])
             if found:
                 return found, reason_clause(texts[index])
-            if "reason" in phrasing.asked_in(self.conversation.prompt_before(index)) and texts[index].strip():
+            answered = "reason" in phrasing.asked_in(self.conversation.prompt_before(index))
+            if answered and texts[index].strip() and not is_bare_answer(texts[index]):
                 return "other", texts[index].strip()
         return None, ""
 
     def adds_return_detail(self) -> bool:
+        """Whether the latest message changes the return about to be confirmed: a reason, an item, or
+        how many ("no, all of them")."""
         last = self.turn.last
-        return bool(reason_in(last) or match_items(last, self.conversation.known_items(None)))
+        items = self.conversation.known_items(None)
+        return bool(reason_in(last) or match_items(last, items) or any(quantity_in(last, item) for item in items))
 
     def withdraw(self) -> Reply | None:
         """Withdraw the request that waits for a colleague's approval, when one waits and a tool can;

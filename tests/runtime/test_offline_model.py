@@ -453,13 +453,15 @@ def test_the_seeds_initiate_return_gets_an_item_id_and_an_enum_reason(client):
     assert "Blue Shirt" in items.text and "Wool Socks" in items.text
     assert "reason" in chat.say("the blue shirt").text
     confirm = chat.say("it's the wrong size")
+    assert confirm.calls == []
     assert (
-        confirm.calls == []
-        and "Shall I open a return for **1 \N{MULTIPLICATION SIGN} Blue Shirt** from order **12345**" in confirm.text
+        "Shall I open a return for **1 \N{MULTIPLICATION SIGN} Blue Shirt** from order **12345** (reason: wrong size)?"
+        in confirm.text
     )
 
     done = chat.say("yes")
-    assert done.calls == [("initiate_return", {"orderId": "12345", "itemId": "SKU-BLUE-M", "reason": "not_needed"})]
+    # A wrong size is neither a wrong item nor unwanted: the enum's "other" (it has no fit reason).
+    assert done.calls == [("initiate_return", {"orderId": "12345", "itemId": "SKU-BLUE-M", "reason": "other"})]
     assert "RMA-77" in done.text and "pending" in done.text
 
 
