@@ -71,7 +71,8 @@ class Dialogue:
         results = [exchange for exchange in since if exchange.answered]
         if not results:
             return plan if plan.text else Reply(text=phrasing.FALLBACK)
-        parts = [phrase_result(e, self.tools.role_of(e.name)) for e in self.worth_telling(results)]
+        signed_in = self.turn.customer is not None
+        parts = [phrase_result(e, self.tools.role_of(e.name), signed_in=signed_in) for e in self.worth_telling(results)]
         if plan.text:
             parts.append(plan.text)
         failed_now = sum(exchange.failed for exchange in results)

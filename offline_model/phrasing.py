@@ -146,8 +146,14 @@ FACT_WORDS = {
 }
 
 
-def ask_item(items: list[Item], order_number: str | None, *, unmatched: bool = False) -> str:
-    lead = f"Sorry, I couldn't match that to an item in order **{order_number}**. " if unmatched else ""
+def ask_item(items: list[Item], order_number: str | None, *, unmatched: str | None = None) -> str:
+    """Which item to return. `unmatched`: what the customer named that the order does not have ("" when
+    their words named no item at all); None when nothing was named yet."""
+    lead = ""
+    if unmatched:
+        lead = f'Sorry, I couldn\'t find "{unmatched}" in order **{order_number}**. '
+    elif unmatched is not None:
+        lead = f"Sorry, I couldn't match that to an item in order **{order_number}**. "
     if not items:
         return f"{lead}Which item would you like to return?"
     names = [f"**{item.name}**" + (" (not returnable)" if item.returnable is False else "") for item in items]

@@ -35,10 +35,11 @@ def money(amount: Any, currency: Any) -> str:
     return f"{symbol}{amount}" if symbol else f"{amount} {currency or ''}".strip()
 
 
-def phrase_result(exchange: ToolExchange, role: str | None) -> str:
-    """The customer-facing answer for one tool result, from its shape (then its tool's role)."""
+def phrase_result(exchange: ToolExchange, role: str | None, *, signed_in: bool = False) -> str:
+    """The customer-facing answer for one tool result, from its shape (then its tool's role).
+    `signed_in`: the shop vouches for the customer, whose own orders need no email."""
     if exchange.failed:
-        return phrase_error(exchange)
+        return phrase_error(exchange, signed_in=signed_in)
     output = exchange.output
     if (
         isinstance(output, dict)
@@ -72,10 +73,16 @@ def phrase_result(exchange: ToolExchange, role: str | None) -> str:
     return phrase_generic(output, exchange)
 
 
-def phrase_error(exchange: ToolExchange) -> str:
+def phrase_error(exchange: ToolExchange, *, signed_in: bool = False) -> str:
     message = exchange.error_message or "Something went wrong."
     code = exchange.error_code
-    if code == "not_found" or re.search(r"\bno order\b|not found|couldn'?t find", message, re.IGNORECASE):
+    missing = code == "not_found" or re.search(r"\bno order\b|not found|couldn'?t find", message, re.IGNORECASE)
+    if missing and re.search(r"\b(item|product|article)s?\b", message, re.IGNORECASE):
+        # The order was found; what the customer called the item was not in it.
+        step = "Which item is it? Please tell me its name as it appears in your order."
+    elif missing and signed_in:
+        step = "Could you double-check the order number? It's in your order confirmation email."
+    elif missing:
         step = (
             "Could you double-check the order number and the email address you used when ordering? "
             "The order number is in your confirmation email."

@@ -190,13 +190,20 @@ class Tasks:
         return Reply(text=phrasing.ask_for(list(dict.fromkeys(wanted)), None, purpose=purpose))
 
     def choose_item(self, facts: Facts, start: int, order: str) -> Reply | None:
-        """Put the item to return into `facts`, or give the question to ask about it.
+        """Put the item to return into `facts`, or give the step that settles it (a question, or the
+        order's lookup when no result listed its items yet).
 
         The latest turn naming an item wins; an answer to our "which item?" may also name it by its
-        place in the list that question showed, or (when no result lists items) in its own words.
+        place in the list that question showed, or (when no result lists items) in its own words. An
+        item the order does not have is named back with the items it does have.
         """
         items = self.conversation.known_items(order)
+        if not items:
+            lookup = self.learn_items(order)
+            if lookup is not None:
+                return lookup
         texts = self.turn.texts
+        unmatched: str | None = None
         for index in range(len(texts) - 1, start - 1, -1):
             prompt = self.conversation.prompt_before(index)
             answering = "item" in phrasing.asked_in(prompt)
@@ -215,11 +222,30 @@ class Tasks:
                 return None
             if matches:
                 return Reply(text=phrasing.ask_item(matches, order))
+            unmatched = unmatched or free_item_in(texts[index], answer=answering)
         if len(items) == 1:
             facts.item = items[0]
             return None
-        unmatched = "item" in self.turn.asked
-        return Reply(text=phrasing.ask_item(items, order, unmatched=unmatched and bool(items)))
+        if unmatched and len(unmatched.split()) > 4:
+            unmatched = ""  # a sentence, not an item's name: say so without quoting it
+        if unmatched is None and "item" in self.turn.asked and not is_bare_answer(self.turn.last):
+            unmatched = ""  # an answer to "which item?" that names none of them
+        return Reply(text=phrasing.ask_item(items, order, unmatched=unmatched))
+
+    def learn_items(self, order: str) -> Reply | None:
+        """The status lookup that lists `order`'s items, when none was made and it can be (a signed-in
+        customer's order needs no email); None otherwise."""
+        checker = self.tools.for_role("status")
+        if checker is None:
+            return None
+        looked_up = any(
+            exchange.order_number == order and self.tools.role_of(exchange.name) == "status"
+            for exchange in self.conversation.successful()
+        )
+        if looked_up:
+            return None
+        arguments, missing = fill_arguments(checker, self.turn.facts(order))
+        return None if missing else Reply(calls=(Call(checker.name, arguments),))
 
     def reason(self, start: int) -> tuple[str | None, str]:
         """(canonical reason, the customer's words for it); any answer to our reason question counts,

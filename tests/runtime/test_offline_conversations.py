@@ -180,3 +180,35 @@ def test_the_reason_in_the_customers_words_opens_the_return_for_that_reason(alic
 
     opened = Return.objects.get()
     assert (opened.reason, opened.note) == (reason, words)
+
+
+# --- 4. an item the order does not have ---------------------------------------------------------------
+
+
+def test_an_item_the_order_does_not_have_is_answered_with_the_orders_items(alice_chat):
+    says(alice_chat, "What have I ordered?")  # her orders, listed without their items
+
+    answer = says(alice_chat, "I'd like to return the teapot from A1001")
+
+    assert "double-check" not in answer and "email" not in answer
+    assert "teapot" in answer
+    assert "**Ceramic Mug**" in answer and "**Linen Napkins**" in answer and "Which item" in answer
+    assert calls(alice_chat, "initiate_return") == []
+    assert "reason for the return of the Linen Napkins" in says(alice_chat, "the napkins then")
+
+
+def test_an_unmatched_item_answer_lists_the_items_again_for_a_signed_in_customer(alice_chat):
+    asked = a_return(alice_chat, "I want to return something from A1001")
+    assert "Which item" in asked
+
+    answer = says(alice_chat, "the teapot")
+
+    assert "double-check" not in answer and "email" not in answer
+    assert "**Ceramic Mug**" in answer and "**Linen Napkins**" in answer
+
+
+def test_an_order_a_signed_in_customer_does_not_have_is_not_blamed_on_an_email(alice_chat):
+    answer = says(alice_chat, "Where is order A1009?")
+
+    assert "No order A1009 was found among your orders" in answer
+    assert "double-check the order number?" in answer and "email address" not in answer

@@ -465,6 +465,23 @@ def test_the_seeds_initiate_return_gets_an_item_id_and_an_enum_reason(client):
     assert "RMA-77" in done.text and "pending" in done.text
 
 
+def test_an_item_a_shops_order_does_not_have_is_asked_about_again_not_blamed_on_the_email(client):
+    def shop(name, args):
+        if name == "get_order_status":  # a shop whose lookup lists no items
+            return {"orderId": args["orderId"], "status": "delivered"}
+        return {"error": {"code": "not_found", "message": f"Order {args['orderId']} has no item '{args['itemId']}'."}}
+
+    chat = Chat(client, SEED_TOOLS, shop, system=SIGNED_IN)
+    chat.say("I want to return the teapot from order #12345, it's broken")
+
+    said = chat.say("yes")
+
+    assert [name for name, _ in said.calls] == ["initiate_return"]
+    assert "Order 12345 has no item 'teapot'" in said.text
+    assert "Which item is it?" in said.text
+    assert "double-check" not in said.text and "email" not in said.text
+
+
 def test_cancelling_an_order_is_confirmed_before_the_tool_is_called(client):
     chat = concierge_chat(client)
 
