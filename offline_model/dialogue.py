@@ -9,10 +9,20 @@ Data questions, when a tool that runs Python is offered, are `analysis`'s.
 
 from __future__ import annotations
 
+import re
+
 from offline_model import phrasing
 from offline_model.analysis import analyse
 from offline_model.conversation import Conversation, ToolExchange
-from offline_model.intents import QUESTION_RE, Intent, detect, is_general_question, names_help_topic, task_of
+from offline_model.intents import (
+    QUESTION_RE,
+    QUESTION_START_RE,
+    Intent,
+    detect,
+    is_general_question,
+    names_help_topic,
+    task_of,
+)
 from offline_model.results import phrase_result
 from offline_model.slots import emails_in, match_items, order_numbers_in, reason_in
 from offline_model.task_steps import Tasks
@@ -116,6 +126,8 @@ class Dialogue:
             searched = self.tasks.search_knowledge()
             if searched:
                 return searched
+            if self.is_plain_question():  # read, but nothing to answer it from: say so, not "I didn't catch that"
+                return self.small_talk() or Reply(text=phrasing.unanswered())
         return self.small_talk() or self.fallback()
 
     def pursue(self, goal: Intent, start: int) -> Reply:
@@ -170,6 +182,14 @@ class Dialogue:
             return not self.intents & {Intent.GREETING, Intent.THANKS}
         return not self.intents and bool(names_help_topic(last) or self.tasks.follow_up_search())
 
+    def is_plain_question(self) -> bool:
+        """A question the customer asks about something ("Do you sell gift wrapping?"), not a plea for help
+        ("can you help me?", which the capabilities answer)."""
+        last = self.turn.last
+        if re.search(r"\b(help|assist)\b", last, re.IGNORECASE) or len(last.split()) < 3:  # "what?" is confusion
+            return False
+        return bool(names_help_topic(last) or QUESTION_START_RE.search(last))
+
     # --- goals ---------------------------------------------------------------------------------
 
     def goal(self) -> tuple[Intent | None, int]:
@@ -195,13 +215,20 @@ class Dialogue:
         return task, index
 
     def continues(self) -> bool:
-        """Whether the latest message carries on an earlier task (answers its question, adds a fact)."""
+        """Whether the latest message carries on an earlier task (answers its question, adds a fact).
+
+        A question of the customer's own while we wait for an order number or an email holds neither,
+        so it starts afresh ("Do you sell gift wrapping?" after a lookup that found nothing).
+        """
         last = self.turn.last
         if emails_in(last) or order_numbers_in(last, self.turn.prefix):
             return True
-        if self.turn.asked & OPEN_QUESTIONS and not self.intents & INTERRUPTIONS:
+        if reason_in(last) or match_items(last, self.conversation.known_items(None)):
             return True
-        return bool(reason_in(last) or match_items(last, self.conversation.known_items(None)))
+        open_questions = self.turn.asked & OPEN_QUESTIONS
+        if not open_questions or self.intents & INTERRUPTIONS:
+            return False
+        return not (open_questions <= {"email", "order_number"} and QUESTION_RE.search(last))
 
     def completed_at(self, goal: Intent) -> int:
         """The last earlier user turn whose request for `goal` a successful tool call completed (-1: none)."""

@@ -108,6 +108,14 @@ def cannot(task: str) -> str:
     return f"I'm sorry, I can't {task} from this chat. {OFFER_HUMAN}"
 
 
+def unanswered() -> str:
+    """A question about something the assistant has no tool or document for: say so rather than guess."""
+    return (
+        "I'm sorry, I don't know the answer to that, and I'd rather not guess: here I can help with "
+        f"**order status**, **shipment tracking** and **returns**. {OFFER_HUMAN}"
+    )
+
+
 def not_covered() -> str:
     """A document search found nothing: say so rather than guess."""
     return (

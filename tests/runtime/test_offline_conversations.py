@@ -212,3 +212,17 @@ def test_an_order_a_signed_in_customer_does_not_have_is_not_blamed_on_an_email(a
 
     assert "No order A1009 was found among your orders" in answer
     assert "double-check the order number?" in answer and "email address" not in answer
+
+
+# --- 5. a new question after a failed lookup ----------------------------------------------------------
+
+
+def test_a_question_after_a_failed_lookup_is_the_new_question_not_the_lookup_again(visitor_chat):
+    failed = says(visitor_chat, "Where is order A1009? alice@example.com")
+    assert "No order A1009 was found" in failed
+
+    answer = says(visitor_chat, "Do you sell gift wrapping?")
+
+    assert len(calls(visitor_chat, "get_order_status")) == 1
+    assert "A1009" not in answer
+    assert "don't know" in answer and "connect you with a person" in answer

@@ -201,7 +201,7 @@ def test_without_file_search_the_model_answers_as_before(client, message):
     assert said.calls == []
     assert "【" not in said.text
     if message == "Do you ship to Canada?":
-        assert said.text == phrasing.FALLBACK
+        assert said.text == phrasing.unanswered()  # read, but nothing to answer it from: said so, a person offered
     if message == "How long do refunds take?":
         assert "order number" in said.text
 
@@ -302,6 +302,16 @@ def test_a_question_about_the_shop_while_a_return_waits_for_the_email_is_answere
     back = chat.say("alice@example.com")
     assert back.calls == [("get_order_status", {"order_number": "A1001", "email": "alice@example.com"})]
     assert "Which item" in back.text
+
+
+def test_a_question_about_the_shop_after_a_lookup_that_found_nothing_is_searched_not_looked_up_again(client):
+    chat = shop_chat(client)
+    assert "No order A1009 was found" in chat.say("Where is order A1009? alice@example.com").text
+
+    said = chat.say("Do you sell gift wrapping?")
+
+    assert said.calls == [("file_search", {"query": "sell gift wrapping"})]
+    assert said.text == NOT_COVERED
 
 
 def test_a_non_streamed_answer_carries_the_same_marker(client):
