@@ -14,6 +14,7 @@ import re
 from offline_model import phrasing
 from offline_model.analysis import analyse
 from offline_model.conversation import Conversation, ToolExchange
+from offline_model.functions import call_with_values
 from offline_model.intents import (
     QUESTION_RE,
     QUESTION_START_RE,
@@ -112,6 +113,9 @@ class Dialogue:
         accepts_offer = "offer_human" in self.turn.asked and Intent.YES in intents and not confirming
         if Intent.HUMAN in intents or (accepts_offer and not task_of(intents)):
             return self.tasks.escalate()
+        by_values = call_with_values(self.turn)  # a shop's own function the customer's words fill
+        if by_values is not None:
+            return by_values
         if self.is_policy_question():
             return self.tasks.search_knowledge() or self.fallback()
         goal, start = self.goal()

@@ -145,12 +145,22 @@ def ask_for(missing: list[str], order_number: str | None, *, purpose: str = "loo
     return f"To {purpose} I still need {listed}. Could you tell me?"
 
 
+STILL_NEED = "i still need"  # how ask_for and ask_described word a question for missing values (plain)
+
+
+def ask_described(wanted: list[str], purpose: str) -> str:
+    """A question for a function's missing values, each in the words of its description."""
+    listed = wanted[0] if len(wanted) == 1 else ", ".join(wanted[:-1]) + " and " + wanted[-1]
+    return f"To {purpose}, I still need {listed}. Could you tell me?"
+
+
 FACT_WORDS = {
     "order_number": "your order number",
     "email": "the email address you used for the order",
     "item": "the item",
     "reason": "the reason",
     "quantity": "how many",
+    "tracking_number": "the tracking number",
 }
 
 

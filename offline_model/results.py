@@ -62,7 +62,7 @@ def phrase_result(exchange: ToolExchange, role: str | None, *, signed_in: bool =
             return phrase_orders(output["orders"])
         if output.get("tracking_number") and ("events" in output or "latest_event" in output or role == "tracking"):
             return phrase_tracking(output, exchange)
-        if "status" in output or "status_label" in output:
+        if ("status" in output or "status_label" in output) and is_about_an_order(output, exchange):
             return phrase_status(output, exchange)
         if cites_passages(output):
             return answer_from_passages(output, searched_text(exchange.arguments))
@@ -100,6 +100,11 @@ def phrase_error(exchange: ToolExchange, *, signed_in: bool = False) -> str:
     else:
         step = f"If you think this is a mistake, I can ask a person from our team to look at it. {OFFER_HUMAN}"
     return f"{message.rstrip('.')}. {step}"
+
+
+def is_about_an_order(output: dict[str, Any], exchange: ToolExchange) -> bool:
+    """Whether a result with a status is an order's (not a ticket's or a subscription's of a shop's own)."""
+    return bool(exchange.order_number) or any(key in output for key in ("items", "placed_at", "total", "shipment"))
 
 
 def phrase_status(output: dict[str, Any], exchange: ToolExchange) -> str:
@@ -235,17 +240,32 @@ def phrase_generic(output: Any, exchange: ToolExchange) -> str:
     status_key = next((key for key in STATUS_KEYS if output.get(key) not in (None, "")), None)
     order_key = next((key for key in ORDER_KEYS if output.get(key) not in (None, "")), None)
     number = output[order_key] if order_key else exchange.order_number
+    named_key, subject = subject_of(output, exchange)
+    if number or not subject:
+        subject = f"Order **{number}**" if number else "Your order"
     lines = []
     if status_key:
         status = humanize(str(output[status_key])) if status_key in ("status", "state") else output[status_key]
-        subject = f"Order **{number}**" if number else "Your order"
         lines.append(f"{subject} is **{status}**.")
-    rest = [
-        (key, value) for key, value in output.items() if key not in (status_key, order_key) and value not in (None, "")
-    ]
+    shown = (status_key, order_key, named_key if status_key else None)
+    rest = [(key, value) for key, value in output.items() if key not in shown and value not in (None, "")]
     for key, value in rest[:8]:
         lines.append(f"- {humanize(key)}: {short_value(value)}")
     return "\n".join(lines) if lines else "Done."
+
+
+ID_KEY_RE = re.compile(r"^(?P<thing>[a-z][a-z ]*?) ?(id|number|no|ref|reference)$")
+
+
+def subject_of(output: dict[str, Any], exchange: ToolExchange) -> tuple[str | None, str]:
+    """(the key, "Ticket **T-4821**"): what a result of a shop's own function is about, from its first
+    id-like key ("ticket_id", "subscriptionNumber") in the result or the call's arguments."""
+    for source in (output, exchange.arguments):
+        for key, value in source.items():
+            found = ID_KEY_RE.match(humanize(key).lower())
+            if found and isinstance(value, str | int) and str(value).strip():
+                return key, f"{found.group('thing').strip().capitalize()} **{value}**"
+    return None, ""
 
 
 def short_value(value: Any) -> str:

@@ -12,6 +12,7 @@ import re
 
 from offline_model import phrasing
 from offline_model.documents import follow_up_words, searched_text
+from offline_model.functions import ask_described
 from offline_model.intents import Intent, is_bare_answer
 from offline_model.slots import (
     Item,
@@ -55,6 +56,9 @@ class Tasks:
             if self.tools.for_role("list_orders") and self.turn.customer:
                 return self.list_orders()
             arguments, missing = fill_arguments(tool, self.turn.facts())
+            if not any(self.turn.slot(tool, prop) == "order_number" for prop in tool.properties):
+                # A shop's own function that finds the parcel by something else (its tracking number).
+                return ask_described(tool, missing) if missing else Reply(calls=(Call(tool.name, arguments),))
             wanted = self.turn.missing_facts(tool, arguments, missing)
             if "order_number" not in wanted:
                 wanted.insert(0, "order_number")

@@ -184,7 +184,7 @@ def _value_for(prop: str, schema: dict[str, Any], slot: str | None, facts: Facts
         value = getattr(facts, slot) if slot else None
     if value is None:
         return None
-    value = _coerce(value, schema)
+    value = coerce(value, schema)
     if enum and value not in enum:
         return None
     return value
@@ -209,7 +209,7 @@ def _item_value(prop: str, schema: dict[str, Any], facts: Facts) -> Any:
     return item.sku or (item.id if item.id is not None else item.name)
 
 
-def _coerce(value: Any, schema: dict[str, Any]) -> Any:
+def coerce(value: Any, schema: dict[str, Any]) -> Any:
     kind = schema.get("type")
     if isinstance(kind, list):
         kind = next((k for k in kind if k != "null"), None)

@@ -176,6 +176,41 @@ def test_a_client_function_is_answered_through_submit_tool_outputs_stream(client
     assert latest.content[0].text.value == answer
 
 
+LOOKUP_PARCEL = {
+    "type": "function",
+    "function": {
+        "name": "lookup_parcel",
+        "description": "Look up a parcel with the carrier",
+        "parameters": {
+            "type": "object",
+            "properties": {"tracking_number": {"type": "string", "description": "The carrier's tracking number"}},
+            "required": ["tracking_number"],
+        },
+    },
+}
+
+
+def test_a_client_function_taking_a_tracking_number_is_called_with_the_one_the_customer_gave(client):
+    parcels = client.beta.assistants.create(model="gpt-4o-mini", name="Parcels", tools=[LOOKUP_PARCEL])
+    thread = new_thread(client, "Tracking number 1Z999AA10123456784")
+
+    run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=parcels.id)
+
+    assert run.status == "requires_action"
+    (call,) = run.required_action.submit_tool_outputs.tool_calls
+    assert (call.function.name, json.loads(call.function.arguments)) == (
+        "lookup_parcel",
+        {"tracking_number": "1Z999AA10123456784"},
+    )
+    parcel = {"tracking_number": "1Z999AA10123456784", "carrier": "UPS", "status_label": "Out for delivery"}
+    done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+        thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": json.dumps(parcel)}]
+    )
+    assert done.status == "completed"
+    answer = client.beta.threads.messages.list(thread_id=thread.id, limit=1).data[0].content[0].text.value
+    assert "Out for delivery" in answer and "1Z999AA10123456784" in answer
+
+
 def test_create_and_run_polls_and_streams_starting_with_the_new_thread(client, order_support):
     polled = client.beta.threads.create_and_run_poll(
         assistant_id=order_support.id, thread={"messages": [{"role": "user", "content": "Hello there!"}]}
