@@ -71,6 +71,7 @@ def test_a_return_that_needs_approval_is_told_at_once_approved_from_the_queue_an
     expect(told).to_contain_text(TOLD_AT_ONCE)
     expect(told).to_contain_text("their answer will appear here in this chat")
     expect(customer.locator(f"{WIDGET} .typing")).to_be_hidden()
+    screenshot(customer, "widget-approval-waiting.png")
 
     # The conversation is still hers: she keeps writing and is answered (no "Please wait…").
     expect(customer_asks(customer, "And where is my order A1001?")).to_contain_text("Delivered")
@@ -85,7 +86,6 @@ def test_a_return_that_needs_approval_is_told_at_once_approved_from_the_queue_an
     expect(agent.locator("#queue-count")).to_have_text("1")
     expect(agent.locator("#queue-empty")).to_be_hidden()
     screenshot(agent, "console-queue-approval.png")
-    screenshot(customer, "widget-approval-waiting.png")
 
     # The agent approves it from the queue.
     row.get_by_role("button", name="Approve").click()
