@@ -186,8 +186,10 @@ def _ranked(cursor, store_ids: list[int], allowed: set[int] | None, words: list[
     else:
         fts = indexes.FTS_TABLE
         params["match"] = (" AND " if every else " OR ").join(_fts_phrase(word) for word in words)
+        # CROSS JOIN keeps the full-text match the outer loop: left to SQLite's planner, it walked the
+        # store's chunks and ran the match once for each (3 s at 10k chunks; 4–70 ms this way).
         sql = (
-            f"SELECT id FROM (SELECT c.id AS id, bm25({fts}) AS score FROM {fts} JOIN knowledge_chunk c "
+            f"SELECT id FROM (SELECT c.id AS id, bm25({fts}) AS score FROM {fts} CROSS JOIN knowledge_chunk c "
             f"ON c.id = {fts}.rowid WHERE {fts} MATCH %(match)s AND {narrowing} LIMIT %(ranked)s) "
             f"ORDER BY score, id LIMIT %(limit)s"
         )

@@ -98,7 +98,7 @@ def test_a_return_that_needs_approval_is_told_at_once_approved_from_the_queue_an
     assert [status for _, status in opened] == [Return.Status.APPROVED]
     return_id = opened[0][0]
     confirmation = (
-        f"Good news: a colleague from our team approved your request. Return #{return_id} for 1 × "
+        f"Good news: Alex Morgan from our team approved your request. Return #{return_id} for 1 × "
         "Noise-Cancelling Headphones from order A3003 is approved: send the item back, and you'll be refunded "
         "249.00 USD once it arrives."
     )

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.base import ContentFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from knowledge import indexes, services
 from knowledge import search as search_module
-from knowledge import services
 from knowledge.search import search
 
 pytestmark = pytest.mark.django_db(transaction=True)  # ingestion runs after commit (RUN_DISPATCH inline)
@@ -59,3 +61,19 @@ def test_below_the_common_mark_any_word_finds_its_chunks(store, words_only, monk
     monkeypatch.setattr(search_module, "COMMON", 100)
 
     assert set(found(store, "return warranty")) == set(TEXTS)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite's plan for FTS5; PostgreSQL ranks its GIN-indexed column"
+)
+def test_on_sqlite_the_full_text_match_drives_the_ranking_not_each_chunk_of_the_store(store, words_only):
+    # Left to the planner, SQLite walked the store's chunks and ran the match once per chunk: 3 s a
+    # query at 10k chunks (bench/search.py). The match must be the outer loop.
+    with CaptureQueriesContext(connection) as captured:
+        found(store, "warranty")
+    ranking = next(q["sql"] for q in captured.captured_queries if "bm25(" in q["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + ranking)
+        steps = [row[-1] for row in cursor.fetchall() if row[-1].startswith(("SCAN", "SEARCH"))]
+    assert steps[0].startswith(f"SCAN {indexes.FTS_TABLE} VIRTUAL TABLE")
+    assert steps[1].startswith("SEARCH c USING INTEGER PRIMARY KEY")
