@@ -133,7 +133,9 @@ def test_an_agent_takes_over_from_the_console_replies_live_and_hands_back(shop, 
     )
     expect(agent.locator("#timeline .tool .tool-name").first).to_have_text("get_order_status")
     expect(agent.locator("#conversation")).to_have_attribute("data-live", "watching")
-    expect(customer.locator(f"{WIDGET} .banner-text").first).to_have_text("agent from our team has joined the chat.")
+    expect(customer.locator(f"{WIDGET} .banner-text").first).to_have_text(
+        "Alex Morgan from our team has joined the chat."
+    )
 
     # Typing shows both ways (the widget reports typing at most every 3 seconds).
     customer.wait_for_timeout(3100)
@@ -141,7 +143,7 @@ def test_an_agent_takes_over_from_the_console_replies_live_and_hands_back(shop, 
     expect(agent.locator("#typing")).to_have_text("The customer is typing…")
     customer.locator(f"{WIDGET} textarea").fill("")
     agent.locator("#reply-text").press_sequentially("Hi")
-    expect(customer.locator(f"{WIDGET} .typing")).to_contain_text("agent is typing…")
+    expect(customer.locator(f"{WIDGET} .typing")).to_contain_text("Alex Morgan is typing…")
 
     # A note for colleagues, then the reply, which the customer sees live.
     agent.fill("#note-text", "Cracked mug handle on A1001; offered a replacement.")
@@ -150,10 +152,10 @@ def test_an_agent_takes_over_from_the_console_replies_live_and_hands_back(shop, 
     # A canned reply goes into the box; so does an AI-suggested draft, for the agent to edit.
     agent.fill("#reply-text", "")
     agent.select_option("#canned", label="Hello (e2e)")
-    expect(agent.locator("#reply-text")).to_have_value("Hi there, this is agent from the support team.")
+    expect(agent.locator("#reply-text")).to_have_value("Hi there, this is Alex Morgan from the support team.")
     agent.get_by_role("button", name="Suggest a reply").click()
     expect(agent.locator("#composer-status")).to_have_text("Suggested by AI: check and edit it before sending.")
-    expect(agent.locator("#reply-text")).not_to_have_value(re.compile(r"^(Hi there, this is agent.*)?$"))
+    expect(agent.locator("#reply-text")).not_to_have_value(re.compile(r"^(Hi there, this is Alex Morgan.*)?$"))
     reply = "Hi! I'm sorry about the mug. I've arranged a free replacement for order A1001."
     agent.fill("#reply-text", reply)
     agent.locator("#reply-text").press("Enter")
