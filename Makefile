@@ -37,7 +37,10 @@ test: $(VENV)/.dev-installed browser sandbox $(NODE_SDK)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest
+	# The fast tests on every core (pytest-xdist), then the slow end-to-end ones (live servers,
+	# browsers, SDKs) one at a time: the whole suite, in about half the time of one process.
+	$(VENV)/bin/pytest -m "not slow" -n auto
+	$(VENV)/bin/pytest -m slow
 
 ## test-fast: the suite without the slow end-to-end tests, on every core (pytest-xdist)
 test-fast: $(VENV)/.dev-installed
