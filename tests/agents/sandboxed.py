@@ -4,25 +4,20 @@ CI (CI=1), as the sandbox's own tests do."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from sandbox import bubblewrap, sessions
+from sandbox import sessions
+from tests import needs
 
 
 @pytest.fixture
 def sandbox(settings):
     settings.SANDBOX_ROOT = Path(tempfile.mkdtemp(prefix="sbx-"))
-    bubblewrap.forget_availability()
-    ok, why = sessions.availability()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"the sandbox cannot run: {why}")
-        pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
+    needs.sandbox()
     yield
     settings.SANDBOX_SESSION_IDLE_SECONDS = -1
     sessions.sweep()  # every session of the test ended, its processes gone

@@ -9,7 +9,6 @@ Needs bubblewrap: it fails in CI (CI=1) and skips elsewhere when the sandbox can
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import timedelta
 
@@ -20,7 +19,7 @@ from playwright.sync_api import Page, expect
 from orders.assistant.persona import default_assistant
 from runtime.models import Message, Thread
 from runtime.serializers import text_part
-from sandbox import bubblewrap, sessions
+from tests import needs
 from tests.e2e.conftest import SCREENSHOTS, seed_demo_shop
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -35,12 +34,7 @@ def analyst_shop(live_server_url) -> str:
 
     Written here, before the browser starts: Playwright's sync API runs an event loop in this thread,
     and Django refuses database queries from a thread with a running loop."""
-    bubblewrap.forget_availability()
-    ok, why = sessions.availability()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"the sandbox cannot run: {why}")
-        pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
+    needs.sandbox()
     seed_demo_shop()
     assistant = default_assistant()
     noon = timezone.now().replace(hour=12, minute=0, second=0, microsecond=0)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import shutil
 import tempfile
 from collections import defaultdict
@@ -27,7 +26,7 @@ from openai import AssistantEventHandler, OpenAI
 from typing_extensions import override
 
 from accounts.models import ApiKey
-from sandbox import bubblewrap, sessions
+from tests import needs
 from tests.e2e.conftest import LiveServer, running_daphne, server_environment
 from tests.factories import UserFactory
 
@@ -60,12 +59,7 @@ def totals(key) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def sandbox_available():
-    bubblewrap.forget_availability()
-    ok, why = sessions.availability()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"the sandbox cannot run: {why}")
-        pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
+    needs.sandbox()
 
 
 def code_server(tmp_path_factory, **env) -> Iterator[LiveServer]:

@@ -8,7 +8,6 @@ machine whose cgroup hierarchies are writable).
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from sandbox import cgroups, sessions
+from tests import needs
 
 
 @pytest.fixture(autouse=True)
@@ -48,11 +48,7 @@ def sandbox_settings(settings):
 @pytest.fixture
 def sandbox(sandbox_settings):
     """The sandbox, available: the test fails in CI and skips elsewhere when it is not."""
-    ok, why = sessions.availability()
-    if not ok:
-        if os.environ.get("CI"):
-            pytest.fail(f"the sandbox cannot run: {why}")
-        pytest.skip(f"the sandbox cannot run here: {why} (`make sandbox`)")
+    needs.sandbox()
     return sessions
 
 
@@ -61,7 +57,5 @@ def session_cgroups(sandbox):
     """Sessions in cgroups of their own: the test fails in CI and skips elsewhere when they cannot be."""
     layout, why = cgroups.availability()
     if layout is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"sandbox sessions get no cgroup: {why}")
-        pytest.skip(f"sandbox sessions get no cgroup here: {why}")
+        needs.missing(f"sandbox sessions get no cgroup: {why}")
     return layout
