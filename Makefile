@@ -38,9 +38,9 @@ test: $(VENV)/.dev-installed browser sandbox $(NODE_SDK)
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py makemigrations --check --dry-run
 	# The fast tests on every core (pytest-xdist), then the slow end-to-end ones (live servers,
-	# browsers, SDKs) one at a time: the whole suite, in about half the time of one process.
+	# browsers, SDKs), a file per worker: each worker has its own test database and live server.
 	$(VENV)/bin/pytest -m "not slow" -n auto
-	$(VENV)/bin/pytest -m slow
+	$(VENV)/bin/pytest -m slow -n auto --dist loadfile
 
 ## test-fast: the suite without the slow end-to-end tests, on every core (pytest-xdist)
 test-fast: $(VENV)/.dev-installed
