@@ -73,9 +73,12 @@ INSTALLED_APPS = [
     "agents",
     "widget",
     "webhooks",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz first: a probe names no allowed host, comes over plain HTTP, needs no session.
+    "ops.middleware.Probes",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads input: NUL, lone surrogates, non-UTF-8 or oversized bodies get a 400/413.
@@ -455,6 +458,12 @@ WEBHOOK_LOG_RETENTION_DAYS = env.int("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=24)
 if WEBHOOK_MAX_ATTEMPTS < 1 or WEBHOOK_TIMEOUT_SECONDS <= 0:
     raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS must be at least 1 and WEBHOOK_TIMEOUT_SECONDS above 0.")
+
+# --- Probes (/healthz, /readyz) --------------------------------------------------------------------
+# Each readiness check's deadline. The model provider is reported by /readyz but fails it only with
+# READINESS_REQUIRES_MODEL: a provider's outage would otherwise take the console out of the load balancer too.
+READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
+READINESS_REQUIRES_MODEL = env.bool("READINESS_REQUIRES_MODEL", default=False)
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},

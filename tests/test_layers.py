@@ -33,6 +33,7 @@ ALLOWED = {
     "agents": {"common", "orders", "runtime", "knowledge", "sandbox"},
     "widget": {"common", "orders", "runtime"},
     "webhooks": {"common", "accounts", "runtime", "orders", "agents"},
+    "ops": {"common", "runtime"},
     "config": {
         "common",
         "accounts",
@@ -44,6 +45,7 @@ ALLOWED = {
         "agents",
         "widget",
         "webhooks",
+        "ops",
     },
 }
 # Imports inside a function that are allowed: knowledge.extract_worker starts afresh for every
