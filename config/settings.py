@@ -158,10 +158,18 @@ if REDIS_URL:
                 # layer blocks on BZPOPMIN for 5 s: a busy server then times out. Give reads headroom.
                 "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
                 "capacity": env.int("CHANNEL_CAPACITY", default=100),  # the core layer's; pub/sub ignores it
+                # Pub/sub names are not per Redis database: deployments sharing a Redis need their own.
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="asgi"),
             },
         }
     }
-    CACHES = {"default": {"BACKEND": "common.cache.SharedClientRedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "common.cache.SharedClientRedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default=""),
+        }
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

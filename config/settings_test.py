@@ -1,7 +1,9 @@
 """Test settings: the real settings with a fast password hasher."""
 
+import os
+
 from config.settings import *  # noqa: F403
-from config.settings import REST_FRAMEWORK
+from config.settings import CACHES, CHANNEL_LAYERS, REDIS_URL, REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 RUN_DISPATCH = "inline"
@@ -13,3 +15,9 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {**REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "api_key": "100000/min"},
 }
+
+# Test processes side by side (pytest-xdist's workers, other checkouts) share one Redis, whose
+# pub/sub ignores the database number: each process's events and cache keys get names of their own,
+# which its live servers are given too (tests/e2e/conftest.py), or one's console hears the other's queue.
+if REDIS_URL:
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = CACHES["default"]["KEY_PREFIX"] = f"test{os.getpid()}"

@@ -77,6 +77,11 @@ def server_environment() -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         MEDIA_ROOT=str(settings.MEDIA_ROOT),  # the tests' uploads (tests/conftest.py), read by the server too
     )
+    if settings.REDIS_URL:  # this test process's names in the shared Redis (config/settings_test.py)
+        env.update(
+            CHANNEL_LAYER_PREFIX=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"],
+            CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"],
+        )
     return env
 
 
