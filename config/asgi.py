@@ -11,11 +11,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from ops.asgi import RequestIds  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        # Sessions and the signed-in user (scope["user"]) for the console; the widget's socket ignores them.
-        "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-    }
+# Request ids around both: every log line written for a request or a socket carries its id.
+application = RequestIds(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            # Sessions and the signed-in user (scope["user"]) for the console; the widget's socket ignores them.
+            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )

@@ -71,7 +71,7 @@ def summarize(chat_messages: list[dict], *, model: str, facts: list[str] | None 
     try:
         data = json.loads(turn.text)
     except json.JSONDecodeError:
-        log.warning("summary was not JSON: %r", turn.text[:200])
+        log.warning("summary was not JSON (%s characters)", len(turn.text))  # the text is the customer's
         return None
     return data if isinstance(data, dict) else None
 

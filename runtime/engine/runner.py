@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.utils import timezone
 
+from common import logcontext
 from runtime import events, hooks
 from runtime.engine import compaction
 from runtime.engine.citations import message_files_in
@@ -52,12 +53,15 @@ def execute_run(run_pk: int) -> None:
     run = transitions.claim_run(run_pk, worker=worker)
     if run is None:
         return
-    try:
-        RunExecution(run, worker).execute()
-    except Exception:
-        log.exception("run %s crashed", run.public_id)
-        transitions.run_fail(run, code="server_error", message="Something went wrong on our side. Please try again.")
-    hooks.announce_rest(Run.objects.select_related("thread").get(pk=run.pk))
+    with logcontext.bound(run_id=run.public_id, thread_id=run.thread.public_id):
+        try:
+            RunExecution(run, worker).execute()
+        except Exception:
+            log.exception("run %s crashed", run.public_id)
+            transitions.run_fail(
+                run, code="server_error", message="Something went wrong on our side. Please try again."
+            )
+        hooks.announce_rest(Run.objects.select_related("thread").get(pk=run.pk))
 
 
 @dataclass
