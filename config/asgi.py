@@ -11,15 +11,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
-from ops.asgi import RequestIds  # noqa: E402
+from ops.asgi import Measured, RequestIds  # noqa: E402
 
-# Request ids around both: every log line written for a request or a socket carries its id.
+# Request ids and metrics around both: every log line written for a request or a socket carries its id.
 application = RequestIds(
-    ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            # Sessions and the signed-in user (scope["user"]) for the console; the widget's socket ignores them.
-            "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
-        }
+    Measured(
+        ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                # Sessions and the signed-in user (scope["user"]) for the console; the widget's socket ignores them.
+                "websocket": AuthMiddlewareStack(URLRouter(websocket_urlpatterns)),
+            }
+        )
     )
 )

@@ -467,11 +467,13 @@ WEBHOOK_SECRET_OVERLAP_HOURS = env.int("WEBHOOK_SECRET_OVERLAP_HOURS", default=2
 if WEBHOOK_MAX_ATTEMPTS < 1 or WEBHOOK_TIMEOUT_SECONDS <= 0:
     raise ImproperlyConfigured("WEBHOOK_MAX_ATTEMPTS must be at least 1 and WEBHOOK_TIMEOUT_SECONDS above 0.")
 
-# --- Probes (/healthz, /readyz) --------------------------------------------------------------------
+# --- Probes (/healthz, /readyz) and metrics (/metrics) -------------------------------------------
 # Each readiness check's deadline. The model provider is reported by /readyz but fails it only with
 # READINESS_REQUIRES_MODEL: a provider's outage would otherwise take the console out of the load balancer too.
 READINESS_TIMEOUT_SECONDS = env.float("READINESS_TIMEOUT_SECONDS", default=2.0)
 READINESS_REQUIRES_MODEL = env.bool("READINESS_REQUIRES_MODEL", default=False)
+# /metrics (Prometheus) answers a scraper with this bearer token; unset, /metrics is off.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},

@@ -1,4 +1,4 @@
-"""/healthz and /readyz, answered before anything else runs.
+"""/healthz, /readyz and /metrics, answered before anything else runs.
 
 First in MIDDLEWARE: an orchestrator's probe names the pod by its address (a Host that is not in
 ALLOWED_HOSTS) and comes over plain HTTP behind TLS termination (SECURE_SSL_REDIRECT), and a probe
@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from ops import health
+from ops import health, metrics
 
 LIVENESS = "/healthz"
 READINESS = "/readyz"
+METRICS = "/metrics"
 
 
 class Probes:
@@ -26,6 +27,8 @@ class Probes:
             ready, checks = health.readiness()
             body = {"status": "ready" if ready else "unavailable", "checks": {c.name: c.as_dict() for c in checks}}
             return answer(request, body, 200 if ready else 503)
+        if request.path_info == METRICS:
+            return metrics.scrape(request)
         return self.get_response(request)
 
 

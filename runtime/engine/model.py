@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import openai
 from django.conf import settings
 
+from runtime import metrics
 from runtime.llm.client import chat_client, classify_error
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class ModelTurn:
     completion_tokens: int = 0
     attempts: int = 0
     duration_ms: int = 0
+    first_chunk_seconds: float | None = None  # from the request to the stream's first chunk
     stopped: bool = False  # the caller asked to stop (cancel, takeover) mid-stream
 
 
@@ -149,15 +151,31 @@ def call_model(
             code, retryable = _classify(error)
             if not retryable or attempt >= max_attempts:
                 log.warning("model call failed after %s attempt(s): %r", attempt, error)
+                metrics.MODEL_CALLS.labels(code).inc()
                 raise ModelCallFailed(code, str(error) or error.__class__.__name__) from error
             emitted = getattr(error, "emitted", emitted)
             delay = _retry_delay(attempt, error)
             log.info("model call attempt %s failed (%r); retrying in %.2fs", attempt, error, delay)
+            metrics.MODEL_RETRIES.labels(code).inc()
             time.sleep(delay)
             continue
         turn.attempts = attempt
         turn.duration_ms = int((time.monotonic() - started) * 1000)
+        _measured(turn)
         return turn
+
+
+def _measured(turn: ModelTurn) -> None:
+    metrics.MODEL_CALLS.labels("ok").inc()
+    if turn.first_chunk_seconds is not None:
+        metrics.MODEL_FIRST_TOKEN_SECONDS.observe(turn.first_chunk_seconds)
+    metrics.MODEL_TOKENS.labels("prompt").inc(turn.prompt_tokens)
+    metrics.MODEL_TOKENS.labels("completion").inc(turn.completion_tokens)
+    cost = (
+        turn.prompt_tokens * settings.COST_PER_MILLION_PROMPT_TOKENS
+        + turn.completion_tokens * settings.COST_PER_MILLION_COMPLETION_TOKENS
+    ) / 1_000_000
+    metrics.MODEL_COST.inc(cost)
 
 
 def open_stream(client: openai.OpenAI, request: dict) -> openai.Stream[object]:
@@ -182,10 +200,13 @@ def _stream_once(client, request, sink, emitted, should_stop, opened) -> ModelTu
     calls: dict[int, PendingCall] = {}
     deadline = time.monotonic() + settings.MODEL_STREAM_DEADLINE_SECONDS
     diverged = False
+    sent = time.monotonic()
     stream = open_stream(client, request)
     try:
         opened()
         for chunk in stream:
+            if turn.first_chunk_seconds is None:
+                turn.first_chunk_seconds = time.monotonic() - sent
             if time.monotonic() > deadline:
                 raise _StreamCut(f"the stream ran past its {settings.MODEL_STREAM_DEADLINE_SECONDS:.0f}s deadline")
             usage = chunk.get("usage")

@@ -24,7 +24,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from common import logcontext
-from runtime import events, hooks
+from runtime import events, hooks, metrics
 from runtime.engine import compaction
 from runtime.engine.citations import message_files_in
 from runtime.engine.model import ModelCallFailed, ModelTurn, TextSink, call_model
@@ -61,7 +61,10 @@ def execute_run(run_pk: int) -> None:
             transitions.run_fail(
                 run, code="server_error", message="Something went wrong on our side. Please try again."
             )
-        hooks.announce_rest(Run.objects.select_related("thread").get(pk=run.pk))
+        rested = Run.objects.select_related("thread").get(pk=run.pk)
+        metrics.RUNS.labels(rested.status).inc()
+        metrics.RUN_SECONDS.observe((timezone.now() - rested.created_at).total_seconds())
+        hooks.announce_rest(rested)
 
 
 @dataclass

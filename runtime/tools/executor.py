@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from common.errors import DomainError
+from runtime import metrics
 from runtime.models import ToolCall
 from runtime.tools import registry
 from runtime.tools.approvals import NeedsApproval, awaiting_approval_result
@@ -128,6 +129,8 @@ def execute_server_calls(
         call.status = ToolCall.Status.FAILED if error_code else ToolCall.Status.COMPLETED
         call.duration_ms = int((time.monotonic() - started) * 1000)
         call.finished_at = timezone.now()
+        metrics.TOOL_CALLS.labels(call.name if call.name in tools else "unknown", error_code or "ok").inc()
+        metrics.TOOL_SECONDS.labels(call.name if call.name in tools else "unknown").observe(call.duration_ms / 1000)
 
     now = timezone.now()
     for call in pending:
