@@ -7,23 +7,12 @@ checks rights, keeps the thread's mode in step and tells the widget and the cons
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from agents.models import CannedReply, Escalation, InternalNote
+from common.admin import ReadOnlyAdmin
 from runtime.models import ToolApproval
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 def console_link(thread) -> str:

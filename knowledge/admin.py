@@ -13,21 +13,9 @@ from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 
+from common.admin import ReadOnlyAdmin
 from knowledge import services
-from knowledge.models import Chunk, File, UnansweredQuestion, VectorStore, VectorStoreFile
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Shown, never added or edited here; deleted only where a subclass says how."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
+from knowledge.models import Chunk, File, FileBatch, UnansweredQuestion, VectorStore, VectorStoreFile
 
 
 class DeletedThroughService(ReadOnlyAdmin):
@@ -150,3 +138,11 @@ class UnansweredQuestionAdmin(ReadOnlyAdmin):
         except NoReverseMatch:
             return question.thread_public_id
         return format_html('<a href="{}">{}</a>', url, question.thread_public_id)
+
+
+@admin.register(FileBatch)
+class FileBatchAdmin(ReadOnlyAdmin):
+    list_display = ["public_id", "vector_store", "cancelled", "created_at"]
+    list_filter = ["cancelled"]
+    list_select_related = ["vector_store"]
+    search_fields = ["=public_id", "=vector_store__public_id"]

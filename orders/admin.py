@@ -14,6 +14,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from common.actors import Actor
+from common.admin import ReadOnlyAdmin
 from common.errors import DomainError
 from orders import services
 from orders.models import (
@@ -26,6 +27,7 @@ from orders.models import (
     Return,
     Shipment,
     TrackingEvent,
+    VerifiedOrder,
 )
 
 
@@ -316,3 +318,12 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+@admin.register(VerifiedOrder)
+class VerifiedOrderAdmin(ReadOnlyAdmin):
+    """Which conversation proved it may see which order (the order-proof checks write them)."""
+
+    list_display = ["order", "thread", "verified_at"]
+    list_select_related = ["order", "thread"]
+    search_fields = ["=order__number", "=thread__public_id"]
