@@ -19,6 +19,7 @@ from common.text import InputRefused, unstorable
 from common.threads import in_worker
 from runtime import events
 from runtime.models import Message, Thread
+from runtime.runs.ratings import rating_view
 from runtime.serializers import conversation_message, delta_text
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
 from widget import services, sessions
@@ -82,6 +83,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             "streaming": streaming,
             "busy": active,
             "seq": floor,
+            # An ended conversation offers its rating (None: not rated yet); see runtime.runs.ratings.
+            "rating": rating_view(self.thread) if self.thread.mode == Thread.Mode.CLOSED else None,
         }
 
     async def disconnect(self, code: int) -> None:
@@ -104,6 +107,10 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
+        elif kind == "rate":
+            await self._on_rating(services.customer_rates, content.get("score"))
+        elif kind == "rate_comment":
+            await self._on_rating(services.customer_comments, content.get("text"))
         else:
             await self._error("bad_request", "Unknown message type.")
 
@@ -132,6 +139,14 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             await self._error(result["error"], result["message"], client_id)
         else:
             await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
+
+    async def _on_rating(self, service, value) -> None:
+        # Always this socket's own thread: a thread id in the frame is never read.
+        result = await in_worker(service, self.thread, value)
+        if "error" in result:
+            await self._error(result["error"], result["message"])
+        else:
+            await self.send_json({"type": "rating", "rating": result["rating"]})
 
     async def refuse_frame(self, refused: InputRefused) -> None:
         # Name the customer's message when the frame was one, so the widget marks that message failed.

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from common.errors import DomainError
 from common.ratelimit import allow_all
 from runtime import runs
 from runtime.errors import InvalidRequest, ThreadClosed
 from runtime.models import Thread
+from runtime.runs import ratings
 from runtime.serializers import conversation_message
 from widget.sessions import WidgetSession
 
@@ -33,3 +35,21 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
     except InvalidRequest:
         return {"error": "busy", "message": "Please wait for the answer to your last message."}
     return {"message": conversation_message(message)}
+
+
+def customer_rates(thread: Thread, score: object) -> dict:
+    """The customer's one-click rating of their ended conversation: {"rating": …} or {"error": code, "message": …}."""
+    try:
+        ratings.rating_submit(thread=thread, score=score)
+    except DomainError as error:
+        return {"error": error.code, "message": error.message}
+    return {"rating": ratings.rating_view(thread)}
+
+
+def customer_comments(thread: Thread, text: object) -> dict:
+    """The customer's comment on the rating they just gave: {"rating": …} or {"error": code, "message": …}."""
+    try:
+        ratings.rating_comment(thread=thread, text=text)
+    except DomainError as error:
+        return {"error": error.code, "message": error.message}
+    return {"rating": ratings.rating_view(thread)}
