@@ -107,6 +107,10 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
+        elif kind == "end":
+            result = await in_worker(services.customer_ends, self.thread)
+            if "error" in result:
+                await self._error(result["error"], result["message"])
         elif kind == "rate":
             await self._on_rating(services.customer_rates, content.get("score"))
         elif kind == "rate_comment":

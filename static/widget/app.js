@@ -6,7 +6,7 @@
 import { chatSocket } from "./connection.js";
 import { MessageLog } from "./messages.js";
 import { readOptions, sessionStore } from "./options.js";
-import { RatingCard } from "./rating.js";
+import { endChatButton, RatingCard } from "./rating.js";
 import { applyAccent } from "./theme.js";
 import { ChatView } from "./view.js";
 
@@ -46,6 +46,8 @@ export function start(script) {
   });
 
   const rating = new RatingCard((frame) => socket.send(frame));
+  const endChat = endChatButton(() => socket.send({ type: "end" }));
+  view.close.before(endChat);
 
   function setUnread(count) {
     state.unread = count;
@@ -60,6 +62,7 @@ export function start(script) {
 
   function applyMode(mode, name) {
     view.setComposerOpen(mode !== "closed");
+    endChat.hidden = mode !== "assistant"; // with a person, the person closes it
     // An ended conversation: the closing message and its rating, in the panel only then.
     if (mode === "closed" && !rating.element.isConnected) view.panel.insertBefore(rating.element, view.notice);
     if (mode !== "closed") rating.element.remove();
@@ -186,6 +189,7 @@ export function start(script) {
         log.addActivity(event.label, event.status);
         break;
       case "handoff":
+        endChat.hidden = true;
         view.setBanner("waiting", event.message || "A person from our team will join shortly.");
         break;
       case "agent_joined":

@@ -1,12 +1,15 @@
-// The end of a conversation: a closing message, a one-click rating from 1 to 5 and an optional
-// comment after it (the server's rules: runtime/runs/ratings.py). Offered whenever the conversation
-// is closed and not rated yet; a rating is final, its comment can be added once.
+// The end of a conversation: the customer's "End chat" button (while the assistant has it), then a
+// closing message, a one-click rating from 1 to 5 and an optional comment after it (the server's
+// rules: runtime/runs/ratings.py). Offered whenever the conversation is closed (an agent resolved
+// it, or the customer ended it) and not rated yet; a rating is final, its comment can be added once.
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 import { el } from "../shared/dom.js";
 
 /** Every English string the rating shows, in one place, for the widget's translations. */
 export const RATING_LABELS = {
+  endChat: "End chat",
+  endChatTitle: "End this conversation",
   closing: "Thanks for chatting with us! This conversation is now closed.",
   question: "How did we do?",
   scores: ["1 of 5: very poor", "2 of 5: poor", "3 of 5: okay", "4 of 5: good", "5 of 5: excellent"],
@@ -22,6 +25,19 @@ export const RATING_LABELS = {
 export const MAX_COMMENT_CHARS = 1000; // the server's limit (runtime.runs.ratings.MAX_COMMENT_CHARS)
 const SCALE = 5;
 const STAR = "\u2605";
+
+/** The header's "End chat" button; `end()` asks the server to close the conversation. */
+export function endChatButton(end) {
+  const button = el("button", {
+    type: "button",
+    class: "end-chat",
+    title: RATING_LABELS.endChatTitle,
+    hidden: true,
+    text: RATING_LABELS.endChat,
+  });
+  button.addEventListener("click", end);
+  return button;
+}
 
 /** The rating card: `send(frame)` sends a frame over the socket and says whether it went. */
 export class RatingCard {

@@ -97,3 +97,28 @@ def test_resolve_with_rating(shop, browser):
     supervisor.screenshot(path=str(SCREENSHOTS / "console-metrics-csat.png"), full_page=True)
 
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_the_customer_ends_the_chat_and_rates_the_assistant(shop, browser):
+    errors: list[str] = []
+    customer = new_page(browser, errors, viewport={"width": 1280, "height": 800})
+    customer.goto(shop + "/")
+    customer.locator(f"{WIDGET} .launcher").click()
+    customer_asks(customer, "Where is my order A1001? My email is alice@example.com")
+
+    screenshot(customer, "widget-end-chat.png")
+    customer.locator(f"{WIDGET} .end-chat").click()
+    rating = customer.locator(f"{WIDGET} .rating")
+    expect(rating.locator(".rating-closing")).to_be_visible()
+    expect(customer.locator(f"{WIDGET} .end-chat")).to_be_hidden()
+    rating.get_by_role("button", name="5 of 5: excellent").click()
+    expect(rating.locator(".rating-result")).to_contain_text("5 of 5")
+
+    supervisor = new_page(browser, errors, viewport={"width": 1440, "height": 1000})
+    sign_in(supervisor, shop, "supervisor", "supervisor-demo-pass")
+    supervisor.goto(shop + "/console/metrics/")
+    csat = supervisor.locator("#csat tbody tr")
+    expect(csat.nth(0)).to_have_text(re.compile(r"AI only\s*1\s*100%\s*5\.0 / 5"))
+    expect(csat.nth(1)).to_have_text(re.compile(r"Human-handled\s*0\s*–\s*–"))
+    expect(supervisor.locator("#csat-by-agent tbody tr")).to_contain_text("No ratings of human-handled conversations")
+    assert not errors, f"JavaScript errors: {errors}"
