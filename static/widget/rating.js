@@ -58,10 +58,12 @@ export class RatingCard {
     );
     this.scale = el("div", { class: "rating-scale", role: "group", "aria-labelledby": "cw-rating-q" }, this.stars);
     this.result = el("p", { class: "rating-result", role: "status" });
-    this.comment = el("textarea", {
+    // A one-line field, not a second textarea: the message box stays the panel's only textarea.
+    this.comment = el("input", {
+      type: "text",
       class: "rating-comment",
       id: "cw-rating-comment",
-      rows: "2",
+      autocomplete: "off",
       maxlength: String(MAX_COMMENT_CHARS),
       placeholder: RATING_LABELS.commentPlaceholder,
     });
