@@ -107,14 +107,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
-        elif kind == "end":
-            result = await in_worker(services.customer_ends, self.thread)
-            if "error" in result:
-                await self._error(result["error"], result["message"])
-        elif kind == "rate":
-            await self._on_rating(services.customer_rates, content.get("score"))
-        elif kind == "rate_comment":
-            await self._on_rating(services.customer_comments, content.get("text"))
+        elif kind in ("end", "rate", "rate_comment"):
+            await self._on_closing(kind, content)
         else:
             await self._error("bad_request", "Unknown message type.")
 
@@ -144,12 +138,20 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         else:
             await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
 
-    async def _on_rating(self, service, value) -> None:
-        # Always this socket's own thread: a thread id in the frame is never read.
-        result = await in_worker(service, self.thread, value)
+    async def _on_closing(self, kind: str, content: dict) -> None:
+        """End the chat, rate it, or comment on the rating: always this socket's own conversation (a
+        thread id in the frame is never read). An ending is told by the thread's mode event."""
+        if not await in_worker(services.closing_allowed, self.session):
+            result = services.RATE_LIMITED
+        elif kind == "end":
+            result = await in_worker(services.customer_ends, self.thread)
+        elif kind == "rate":
+            result = await in_worker(services.customer_rates, self.thread, content.get("score"))
+        else:
+            result = await in_worker(services.customer_comments, self.thread, content.get("text"))
         if "error" in result:
             await self._error(result["error"], result["message"])
-        else:
+        elif "rating" in result:
             await self.send_json({"type": "rating", "rating": result["rating"]})
 
     async def refuse_frame(self, refused: InputRefused) -> None:

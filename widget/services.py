@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 
 from common.errors import DomainError
-from common.ratelimit import allow_all
+from common.ratelimit import allow, allow_all
 from runtime import events, runs
 from runtime.errors import InvalidRequest, ThreadClosed
 from runtime.models import Message, Thread
@@ -36,6 +36,16 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
     except InvalidRequest:
         return {"error": "busy", "message": "Please wait for the answer to your last message."}
     return {"message": conversation_message(message)}
+
+
+# Ending, rating and commenting, together, per visitor: a person clicks a few times, a script floods.
+CLOSING_FRAMES_PER_MINUTE = 20
+RATE_LIMITED = {"error": "rate_limited", "message": "That's a lot of clicks. Please wait a moment."}
+
+
+def closing_allowed(session: WidgetSession) -> bool:
+    """Count one ending, rating or comment of the visitor's; False past CLOSING_FRAMES_PER_MINUTE."""
+    return allow(f"widget:closing:{session.visitor}", limit=CLOSING_FRAMES_PER_MINUTE, window_seconds=60)
 
 
 def customer_ends(thread: Thread) -> dict:

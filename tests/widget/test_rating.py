@@ -14,7 +14,7 @@ from runtime.runs import ratings, threads
 from tests.runtime import conftest as runtime
 from tests.widget import test_chat_consumer as chat
 from tests.widget.test_chat_consumer import connect, new_session
-from widget import sessions
+from widget import services, sessions
 
 # The runtime's fixtures (an assistant and its thread), shared with tests/runtime; the chat's set-up.
 assistant, thread, chat_ready = runtime.assistant, runtime.thread, chat.chat_ready
@@ -206,3 +206,15 @@ def test_a_comment_comes_once_and_only_soon_after_the_rating(db, thread):
         ratings.rating_comment(thread=thread, text="Changed my mind")
     assert again.value.code == "already_commented"
     assert ConversationRating.objects.get(thread=thread).comment == "Thanks!"
+
+
+async def test_rating_frames_are_limited_per_visitor(chat_ready, settings):
+    comm, _, thread_id = await ended_conversation_socket()
+    for _ in range(services.CLOSING_FRAMES_PER_MINUTE):
+        await comm.send_json_to({"type": "rate", "score": 9})
+        assert (await comm.receive_json_from())["code"] == "invalid_rating"
+
+    await comm.send_json_to({"type": "rate", "score": 5})
+    assert (await comm.receive_json_from())["code"] == "rate_limited"
+    assert await database_sync_to_async(stored_rating)(thread_id) is None
+    await comm.disconnect()
