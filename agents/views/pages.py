@@ -22,6 +22,7 @@ from agents.services import escalation_view
 from agents.views.access import access_thread, agent_required, supervisor_required
 from knowledge.help_centre import help_centre_store
 from runtime.llm.client import EmbeddingFailed
+from runtime.models import ConversationRating
 
 MAX_QUESTION_CHARS = 1000
 
@@ -192,7 +193,7 @@ def _percent(share: float | None) -> str:
 
 
 def _average(score: float | None) -> str:
-    return "–" if score is None else f"{score:.1f} / 5"
+    return "–" if score is None else f"{score:.1f} / {ConversationRating.SCALE}"
 
 
 def _duration(seconds: float | None) -> str:
