@@ -1,6 +1,8 @@
-"""The supervisor's metrics: containment, resolution, escalations, first human reply, tools, tokens.
+"""The supervisor's metrics: containment, resolution, escalations, first human reply, CSAT, tools, tokens.
 
 Reads only, over a period of days; the console's metrics page renders them (agents.views.pages).
+Whether a person handled a conversation is decided in one place, `human_handled`: containment and
+CSAT (AI-only against human-handled) both read it.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from agents.models import Escalation
-from runtime.models import Message, Run, ToolCall
+from runtime.models import ConversationRating, Message, Run, ToolApproval, ToolCall
 
 # The customer said the problem is solved. Kept narrow on purpose: "thanks" alone is politeness.
 RESOLUTION_CONFIRMED = re.compile(
@@ -73,6 +75,7 @@ class Period:
 class ConversationMetrics:
     conversations: int
     escalated: int
+    human_handled: int
     contained: int
     resolved_confirmed: int
     resolved_assumed: int
@@ -107,6 +110,46 @@ class ToolMetrics:
 
 
 @dataclass
+class CsatGroup:
+    """Ratings of one kind of conversation (or one agent's): how many, how many satisfied (4 or 5 of 5)."""
+
+    label: str
+    ratings: int = 0
+    satisfied: int = 0
+    score_total: int = 0
+
+    def add(self, score: int) -> None:
+        self.ratings += 1
+        self.satisfied += score >= ConversationRating.SATISFIED_FROM
+        self.score_total += score
+
+    @property
+    def csat(self) -> float | None:
+        return self.satisfied / self.ratings if self.ratings else None
+
+    @property
+    def average(self) -> float | None:
+        return self.score_total / self.ratings if self.ratings else None
+
+
+@dataclass
+class RatingComment:
+    score: int
+    comment: str
+    at: datetime
+    handled_by: str  # "AI only", or the agent's name
+
+
+@dataclass
+class CsatMetrics:
+    all: CsatGroup
+    ai_only: CsatGroup
+    human_handled: CsatGroup
+    by_agent: list[CsatGroup]
+    comments: list[RatingComment]  # the latest first
+
+
+@dataclass
 class Metrics:
     period: Period
     conversations: ConversationMetrics
@@ -114,6 +157,7 @@ class Metrics:
     first_reply_median_s: float | None
     first_reply_average_s: float | None
     first_reply_count: int
+    csat: CsatMetrics
     tools: list[ToolMetrics]
     prompt_tokens: int
     completion_tokens: int
@@ -124,10 +168,30 @@ class Metrics:
         return sum(count for _, _, count in self.escalations_by_trigger)
 
 
+def human_handled(thread_ids: set[int]) -> set[int]:
+    """Those of these conversations in which a person acted: an agent replied in it, took it over
+    (claimed or was assigned its escalation, resolved it or handed it back), or decided one of its
+    requests for approval (a return approved or declined in the console). The one definition of
+    "human-handled"; every other conversation is AI-only."""
+    replied = Message.objects.filter(thread_id__in=thread_ids, author=Message.Author.AGENT)
+    took_over = Escalation.objects.filter(thread_id__in=thread_ids).filter(
+        Q(assigned_at__isnull=False) | Q(resolved_at__isnull=False) | Q(handed_back_at__isnull=False)
+    )
+    decided = ToolApproval.objects.filter(
+        thread_id__in=thread_ids, status__in=[ToolApproval.Status.APPROVED, ToolApproval.Status.DECLINED]
+    )
+    return {
+        thread_id
+        for rows in (replied, took_over, decided)
+        for thread_id in rows.values_list("thread_id", flat=True).distinct()
+    }
+
+
 def conversation_metrics(period: Period, *, now: datetime | None = None) -> ConversationMetrics:
     """Conversations (threads with a customer message in the period) and how they ended.
 
-    - contained: no escalation at all (the assistant handled it alone);
+    - human_handled: a person acted in it (`human_handled`);
+    - contained: neither escalated nor human-handled (the assistant handled it alone);
     - resolved (confirmed or assumed): as `resolutions` tells.
     """
     in_period = Message.objects.filter(
@@ -135,11 +199,13 @@ def conversation_metrics(period: Period, *, now: datetime | None = None) -> Conv
     )
     thread_ids = set(in_period.values_list("thread_id", flat=True).distinct())
     escalated = set(Escalation.objects.filter(thread_id__in=thread_ids).values_list("thread_id", flat=True))
+    humans = human_handled(thread_ids)
     outcomes = list(resolutions(thread_ids, now=now).values())
     return ConversationMetrics(
         conversations=len(thread_ids),
         escalated=len(escalated),
-        contained=len(thread_ids - escalated),
+        human_handled=len(humans),
+        contained=len(thread_ids - escalated - humans),
         resolved_confirmed=outcomes.count(CONFIRMED),
         resolved_assumed=outcomes.count(ASSUMED),
     )
@@ -188,6 +254,67 @@ def resolutions(thread_ids: set[int], *, now: datetime | None = None) -> dict[in
         if now >= window_end and not came_back:
             out[thread_id] = ASSUMED
     return out
+
+
+AI_ONLY, UNKNOWN_AGENT = "AI only", "Unknown agent"
+LATEST_COMMENTS = 10
+
+
+def _name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
+def conversation_agents(thread_ids: set[int]) -> dict[int, str]:
+    """The person who handled each of these conversations, by name: the agent of its latest escalation
+    a person took, else whoever decided its latest request for approval (left out: neither)."""
+    out: dict[int, str] = {}
+    for approval in (
+        ToolApproval.objects.filter(thread_id__in=thread_ids, decided_by__isnull=False)
+        .select_related("decided_by")
+        .order_by("decided_at", "id")
+    ):
+        out[approval.thread_id] = _name(approval.decided_by)
+    for escalation in (
+        Escalation.objects.filter(thread_id__in=thread_ids, assigned_to__isnull=False)
+        .select_related("assigned_to")
+        .order_by("created_at", "id")
+    ):
+        out[escalation.thread_id] = _name(escalation.assigned_to)
+    return out
+
+
+def csat(period: Period) -> CsatMetrics:
+    """Ratings submitted in the period: all, AI-only against human-handled (`human_handled`), per agent,
+    and the latest comments."""
+    ratings = list(
+        ConversationRating.objects.filter(created_at__gte=period.start, created_at__lt=period.end)
+        .order_by("-created_at", "-id")
+        .values_list("thread_id", "score", "comment", "created_at")
+    )
+    rated = {thread_id for thread_id, _, _, _ in ratings}
+    humans = human_handled(rated)
+    agents = conversation_agents(humans)
+    result = CsatMetrics(
+        all=CsatGroup("All conversations"),
+        ai_only=CsatGroup("AI only"),
+        human_handled=CsatGroup("Human-handled"),
+        by_agent=[],
+        comments=[],
+    )
+    by_agent: dict[str, CsatGroup] = {}
+    for thread_id, score, comment, created_at in ratings:
+        result.all.add(score)
+        if thread_id in humans:
+            result.human_handled.add(score)
+            agent = agents.get(thread_id, UNKNOWN_AGENT)
+            by_agent.setdefault(agent, CsatGroup(agent)).add(score)
+        else:
+            result.ai_only.add(score)
+        if comment and len(result.comments) < LATEST_COMMENTS:
+            handled_by = agents.get(thread_id, UNKNOWN_AGENT) if thread_id in humans else AI_ONLY
+            result.comments.append(RatingComment(score, comment, created_at, handled_by))
+    result.by_agent = sorted(by_agent.values(), key=lambda group: group.label.lower())
+    return result
 
 
 def escalations_by_trigger(period: Period) -> list[tuple[str, str, int]]:
@@ -263,6 +390,7 @@ def metrics(period: Period, *, now: datetime | None = None) -> Metrics:
         first_reply_median_s=statistics.median(replies) if replies else None,
         first_reply_average_s=statistics.fmean(replies) if replies else None,
         first_reply_count=len(replies),
+        csat=csat(period),
         tools=tool_metrics(period),
         prompt_tokens=prompt,
         completion_tokens=completion,

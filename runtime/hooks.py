@@ -47,8 +47,8 @@ thread_created = Signal()
 
 # Sent by whatever stores a customer's rating of a conversation (CSAT), once its transaction
 # commits, with `thread`, `rating` (an int from 1 to `scale`, the best rating: 5 for five stars, 2
-# for thumbs down/up) and `submitted_at` (an aware datetime). Nothing sends it yet: the rating
-# itself is still to be built. webhooks turns it into the `csat.submitted` event.
+# for thumbs down/up) and `submitted_at` (an aware datetime): runtime.runs.ratings.rating_submit
+# sends it. webhooks turns it into the `csat.submitted` event.
 csat_submitted = Signal()
 
 FactsProvider = Callable[["Run", "ToolContext"], list[str]]

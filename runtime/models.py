@@ -353,3 +353,30 @@ class ToolApproval(models.Model):
 
     def __str__(self) -> str:
         return f"{self.summary} ({self.status})"
+
+
+class ConversationRating(models.Model):
+    """The customer's rating of a conversation that ended (CSAT): one per thread, 1 to SCALE, and an
+    optional comment added once, soon after (runtime.runs.ratings)."""
+
+    SCALE = 5
+    SATISFIED_FROM = 4  # CSAT counts 4 and 5 of 5 as satisfied, the usual convention
+
+    thread = models.OneToOneField(Thread, on_delete=models.CASCADE, related_name="rating")
+    score = models.PositiveSmallIntegerField()
+    comment = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    commented_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(score__gte=1, score__lte=5), name="rating_score_from_1_to_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.score}/{self.SCALE} for {self.thread}"
+
+    @property
+    def satisfied(self) -> bool:
+        return self.score >= self.SATISFIED_FROM

@@ -19,6 +19,7 @@ from common.text import InputRefused, unstorable
 from common.threads import in_worker
 from runtime import events
 from runtime.models import Message, Thread
+from runtime.runs.ratings import rating_view
 from runtime.serializers import conversation_message, delta_text
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
 from widget import services, sessions
@@ -82,6 +83,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             "streaming": streaming,
             "busy": active,
             "seq": floor,
+            # An ended conversation offers its rating (None: not rated yet); see runtime.runs.ratings.
+            "rating": rating_view(self.thread) if self.thread.mode == Thread.Mode.CLOSED else None,
         }
 
     async def disconnect(self, code: int) -> None:
@@ -104,6 +107,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 )
         elif kind == "ping":
             await self.send_json({"type": "pong"})
+        elif kind in ("end", "rate", "rate_comment"):
+            await self._on_closing(kind, content)
         else:
             await self._error("bad_request", "Unknown message type.")
 
@@ -132,6 +137,22 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             await self._error(result["error"], result["message"], client_id)
         else:
             await self.send_json({"type": "ack", "client_id": client_id, "message": result["message"]})
+
+    async def _on_closing(self, kind: str, content: dict) -> None:
+        """End the chat, rate it, or comment on the rating: always this socket's own conversation (a
+        thread id in the frame is never read). An ending is told by the thread's mode event."""
+        if not await in_worker(services.closing_allowed, self.session):
+            result = services.RATE_LIMITED
+        elif kind == "end":
+            result = await in_worker(services.customer_ends, self.thread)
+        elif kind == "rate":
+            result = await in_worker(services.customer_rates, self.thread, content.get("score"))
+        else:
+            result = await in_worker(services.customer_comments, self.thread, content.get("text"))
+        if "error" in result:
+            await self._error(result["error"], result["message"])
+        elif "rating" in result:
+            await self.send_json({"type": "rating", "rating": result["rating"]})
 
     async def refuse_frame(self, refused: InputRefused) -> None:
         # Name the customer's message when the frame was one, so the widget marks that message failed.

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db import transaction
 
-from common.ratelimit import allow_all
-from runtime import runs
+from common.errors import DomainError
+from common.ratelimit import allow, allow_all
+from runtime import events, runs
 from runtime.errors import InvalidRequest, ThreadClosed
-from runtime.models import Thread
+from runtime.models import Message, Thread
+from runtime.runs import ratings, threads
 from runtime.serializers import conversation_message
 from widget.sessions import WidgetSession
 
@@ -33,3 +36,59 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
     except InvalidRequest:
         return {"error": "busy", "message": "Please wait for the answer to your last message."}
     return {"message": conversation_message(message)}
+
+
+# Ending, rating and commenting, together, per visitor: a person clicks a few times, a script floods.
+CLOSING_FRAMES_PER_MINUTE = 20
+RATE_LIMITED = {"error": "rate_limited", "message": "That's a lot of clicks. Please wait a moment."}
+
+
+def closing_allowed(session: WidgetSession) -> bool:
+    """Count one ending, rating or comment of the visitor's; False past CLOSING_FRAMES_PER_MINUTE."""
+    return allow(f"widget:closing:{session.visitor}", limit=CLOSING_FRAMES_PER_MINUTE, window_seconds=60)
+
+
+def customer_ends(thread: Thread) -> dict:
+    """The customer ends their conversation with the assistant ("End chat"): it is closed, and the
+    widget then offers its rating. Returns {} or {"error": code, "message": …}.
+
+    Only while the assistant has it and is not answering: once a person is wanted or has joined,
+    that person resolves it (agents.services.resolve), so no escalation is left open on a closed
+    conversation; mid-answer, the answer would land in a closed conversation."""
+    with transaction.atomic():
+        locked = threads.lock(thread)
+        if locked.mode == Thread.Mode.CLOSED:
+            return {}
+        if locked.mode != Thread.Mode.ASSISTANT:
+            return {
+                "error": "with_a_person",
+                "message": "Someone from our team has this conversation; they will close it.",
+            }
+        if not locked.messages.filter(author=Message.Author.CUSTOMER).exists():
+            return {"error": "nothing_to_end", "message": "Write to us first: there is nothing to end yet."}
+        if locked.runs.active().exists():
+            return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        threads.close(locked.pk)
+        events.publish_on_commit(
+            locked.public_id, "conversation.mode", {"thread_id": locked.public_id, "mode": "closed", "by": "customer"}
+        )
+    thread.mode = Thread.Mode.CLOSED
+    return {}
+
+
+def customer_rates(thread: Thread, score: object) -> dict:
+    """The customer's one-click rating of their ended conversation: {"rating": …} or {"error": code, "message": …}."""
+    try:
+        ratings.rating_submit(thread=thread, score=score)
+    except DomainError as error:
+        return {"error": error.code, "message": error.message}
+    return {"rating": ratings.rating_view(thread)}
+
+
+def customer_comments(thread: Thread, text: object) -> dict:
+    """The customer's comment on the rating they just gave: {"rating": …} or {"error": code, "message": …}."""
+    try:
+        ratings.rating_comment(thread=thread, text=text)
+    except DomainError as error:
+        return {"error": error.code, "message": error.message}
+    return {"rating": ratings.rating_view(thread)}

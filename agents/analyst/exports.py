@@ -4,8 +4,8 @@ Read-only queries. What goes out is counts, states and times, never what anyone 
 text, no escalation reasons or summaries, no notes, no tool arguments or outputs (they hold order
 numbers and e-mail addresses), no customer names or e-mail addresses. Conversations carry their
 public thread id (a supervisor can open one in the console) and whether the customer was signed
-in; escalations name the agent by username (the team's own figures). There is no CSAT survey in
-Concierge, so there is no CSAT column; resolution is the metrics page's: confirmed by the customer's
+in; escalations name the agent by username (the team's own figures). Customers' ratings (CSAT)
+are not exported yet (the metrics page shows them); resolution is the metrics page's: confirmed by the customer's
 words, or assumed after 24 quiet hours (agents.metrics.resolutions).
 
 Only the shop's own conversations count: threads without an owner (the widget's) where a customer

@@ -50,7 +50,7 @@ def instructions() -> str:
             f"- {table.filename}: one row per {table.row}. Columns: "
             + "; ".join(f"{c.name} ({c.meaning})" for c in table.columns)
         )
-    lines.append("Times are the shop's local time. There are no customer satisfaction (CSAT) scores.")
+    lines.append("Times are the shop's local time. These files have no customer satisfaction (CSAT) ratings.")
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ from agents.services import escalation_view
 from agents.views.access import access_thread, agent_required, supervisor_required
 from knowledge.help_centre import help_centre_store
 from runtime.llm.client import EmbeddingFailed
+from runtime.models import ConversationRating
 
 MAX_QUESTION_CHARS = 1000
 
@@ -108,7 +109,11 @@ def metrics(request: HttpRequest) -> HttpResponse:
     c = m.conversations
     tiles = [
         (str(c.conversations), "conversations (a customer wrote in the period)"),
-        (_percent(c.containment_rate), f"contained: {c.contained} ended without a person"),
+        (_percent(c.containment_rate), f"contained: {c.contained} ended without a person (no escalation)"),
+        (
+            _percent(c.share(c.human_handled)),
+            f"human-handled: {c.human_handled} where a person replied, took over or decided an approval",
+        ),
         (_percent(c.confirmed_rate), f"resolved, confirmed by the customer ({c.resolved_confirmed})"),
         (_percent(c.assumed_rate), f"resolved, assumed: quiet for 24 h after our reply ({c.resolved_assumed})"),
         (
@@ -124,7 +129,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
     tools = [
         (t.name, t.calls, f"{t.failures} ({_percent(t.failure_rate)})", _ms(t.p50_ms), _ms(t.p95_ms)) for t in m.tools
     ]
-    context = {"page": "metrics", "metrics": m, "tiles": tiles, "tools": tools, "state": {"me": me_of(request)}}
+    csat = [
+        (group.label, group.ratings, _percent(group.csat), _average(group.average))
+        for group in (m.csat.ai_only, m.csat.human_handled, m.csat.all)
+    ]
+    csat_by_agent = [(g.label, g.ratings, _percent(g.csat), _average(g.average)) for g in m.csat.by_agent]
+    context = {
+        "page": "metrics",
+        "metrics": m,
+        "tiles": tiles,
+        "tools": tools,
+        "csat": csat,
+        "csat_by_agent": csat_by_agent,
+        "state": {"me": me_of(request)},
+    }
     return render(request, "console/metrics.html", context)
 
 
@@ -172,6 +190,10 @@ def knowledge_files(request: HttpRequest) -> JsonResponse:
 
 def _percent(share: float | None) -> str:
     return "–" if share is None else f"{share * 100:.0f}%"
+
+
+def _average(score: float | None) -> str:
+    return "–" if score is None else f"{score:.1f} / {ConversationRating.SCALE}"
 
 
 def _duration(seconds: float | None) -> str:

@@ -6,6 +6,7 @@
 import { chatSocket } from "./connection.js";
 import { MessageLog } from "./messages.js";
 import { readOptions, sessionStore } from "./options.js";
+import { endChatButton, RatingCard } from "./rating.js";
 import { applyAccent } from "./theme.js";
 import { ChatView } from "./view.js";
 
@@ -44,6 +45,10 @@ export function start(script) {
     },
   });
 
+  const rating = new RatingCard((frame) => socket.send(frame));
+  const endChat = endChatButton(() => socket.send({ type: "end" }));
+  view.close.before(endChat);
+
   function setUnread(count) {
     state.unread = count;
     view.setUnread(count);
@@ -57,6 +62,11 @@ export function start(script) {
 
   function applyMode(mode, name) {
     view.setComposerOpen(mode !== "closed");
+    endChat.hidden = mode !== "assistant"; // with a person, the person closes it
+    // An ended conversation: the closing message and its rating, in the panel only then.
+    if (mode === "closed" && !rating.element.isConnected) view.panel.insertBefore(rating.element, view.notice);
+    if (mode !== "closed") rating.element.remove();
+    rating.show(mode === "closed", rating.rating);
     if (mode === "waiting_human") {
       view.setBanner("waiting", "A person from our team will join shortly.");
     } else if (mode === "human") {
@@ -130,6 +140,7 @@ export function start(script) {
         state.runActive = Boolean(event.busy);
         updateTyping();
         const lastAgent = [...event.messages].reverse().find((m) => m.author === "agent");
+        rating.rating = event.rating || null;
         applyMode(event.mode, lastAgent && lastAgent.author_name);
         break;
       }
@@ -160,8 +171,12 @@ export function start(script) {
         view.showNotice("");
         log.confirm(event.message, event.client_id);
         break;
+      case "rating":
+        rating.update(event.rating);
+        break;
       case "error":
         if (event.client_id) restorePending(event.client_id);
+        else if (rating.busy) rating.refused();
         view.showNotice(event.message || "That didn't work. Please try again.");
         break;
       case "run":
@@ -174,6 +189,7 @@ export function start(script) {
         log.addActivity(event.label, event.status);
         break;
       case "handoff":
+        endChat.hidden = true;
         view.setBanner("waiting", event.message || "A person from our team will join shortly.");
         break;
       case "agent_joined":

@@ -158,7 +158,7 @@ def test_supervisors_see_the_page_with_the_data_described_and_questions_to_try(s
     html = response.content.decode()
     for name in EXPORTS:
         assert f"<code>{name}</code>" in html
-    assert "no satisfaction (CSAT) survey" in html
+    assert "no satisfaction (CSAT) ratings: those are on the metrics page" in html
     assert 'value="plot conversations per day in conversations.csv"' in html
     assert 'href="/console/analyst/" aria-current="page"' in html
 

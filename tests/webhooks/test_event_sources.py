@@ -11,11 +11,13 @@ from django.utils import timezone
 from agents import services as agents
 from agents.permissions import AGENTS_GROUP
 from common.actors import Actor
+from common.errors import InvalidState
 from common.signals import send_on_commit
 from orders import services as orders
 from orders.assistant.persona import ensure_demo_assistant
 from runtime import hooks, runs
 from runtime.models import Thread
+from runtime.runs import ratings
 from tests.agents.conftest import staff_member
 from tests.factories import UserFactory
 
@@ -135,8 +137,38 @@ def test_a_v1_thread_is_not_a_conversation_even_when_its_metadata_says_widget(re
     assert receiver.requests == []
 
 
+def test_a_customers_rating_emits_csat_submitted_without_their_comment(receiver, endpoint, thread):
+    runs.threads.close(thread.pk)
+    thread.refresh_from_db()
+
+    rating = ratings.rating_submit(thread=thread, score=2)
+    ratings.rating_comment(thread=thread, text="Took too long, Jane Doe here")
+
+    (rated,) = events(receiver)  # one event: the rating; the comment is not sent on
+    assert rated["type"] == "csat.submitted"
+    assert rated["data"] == {
+        "conversation": {
+            "id": thread.public_id,
+            "channel": "api",
+            "customer": None,
+            "created_at": rated["data"]["conversation"]["created_at"],
+        },
+        "rating": 2,
+        "scale": 5,
+        "submitted_at": rated["data"]["submitted_at"],
+    }
+    assert rated["data"]["submitted_at"].endswith("Z") and rating.score == 2
+    assert "Jane" not in json.dumps(rated)
+
+
+def test_a_refused_rating_emits_nothing(receiver, endpoint, thread):
+    with pytest.raises(InvalidState):
+        ratings.rating_submit(thread=thread, score=5)  # the conversation is still going
+    assert receiver.requests == []
+
+
 def test_a_rating_sent_as_documented_emits_csat_submitted(receiver, endpoint, thread):
-    """Nothing stores ratings yet; this is the contract whoever builds them sends on."""
+    """The signal's contract, as docs/webhooks.md gives it to whatever else stores a rating."""
     submitted_at = timezone.now()
 
     send_on_commit(hooks.csat_submitted, sender=Thread, thread=thread, rating=4, scale=5, submitted_at=submitted_at)
