@@ -1,4 +1,5 @@
-"""Django admin for the assistant runtime: assistants, threads, messages, runs, steps, tool calls.
+"""Django admin for the assistant runtime: assistants, threads, messages, runs, steps, tool calls,
+and the customers' ratings of their conversations.
 
 Engine-owned state, so read-only: the admin never moves a run or a thread around the runtime's
 rules. The one change offered is cancelling runs, through runtime.runs as /v1 cancels them.
@@ -14,7 +15,7 @@ from django.http import HttpRequest
 from common.admin import ReadOnlyAdmin
 from common.errors import DomainError
 from runtime import runs
-from runtime.models import Assistant, Message, Run, RunStep, Thread, ToolCall
+from runtime.models import Assistant, ConversationRating, Message, Run, RunStep, Thread, ToolCall
 
 
 @admin.register(Assistant)
@@ -88,3 +89,12 @@ class ToolCallAdmin(ReadOnlyAdmin):
     list_filter = ["name", "status", "side", "error_code"]
     search_fields = ["=call_id", "=step__run__public_id"]
     show_full_result_count = False
+
+
+@admin.register(ConversationRating)
+class ConversationRatingAdmin(ReadOnlyAdmin):
+    list_display = ["thread", "score", "comment", "created_at"]
+    list_filter = ["score", "created_at"]
+    list_select_related = ["thread"]
+    search_fields = ["=thread__public_id", "comment"]
+    date_hierarchy = "created_at"
