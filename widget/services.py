@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext as _
 
 from common.ratelimit import allow_all
 from runtime import runs
@@ -22,14 +23,14 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
         (f"widget:visitor:{session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
         (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
     ):
-        return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
+        return {"error": "rate_limited", "message": _("You're sending messages too quickly. Please wait a moment.")}
     customer = thread.customer  # bound when the session was made; it does not change
     try:
         message, _run = runs.customer_message_create(
             thread=thread, text=text, author_name=customer.name if customer else "", client_id=client_id
         )
     except ThreadClosed:
-        return {"error": "closed", "message": "This conversation has ended. Start a new chat to ask something else."}
+        return {"error": "closed", "message": _("This conversation has ended. Start a new chat to ask something else.")}
     except InvalidRequest:
-        return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        return {"error": "busy", "message": _("Please wait for the answer to your last message.")}
     return {"message": conversation_message(message)}
