@@ -187,7 +187,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         if name == "conversation.activity":
             return {
                 "type": "activity",
-                "label": data.get("label", ""),
+                "label": language.activity_label(str(data.get("label") or "")),
                 "status": data.get("status"),
                 "call_id": data.get("call_id"),
             }

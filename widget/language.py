@@ -17,6 +17,7 @@ from django.conf import settings
 from django.conf.locale import LANG_INFO
 from django.db import transaction
 from django.utils import translation
+from django.utils.translation import gettext, gettext_noop
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from runtime.hooks import prompt_facts
@@ -84,6 +85,34 @@ def name_of(code: str) -> str | None:
     """ "German" for "de"; None for a code that is no language Django knows."""
     info = LANG_INFO.get(code)
     return info["name"] if info and "name" in info else None
+
+
+# The tools' activity lines ("Looking up order A1001…", written by the apps that own the tools, in
+# English), as the widget shows them in its language: (the English line, its msgid).
+ACTIVITIES = [
+    (re.compile(r"^Looking up order (?P<order>\S{1,40})…$"), gettext_noop("Looking up order %(order)s…")),
+    (
+        re.compile(r"^Tracking the parcel for order (?P<order>\S{1,40})…$"),
+        gettext_noop("Tracking the parcel for order %(order)s…"),
+    ),
+    (
+        re.compile(r"^Opening a return on order (?P<order>\S{1,40})…$"),
+        gettext_noop("Opening a return on order %(order)s…"),
+    ),
+    (re.compile(r"^Cancelling order (?P<order>\S{1,40})…$"), gettext_noop("Cancelling order %(order)s…")),
+    (re.compile(r"^Looking up your orders…$"), gettext_noop("Looking up your orders…")),
+    (re.compile(r"^Asking a person from our team to join…$"), gettext_noop("Asking a person from our team to join…")),
+    (re.compile(r"^Searching our help articles…$"), gettext_noop("Searching our help articles…")),
+]
+
+
+def activity_label(label: str) -> str:
+    """An activity line in the active language, when it is one of the known ones; else as it is."""
+    for pattern, msgid in ACTIVITIES:
+        match = pattern.match(label)
+        if match:
+            return gettext(msgid) % match.groupdict()
+    return label
 
 
 def remember_customer_language(sender, *, thread: Thread, message: Message, **kwargs) -> bool:
