@@ -1,7 +1,8 @@
 // The widget's own strings in the customer's language: a catalogue ({English: translation}) from
 // Concierge's {server}/chat/i18n/, for the embed's data-language, else the browser's languages,
-// else English. Strings are marked t("English text", {name}) and placeholders filled as text,
-// never as markup. Without the catalogue (a network error, an old server) the widget speaks English.
+// else English. Strings are marked with t(), the English text being the key; {placeholders} are
+// filled as text, never as markup. Without the catalogue (a network error, an old server) the widget
+// speaks English.
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 const LOAD_TIMEOUT_MS = 5000;
