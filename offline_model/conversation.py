@@ -95,6 +95,8 @@ class Conversation:
     assistant_texts: list[tuple[int, str]] = field(default_factory=list)
     exchanges: list[ToolExchange] = field(default_factory=list)
     language: str = "en"  # the customer's, as the system prompt names it (offline_model.languages)
+    # The customer's messages as they wrote them; user_texts reads their words as English (gloss).
+    written_texts: list[str] = field(default_factory=list)
 
     @property
     def last_user_text(self) -> str:
@@ -264,6 +266,7 @@ def read_conversation(messages: list[dict]) -> Conversation:
             calls[call_id]["output"] = parse_output(text)
     conversation.system = "\n".join(system_parts)
     conversation.language = language_in(conversation.system)
+    conversation.written_texts = list(conversation.user_texts)
     if conversation.language != "en":  # the words it knows in the customer's language, read as English
         conversation.user_texts = [gloss(text, conversation.language) for text in conversation.user_texts]
     conversation.exchanges = [
