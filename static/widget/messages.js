@@ -43,7 +43,9 @@ function messageNode(message, { streaming = false, pending = false, server = "" 
   if (kind === "customer") {
     bubble.textContent = message.text; // shown exactly as typed, never as markup
   } else {
-    bubble.append(renderMarkdown(message.text, { streaming, citations: message.citations, server }));
+    bubble.append(
+      renderMarkdown(message.text, { streaming, citations: message.citations, server, sourcesTitle: t("Sources") }),
+    );
     if (streaming) addCaret(bubble);
   }
   const meta = el("div", { class: "meta" }, el("span", { text: authorOf(message) }));
