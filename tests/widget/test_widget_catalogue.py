@@ -76,3 +76,10 @@ def test_junk_asks_for_english_or_the_language_it_names(languages):
 
 def test_only_get_is_answered():
     assert Client().post("/chat/i18n/", {"languages": "de"}).status_code == 405
+
+
+def test_a_nul_byte_in_the_languages_is_refused_before_the_view():
+    response = Client().get("/chat/i18n/?languages=de%00")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_text"
