@@ -14,12 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from playwright.sync_api import Page, expect
 
 from runtime.models import Thread
-from tests.e2e.conftest import SCREENSHOTS
+from tests.e2e.conftest import SCREENSHOTS, seed_demo_shop
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +38,18 @@ class Shop:
 
 @pytest.fixture
 def shop(live_server_url):
-    call_command("seed_demo")
+    seed_demo_shop()  # the demo shop and its logins (agent/agent-demo-pass)
     return Shop(url=live_server_url)
 
 
-def widget_conversation_languages() -> list[str | None]:
-    """The noted language of each widget conversation, read in another thread: Django refuses
+def widget_conversations() -> list[tuple[str, str | None]]:
+    """(id, noted language) of each widget conversation, read in another thread: Django refuses
     queries from this one while Playwright's event loop runs in it."""
 
-    def read() -> list[str | None]:
+    def read() -> list[tuple[str, str | None]]:
         try:
-            return [t.metadata.get("language") for t in Thread.objects.filter(metadata__channel="widget")]
+            found = Thread.objects.filter(metadata__channel="widget")
+            return [(thread.public_id, thread.metadata.get("language")) for thread in found]
         finally:
             connection.close()
 
@@ -112,7 +112,18 @@ def test_a_german_customer_gets_the_widget_and_its_answers_in_german(shop, brows
     )
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"
-    assert widget_conversation_languages() == ["de"]  # what the console shows and the model is told
+    [(thread_id, language)] = widget_conversations()
+    assert language == "de"  # what the model is told, and what the console shows an agent:
+
+    agent = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    agent.goto(f"{shop.url}/console/conversations/{thread_id}/")
+    agent.fill("#id_username", "agent")
+    agent.fill("#id_password", "agent-demo-pass")
+    agent.click("button[type=submit]")
+    expect(agent.locator("[data-customer-language]")).to_have_text("Writes in German · the assistant answers in German")
+    expect(agent.locator("#timeline")).to_contain_text("Ich möchte mit einem Menschen sprechen")
+    agent.screenshot(path=str(SCREENSHOTS / "console-german-customer.png"))
+    agent.context.close()
 
 
 # The demo shop's tag, as a shop would write it with data-language="es": set before the deferred
