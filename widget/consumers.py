@@ -54,6 +54,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         self.widget_language = (
             language.widget_language((self.thread.metadata or {}).get("widget_language")) or language.DEFAULT
         )
+        language.load_detector_soon()
         await events.attach_server()
         self.group = events.group_for(self.thread.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)

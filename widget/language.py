@@ -11,9 +11,8 @@ console shows and every run's system prompt names (`answer_in_customer_language`
 from __future__ import annotations
 
 import re
-from functools import cache
+import threading
 
-from django.conf import settings
 from django.conf.locale import LANG_INFO
 from django.db import transaction
 from django.utils import translation
@@ -35,16 +34,12 @@ MIN_LETTERS = 12  # fewer letters than this ("ok", "A1001?") say nothing about a
 MIN_CONFIDENCE = 0.8  # measured: "Où est ma commande A1001 ?" is French at 0.85, "Hallo" anything at 0.1
 # Order numbers, e-mail addresses, links and numbers are the same in every language.
 NOT_WORDS_RE = re.compile(r"\S+@\S+|https?://\S+|\b[A-Za-z]*\d[\w-]*\b")
-TAG_RE = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}$")
-
-
-def supported() -> list[str]:
-    return [code for code, _ in settings.LANGUAGES]
+TAG_RE = re.compile(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8}){0,3}")  # a BCP 47 tag, whole (fullmatch)
 
 
 def widget_language(value: object) -> str | None:
     """The supported language a widget asks for ("de-AT" is "de"); None for anything else."""
-    if not isinstance(value, str) or not TAG_RE.match(value):
+    if not isinstance(value, str) or not TAG_RE.fullmatch(value):
         return None
     try:
         code = translation.get_supported_language_variant(value.lower().replace("_", "-"))
@@ -58,12 +53,27 @@ def first_supported(values: list[object]) -> str:
     return next((code for code in map(widget_language, values[:10]) if code), DEFAULT)
 
 
-@cache
+_detector: LanguageIdentifier | None = None
+_detector_lock = threading.Lock()
+
+
 def _identifier() -> LanguageIdentifier:
     """py3langid's model, loaded once per process, its probabilities normalized to 0..1."""
-    identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages(list(CANDIDATES))
-    return identifier
+    global _detector
+    with _detector_lock:
+        if _detector is None:
+            identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+            identifier.set_languages(list(CANDIDATES))
+            _detector = identifier
+        return _detector
+
+
+def load_detector_soon() -> None:
+    """Load the model in the background, once per process: it takes about a second, which the first
+    customer message would otherwise spend holding its thread's lock. The customer socket calls this
+    on connect, before a message can come."""
+    if _detector is None and not _detector_lock.locked():
+        threading.Thread(target=_identifier, name="load-language-detector", daemon=True).start()
 
 
 def detect(text: str) -> str | None:

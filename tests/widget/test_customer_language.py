@@ -219,3 +219,8 @@ async def test_the_sockets_own_messages_are_in_the_widgets_language(chat_ready):
         "client_id": "c1",
     }
     await comm.disconnect()
+
+
+@pytest.mark.parametrize("tag", ["de\n", "de ", " de", "de-\u00e9"])
+def test_a_tag_with_anything_around_it_is_no_language(tag):
+    assert widget_language(tag) is None
