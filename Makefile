@@ -9,7 +9,7 @@ OFFLINE_MODEL_TOKEN_DELAY_MS ?= 30
 NODE_E2E := tests/e2e/node
 NODE_SDK := $(NODE_E2E)/node_modules/.package-lock.json
 
-.PHONY: demo test test-fast lint format browser sandbox worker clean
+.PHONY: demo test test-fast lint format browser sandbox worker clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -83,6 +83,15 @@ sandbox: $(SANDBOX_VENV)/.installed
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq bubblewrap >/dev/null \
 			|| echo "WARNING: bubblewrap could not be installed: code_interpreter will not be offered."; }
+
+## messages: compile locale/*/LC_MESSAGES/*.po (the translations, edited by hand) into the .mo files Django reads
+# The .mo files are committed, so `make demo` and `make test` need no gettext; this needs its msgfmt.
+messages:
+	@command -v msgfmt >/dev/null || { \
+		echo "Installing Debian's gettext for msgfmt"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq gettext >/dev/null; }
+	for po in locale/*/LC_MESSAGES/*.po; do msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; done
 
 ## pgvector: start a PostgreSQL with pgvector on 127.0.0.1:5433 (installed into .pgvector/) and print its DATABASE_URL
 # Stop it with `.ci/pgvector stop`.

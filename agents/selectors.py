@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
+from django.conf.locale import LANG_INFO
 from django.contrib.auth import get_user_model
 from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
@@ -141,6 +142,15 @@ def conversation_orders(thread: Thread) -> list[Order]:
         )
         .order_by("-placed_at", "-id")[:20]
     )
+
+
+def customer_language(thread: Thread) -> dict | None:
+    """{code, name} of the language the customer writes in, as the widget noted it on the conversation
+    (no note: English); None for a conversation from elsewhere that names none."""
+    metadata = thread.metadata or {}
+    code = metadata.get("language") or ("en" if metadata.get("channel") == "widget" else None)
+    info = LANG_INFO.get(code) if isinstance(code, str) else None
+    return {"code": code, "name": info["name"]} if info and "name" in info else None
 
 
 def thread_notes(thread: Thread) -> QuerySet[InternalNote]:

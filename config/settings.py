@@ -203,6 +203,12 @@ LOGIN_URL = "/admin/login/"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
+# The customer's side speaks these (the widget's strings, its server messages, the offline model's
+# fixed phrases): locale/<code>/LC_MESSAGES/, compiled .mo files committed beside their .po files.
+# The console, the admin and the APIs stay in English: no LocaleMiddleware for them; the widget's
+# endpoints choose the language they answer in themselves (widget/language.py).
+LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French"), ("es", "Spanish")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 USE_TZ = True
 
 STATIC_URL = "static/"

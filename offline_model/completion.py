@@ -23,6 +23,7 @@ from common.tokens import (
 from offline_model.conversation import read_conversation
 from offline_model.dialogue import respond
 from offline_model.drafting import draft_agent_reply, is_draft_request
+from offline_model.languages import translate
 from offline_model.summary import summarise
 from offline_model.toolbox import Toolbox
 
@@ -164,7 +165,7 @@ def complete(request: dict[str, Any]) -> Completion:
             )
             for index, call in enumerate(reply.calls)
         )
-        content = None if calls else reply.text
+        content = None if calls else translate(reply.text, conversation.language)
 
     finish_reason = "tool_calls" if calls else "stop"
     if content is not None:

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import Any
 
 from common.tokens import content_text
+from offline_model.languages import gloss, language_in
 from offline_model.slots import (
     Item,
     emails_in,
@@ -93,6 +94,9 @@ class Conversation:
     # (number of user turns before it, text) for each assistant message with text
     assistant_texts: list[tuple[int, str]] = field(default_factory=list)
     exchanges: list[ToolExchange] = field(default_factory=list)
+    language: str = "en"  # the customer's, as the system prompt names it (offline_model.languages)
+    # The customer's messages as they wrote them; user_texts reads their words as English (gloss).
+    written_texts: list[str] = field(default_factory=list)
 
     @property
     def last_user_text(self) -> str:
@@ -261,6 +265,10 @@ def read_conversation(messages: list[dict]) -> Conversation:
                 order.append(call_id)
             calls[call_id]["output"] = parse_output(text)
     conversation.system = "\n".join(system_parts)
+    conversation.language = language_in(conversation.system)
+    conversation.written_texts = list(conversation.user_texts)
+    if conversation.language != "en":  # the words it knows in the customer's language, read as English
+        conversation.user_texts = [gloss(text, conversation.language) for text in conversation.user_texts]
     conversation.exchanges = [
         ToolExchange(
             call_id=call_id,

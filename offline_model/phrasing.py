@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from offline_model.languages import asked_markers, fallback_markers
 from offline_model.slots import REASON_LABELS, Item
 
 TIMES = "\N{MULTIPLICATION SIGN}"  # quantities read "2 TIMES Ceramic Mug"
@@ -40,11 +41,13 @@ def plain(text: str) -> str:
 def asked_in(text: str) -> set[str]:
     """What an earlier assistant message asked the customer for."""
     lowered = plain(text)
-    return {slot for slot, marker in ASKED_MARKERS.items() if re.search(marker, lowered)}
+    found = {slot for slot, marker in ASKED_MARKERS.items() if re.search(marker, lowered)}
+    return found | {slot for slot, marker in asked_markers().items() if re.search(marker, lowered)}
 
 
 def is_fallback(text: str) -> bool:
-    return FALLBACK_MARKER in plain(text)
+    lowered = plain(text)
+    return any(marker in lowered for marker in (FALLBACK_MARKER, *fallback_markers()))
 
 
 def shorten(text: str, limit: int) -> str:

@@ -95,13 +95,15 @@ class Turn:
         searched = {
             e.after_user_turn - 1 for e in self.conversation.exchanges if self.tools.role_of(e.name) == "knowledge"
         }
+        # Quoted as the customer wrote it, not as the model read it (offline_model.languages.gloss).
+        written = self.conversation.written_texts or self.texts
         quote = next(
             (
-                text
+                written[index]
                 for index, text in reversed(list(enumerate(self.texts)))
                 if index in searched or detect(text) - plain or len(text.split()) > 12
             ),
-            self.last,
+            written[-1] if written else self.last,
         )
         if any(Intent.HUMAN in detect(text) for text in self.texts[-2:]):
             lead = "Customer asked to talk to a person"

@@ -13,6 +13,8 @@ import logging
 from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer, client_ip
 from common.text import InputRefused, unstorable
@@ -22,7 +24,7 @@ from runtime.models import Message, Thread
 from runtime.runs.ratings import rating_view
 from runtime.serializers import conversation_message, delta_text
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
-from widget import services, sessions
+from widget import language, services, sessions
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     session: sessions.WidgetSession | None = None
     run_state: str | None = None  # the last run state sent
+    widget_language = language.DEFAULT  # the widget's: what the server's own messages to it are worded in
 
     async def connect(self) -> None:
         headers = dict(self.scope.get("headers") or [])
@@ -49,6 +52,10 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         if self.thread is None:
             await self.close(code=4004)
             return
+        self.widget_language = (
+            language.widget_language((self.thread.metadata or {}).get("widget_language")) or language.DEFAULT
+        )
+        language.load_detector_soon()
         await events.attach_server()
         self.group = events.group_for(self.thread.public_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -94,6 +101,10 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     # --- from the customer -------------------------------------------------------------------
 
     async def receive_json(self, content: dict, **kwargs) -> None:
+        with translation.override(self.widget_language):
+            await self._receive(content)
+
+    async def _receive(self, content: dict) -> None:
         kind = content.get("type") if isinstance(content, dict) else None
         if kind == "message":
             await self._on_message(content)
@@ -110,18 +121,19 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         elif kind in ("end", "rate", "rate_comment"):
             await self._on_closing(kind, content)
         else:
-            await self._error("bad_request", "Unknown message type.")
+            await self._error("bad_request", _("Unknown message type."))
 
     async def _on_message(self, content: dict) -> None:
         text = content.get("text")
         client_id = str(content.get("client_id") or "")[:64]
         if not isinstance(text, str) or not text.strip():
-            await self._error("empty", "Type a message first.", client_id)
+            await self._error("empty", _("Type a message first."), client_id)
             return
         if len(text) > settings.WIDGET_MAX_MESSAGE_CHARS:
             await self._error(
                 "too_long",
-                f"That message is too long ({len(text)} characters; the limit is {settings.WIDGET_MAX_MESSAGE_CHARS}).",
+                _("That message is too long (%(length)s characters; the limit is %(limit)s).")
+                % {"length": len(text), "limit": settings.WIDGET_MAX_MESSAGE_CHARS},
                 client_id,
             )
             return
@@ -142,7 +154,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         """End the chat, rate it, or comment on the rating: always this socket's own conversation (a
         thread id in the frame is never read). An ending is told by the thread's mode event."""
         if not await in_worker(services.closing_allowed, self.session):
-            result = services.RATE_LIMITED
+            result = services.rate_limited()
         elif kind == "end":
             result = await in_worker(services.customer_ends, self.thread)
         elif kind == "rate":
@@ -169,7 +181,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
 
     async def thread_event(self, event: dict) -> None:
         name, data, seq = event["event"], event["data"], event["seq"]
-        out = self._view(name, data, seq)
+        with translation.override(self.widget_language):
+            out = self._view(name, data, seq)
         if out is not None:
             out["seq"] = seq
             await self.send_json(out)
@@ -191,17 +204,17 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             if name == "thread.run.failed" and data.get("last_error"):
                 out["message"] = data["last_error"]["message"]
             if name == "thread.run.expired":
-                out["message"] = "I couldn't finish that answer in time. Please ask again."
+                out["message"] = _("I couldn't finish that answer in time. Please ask again.")
             return out
         if name == "conversation.activity":
             return {
                 "type": "activity",
-                "label": data.get("label", ""),
+                "label": language.activity_label(str(data.get("label") or "")),
                 "status": data.get("status"),
                 "call_id": data.get("call_id"),
             }
         if name == "conversation.escalated":
-            return {"type": "handoff", "state": "waiting", "message": "A person from our team will join shortly."}
+            return {"type": "handoff", "state": "waiting", "message": _("A person from our team will join shortly.")}
         if name in ("agent.joined", "agent.left", "agent.message", "conversation.mode"):
             return {"type": name.replace(".", "_"), **{k: v for k, v in data.items() if k != "thread_id"}}
         if name == "typing" and data.get("who") == "agent":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from common.errors import DomainError
 from common.ratelimit import allow, allow_all
@@ -25,22 +26,25 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
         (f"widget:visitor:{session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
         (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
     ):
-        return {"error": "rate_limited", "message": "You're sending messages too quickly. Please wait a moment."}
+        return {"error": "rate_limited", "message": _("You're sending messages too quickly. Please wait a moment.")}
     customer = thread.customer  # bound when the session was made; it does not change
     try:
         message, _run = runs.customer_message_create(
             thread=thread, text=text, author_name=customer.name if customer else "", client_id=client_id
         )
     except ThreadClosed:
-        return {"error": "closed", "message": "This conversation has ended. Start a new chat to ask something else."}
+        return {"error": "closed", "message": _("This conversation has ended. Start a new chat to ask something else.")}
     except InvalidRequest:
-        return {"error": "busy", "message": "Please wait for the answer to your last message."}
+        return {"error": "busy", "message": _("Please wait for the answer to your last message.")}
     return {"message": conversation_message(message)}
 
 
 # Ending, rating and commenting, together, per visitor: a person clicks a few times, a script floods.
 CLOSING_FRAMES_PER_MINUTE = 20
-RATE_LIMITED = {"error": "rate_limited", "message": "That's a lot of clicks. Please wait a moment."}
+
+
+def rate_limited() -> dict:
+    return {"error": "rate_limited", "message": _("That's a lot of clicks. Please wait a moment.")}
 
 
 def closing_allowed(session: WidgetSession) -> bool:
@@ -62,12 +66,12 @@ def customer_ends(thread: Thread) -> dict:
         if locked.mode != Thread.Mode.ASSISTANT:
             return {
                 "error": "with_a_person",
-                "message": "Someone from our team has this conversation; they will close it.",
+                "message": _("Someone from our team has this conversation; they will close it."),
             }
         if not locked.messages.filter(author=Message.Author.CUSTOMER).exists():
-            return {"error": "nothing_to_end", "message": "Write to us first: there is nothing to end yet."}
+            return {"error": "nothing_to_end", "message": _("Write to us first: there is nothing to end yet.")}
         if locked.runs.active().exists():
-            return {"error": "busy", "message": "Please wait for the answer to your last message."}
+            return {"error": "busy", "message": _("Please wait for the answer to your last message.")}
         threads.close(locked.pk)
         events.publish_on_commit(
             locked.public_id, "conversation.mode", {"thread_id": locked.public_id, "mode": "closed", "by": "customer"}

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders.assistant.persona import default_assistant
 from orders.models import Customer
@@ -57,17 +58,17 @@ def verify_identity(*, email: str = "", external_id: str = "", signature: str = 
     claimed = email.strip().lower() if email else external_id.strip()
     if not claimed:
         if settings.WIDGET_REQUIRE_IDENTITY:
-            raise SessionRefused("identity_required", "This chat is only available to signed-in customers.")
+            raise SessionRefused("identity_required", _("This chat is only available to signed-in customers."))
         return None
     if not settings.WIDGET_IDENTITY_SECRET:
-        raise SessionRefused("identity_not_configured", "Identity verification is not configured for this shop.")
+        raise SessionRefused("identity_not_configured", _("Identity verification is not configured for this shop."))
     # As bytes: compare_digest refuses a str with non-ASCII characters (a TypeError, not a mismatch).
     expected, given = identity_signature(claimed).encode(), signature.strip().lower().encode()
     if not signature or not hmac.compare_digest(expected, given):
-        raise SessionRefused("invalid_identity", "The customer's identity could not be verified.")
+        raise SessionRefused("invalid_identity", _("The customer's identity could not be verified."))
     customer = customer_by_identity(email=claimed) if email else customer_by_identity(external_id=claimed)
     if customer is None:
-        raise SessionRefused("unknown_customer", "The customer's identity could not be verified.")
+        raise SessionRefused("unknown_customer", _("The customer's identity could not be verified."))
     return customer
 
 

@@ -1,4 +1,4 @@
-"""HTTP endpoints of the customer channel: opening a widget session."""
+"""HTTP endpoints of the customer channel: opening a widget session, the widget's string catalogue."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import json
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from common.ratelimit import allow
-from widget import sessions
+from widget import catalogue, language, sessions
 
-SESSION_FIELDS = ("email", "external_id", "signature", "session")
+SESSION_FIELDS = ("email", "external_id", "signature", "session", "language")
+MAX_LANGUAGES_CHARS = 200  # a browser's whole navigator.languages fits many times over
 
 
 def _client_ip(request: HttpRequest) -> str:
@@ -33,18 +36,39 @@ def widget_session(request: HttpRequest) -> HttpResponse:
     """Open (or continue) a visitor's chat session: a session token to keep and a ticket for the socket.
 
     Body (JSON, all optional): `session` (the token from an earlier visit), `email` or
-    `external_id` with `signature` (the shop's HMAC-SHA256 of it).
+    `external_id` with `signature` (the shop's HMAC-SHA256 of it), `language` (the one the widget
+    shows: its refusals are worded in it, and the conversation notes it as the customer's hint).
     """
+    with translation.override(_language_asked(request)):
+        return _widget_session(request)
+
+
+def _language_asked(request: HttpRequest) -> str:
+    """The widget's language from the body, else the browser's Accept-Language (as LocaleMiddleware would)."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    asked = language.widget_language(body.get("language")) if isinstance(body, dict) else None
+    return asked or translation.get_language_from_request(request)
+
+
+def _widget_session(request: HttpRequest) -> HttpResponse:
     origin = request.headers.get("Origin")
     if not sessions.origin_allowed(origin, request.get_host()):
         return JsonResponse(
-            {"error": {"code": "origin_not_allowed", "message": "This site may not embed the chat."}}, status=403
+            {"error": {"code": "origin_not_allowed", "message": _("This site may not embed the chat.")}}, status=403
         )
     if not allow(
         f"widget:sessions:{_client_ip(request)}", limit=settings.WIDGET_SESSIONS_PER_IP_PER_MINUTE, window_seconds=60
     ):
         response = JsonResponse(
-            {"error": {"code": "rate_limited", "message": "Too many chat sessions from here. Try again in a minute."}},
+            {
+                "error": {
+                    "code": "rate_limited",
+                    "message": _("Too many chat sessions from here. Try again in a minute."),
+                }
+            },
             status=429,
         )
         response["Retry-After"] = "60"
@@ -55,12 +79,12 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         body = None
     if not isinstance(body, dict):
         return _cors(
-            JsonResponse({"error": {"code": "invalid_json", "message": "Send a JSON object."}}, status=400), origin
+            JsonResponse({"error": {"code": "invalid_json", "message": _("Send a JSON object.")}}, status=400), origin
         )
     fields = {name: body.get(name) or "" for name in SESSION_FIELDS}
     wrong = [name for name, value in fields.items() if not isinstance(value, str)]
     if wrong:
-        message = f"'{wrong[0]}' must be a string."
+        message = _("'%(field)s' must be a string.") % {"field": wrong[0]}
         return _cors(JsonResponse({"error": {"code": "invalid_request", "message": message}}, status=400), origin)
     try:
         customer = sessions.verify_identity(
@@ -71,6 +95,7 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         return _cors(
             JsonResponse({"error": {"code": refused.code, "message": refused.message}}, status=refused.status), origin
         )
+    language.set_widget_language(session.thread_id, language.widget_language(fields["language"]))
     return _cors(
         JsonResponse(
             {
@@ -82,3 +107,19 @@ def widget_session(request: HttpRequest) -> HttpResponse:
         ),
         origin,
     )
+
+
+@require_GET
+def widget_catalogue(request: HttpRequest) -> HttpResponse:
+    """The widget's own strings in the first of `?languages=` (a browser's list, best first, or the
+    embed's data-language) that Concierge speaks, else English: {"language", "catalog"}.
+
+    Public and the same for everyone: any shop's page may read it (Access-Control-Allow-Origin: *,
+    no credentials), and caches may keep it for an hour."""
+    asked = request.GET.get("languages", "")[:MAX_LANGUAGES_CHARS].split(",")
+    chosen = language.first_supported([value.strip() for value in asked])
+    response = JsonResponse({"language": chosen, "catalog": catalogue.widget_strings(chosen)})
+    response["Access-Control-Allow-Origin"] = "*"
+    response["Cache-Control"] = "public, max-age=3600"
+    response["Content-Language"] = chosen
+    return response

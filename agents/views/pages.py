@@ -78,6 +78,7 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
         "summary": summary,
         "timeline": timeline,
         "orders": selectors.conversation_orders(thread),
+        "language": selectors.customer_language(thread),
         "notes": selectors.thread_notes(thread),
         "canned": selectors.canned_replies(thread=thread, agent=request.user),
         "approvals": state["approvals"],

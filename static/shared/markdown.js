@@ -88,11 +88,11 @@ function citationNode(source) {
 }
 
 /** The list under an answer: each source once, numbered as its [n]. */
-function sourcesNode(sources) {
+function sourcesNode(sources, title) {
   return el(
     "div",
     { class: "sources" },
-    el("p", { class: "sources-title", text: "Sources" }),
+    el("p", { class: "sources-title", text: title }),
     el("ol", {}, sources.map((source) => el("li", {}, sourceLink(source, {}, source.label)))),
   );
 }
@@ -268,9 +268,10 @@ function paragraph(lines, ctx) {
  * A message's markdown as a DocumentFragment of DOM nodes (never parsed as HTML). With
  * `streaming`, the text is an answer still arriving: unclosed emphasis shows as closed.
  * `citations` (the message's, as the server sends them) and `server` (the origin of its help
- * pages, e.g. "https://support.example") make its markers numbered source links.
+ * pages, e.g. "https://support.example") make its markers numbered source links, listed under
+ * `sourcesTitle` (the widget's, in the customer's language).
  */
-export function renderMarkdown(text, { streaming = false, citations = [], server = "" } = {}) {
+export function renderMarkdown(text, { streaming = false, citations = [], server = "", sourcesTitle = "Sources" } = {}) {
   const { byMarker, sources } = citationIndex(citations, server);
   const ctx = { streaming, cites: byMarker };
   const fragment = document.createDocumentFragment();
@@ -346,6 +347,6 @@ export function renderMarkdown(text, { streaming = false, citations = [], server
     (paragraphLines ||= []).push(line);
   }
   endParagraph();
-  if (sources.length) fragment.append(sourcesNode(sources));
+  if (sources.length) fragment.append(sourcesNode(sources, sourcesTitle));
   return fragment;
 }

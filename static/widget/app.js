@@ -4,6 +4,7 @@
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 import { chatSocket } from "./connection.js";
+import { loadCatalogue, t } from "./i18n.js";
 import { MessageLog } from "./messages.js";
 import { readOptions, sessionStore } from "./options.js";
 import { endChatButton, RatingCard } from "./rating.js";
@@ -19,9 +20,11 @@ function newClientId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-/** Start the widget that `script` (the shop's tag) asks for. */
-export function start(script) {
+/** Start the widget that `script` (the shop's tag) asks for, in its language (see i18n.js). */
+export async function start(script) {
   const options = readOptions(script);
+  await loadCatalogue(options.server, options.language);
+  options.title ||= t("Chat with us");
   const store = sessionStore(options.storageKey);
   const view = new ChatView(options);
   const state = {
@@ -56,8 +59,8 @@ export function start(script) {
 
   function updateTyping() {
     const agent = state.agentTyping && state.agentTyping.until > Date.now() ? state.agentTyping : null;
-    if (agent) view.setTyping(`${agent.name || "Our team"} is typing\u2026`);
-    else view.setTyping(state.runActive && !log.streaming ? "The assistant is writing\u2026" : "");
+    if (agent) view.setTyping(t("{name} is typing\u2026", { name: agent.name || t("Our team") }));
+    else view.setTyping(state.runActive && !log.streaming ? t("The assistant is writing\u2026") : "");
   }
 
   function applyMode(mode, name) {
@@ -68,12 +71,12 @@ export function start(script) {
     if (mode !== "closed") rating.element.remove();
     rating.show(mode === "closed", rating.rating);
     if (mode === "waiting_human") {
-      view.setBanner("waiting", "A person from our team will join shortly.");
+      view.setBanner("waiting", t("A person from our team will join shortly."));
     } else if (mode === "human") {
-      view.setBanner("agent", name ? `${name} from our team has joined the chat.` : "You're chatting with our team.");
+      view.setBanner("agent", name ? t("{name} from our team has joined the chat.", { name }) : t("You're chatting with our team."));
     } else if (mode === "closed") {
-      const startOver = { label: "Start a new chat", run: () => socket.restart() };
-      view.setBanner("closed", "This conversation has ended.", startOver);
+      const startOver = { label: t("Start a new chat"), run: () => socket.restart() };
+      view.setBanner("closed", t("This conversation has ended."), startOver);
     } else {
       view.setBanner("", "");
     }
@@ -93,15 +96,15 @@ export function start(script) {
 
   function connectionChanged({ phase, everConnected, attempts, refusal }) {
     const connecting = () =>
-      view.setStatus(everConnected ? "reconnecting" : "connecting", everConnected ? "Reconnecting\u2026" : "Connecting\u2026");
+      view.setStatus(everConnected ? "reconnecting" : "connecting", everConnected ? t("Reconnecting\u2026") : t("Connecting\u2026"));
     if (phase === "connecting") {
       connecting();
       return;
     }
     if (phase === "live") {
       view.showConnectionProblem("");
-      view.setStatus("online", state.customerName ? `Signed in as ${state.customerName}` : "We usually answer right away");
-      log.setPendingLabel("Sending\u2026");
+      view.setStatus("online", state.customerName ? t("Signed in as {name}", { name: state.customerName }) : t("We usually answer right away"));
+      log.setPendingLabel(t("Sending\u2026"));
       // Messages typed while offline, or sent but never acknowledged, go (again) under the same
       // client_id: the server stores each once.
       for (const [clientId, entry] of log.pending) socket.send({ type: "message", text: entry.text, client_id: clientId });
@@ -113,7 +116,7 @@ export function start(script) {
     updateTyping();
     if (phase === "stopped") {
       log.finishStreaming();
-      view.setStatus("offline", "Chat unavailable");
+      view.setStatus("offline", t("Chat unavailable"));
       view.showConnectionProblem("");
       for (const clientId of [...log.pending.keys()]) restorePending(clientId);
       view.showNotice(refusal.message);
@@ -121,10 +124,10 @@ export function start(script) {
     }
     if (refusal.message) view.showNotice(refusal.message);
     connecting();
-    log.setPendingLabel("Waiting for connection\u2026");
+    log.setPendingLabel(t("Waiting for connection\u2026"));
     if (everConnected || attempts > 1) {
       view.showConnectionProblem(
-        everConnected ? "Connection lost. Reconnecting\u2026" : "Can't reach the chat. Trying again\u2026",
+        everConnected ? t("Connection lost. Reconnecting\u2026") : t("Can't reach the chat. Trying again\u2026"),
       );
     }
   }
@@ -177,12 +180,12 @@ export function start(script) {
       case "error":
         if (event.client_id) restorePending(event.client_id);
         else if (rating.busy) rating.refused();
-        view.showNotice(event.message || "That didn't work. Please try again.");
+        view.showNotice(event.message || t("That didn't work. Please try again."));
         break;
       case "run":
         state.runActive = event.state === "thinking" || event.state === "waiting";
         if (!state.runActive) log.finishStreaming();
-        if (event.state === "failed") view.showNotice(event.message || "Sorry, something went wrong. Please try again.");
+        if (event.state === "failed") view.showNotice(event.message || t("Sorry, something went wrong. Please try again."));
         updateTyping();
         break;
       case "activity":
@@ -190,18 +193,18 @@ export function start(script) {
         break;
       case "handoff":
         endChat.hidden = true;
-        view.setBanner("waiting", event.message || "A person from our team will join shortly.");
+        view.setBanner("waiting", event.message || t("A person from our team will join shortly."));
         break;
       case "agent_joined":
         applyMode("human", event.name);
         break;
       case "agent_left":
-        view.setBanner("agent", `${event.name || "Our team member"} has left the chat.`);
+        view.setBanner("agent", t("{name} has left the chat.", { name: event.name || t("Our team member") }));
         break;
       case "conversation_mode":
         applyMode(event.mode, event.name);
         if (event.mode === "assistant" && event.name) {
-          view.setBanner("agent", `${event.name} handed you back to the assistant.`);
+          view.setBanner("agent", t("{name} handed you back to the assistant.", { name: event.name }));
         }
         break;
       case "typing":
@@ -231,7 +234,7 @@ export function start(script) {
     view.showNotice("");
     log.showPending(clientId, text);
     if (!socket.send({ type: "message", text, client_id: clientId })) {
-      log.setPendingLabel("Waiting for connection\u2026");
+      log.setPendingLabel(t("Waiting for connection\u2026"));
       socket.start();
     }
   }

@@ -5,7 +5,8 @@
  *           data-server="https://support.example" data-email="..." data-signature="..." defer></script>
  *
  * Options (all optional): data-server (defaults to the script's own origin), data-email or
- * data-external-id with data-signature (the shop backend's HMAC of it), data-title, data-accent.
+ * data-external-id with data-signature (the shop backend's HMAC of it), data-title, data-accent,
+ * data-language (the widget's language: en, de, fr or es; else the browser's, else English).
  *
  * This file is only the loader the shops' tags name: it stays a classic script, so those tags keep
  * working unchanged. The widget itself is ES modules (no build step, paths under static/), imported
@@ -16,6 +17,7 @@
  *   widget/view.js         the launcher and panel in a shadow root; status, banners, notices
  *   widget/theme.js        the stylesheet link and the shop's accent colour
  *   widget/options.js      the tag's options and the session token in localStorage
+ *   widget/i18n.js         the widget's strings in the customer's language ({server}/chat/i18n/)
  *   shared/markdown.js     answers' markdown as DOM nodes (the console renders with it too)
  *   shared/socket.js       reconnect, ping and resume for a live socket (the console's too)
  *   shared/dom.js          building elements; text only ever as text nodes

@@ -4,10 +4,11 @@
 // Each attempt asks for a new ticket. This file is ASCII only, as every file the widget loads.
 
 import { LiveSocket, Refusal, socketUrl } from "../shared/socket.js";
+import { currentLanguage, t } from "./i18n.js";
 
 /** The session request: resolves to {session, ticket, thread_id, customer} or throws a Refusal. */
 async function openSession(server, identity, store) {
-  const body = { ...identity };
+  const body = { ...identity, language: currentLanguage() };
   const previous = store.get();
   if (previous) body.session = previous;
   let response;
@@ -32,7 +33,7 @@ async function openSession(server, identity, store) {
   }
   if (!response.ok || !payload || !payload.ticket) {
     const error = (payload && payload.error) || {};
-    const message = error.message || "The chat is unavailable right now.";
+    const message = error.message || t("The chat is unavailable right now.");
     if (response.status === 429) throw new Refusal(error.code, message, { retryAfterMs: 60000 });
     if (response.status === 400 || response.status === 403) throw new Refusal(error.code, message, { fatal: true });
     throw new Refusal(error.code || "unavailable", message);
@@ -55,7 +56,7 @@ export function chatSocket({ server, identity }, store, { onEvent, onChange, onS
     onEvent,
     onChange,
     refusalFor(code) {
-      if (code === 4003) return new Refusal("origin_not_allowed", "This site may not embed the chat.", { fatal: true });
+      if (code === 4003) return new Refusal("origin_not_allowed", t("This site may not embed the chat."), { fatal: true });
       if (code === 4004) {
         store.clear(); // the thread is gone: the next session starts a new one
         return new Refusal("thread_gone");

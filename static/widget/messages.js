@@ -7,6 +7,7 @@
 
 import { el } from "../shared/dom.js";
 import { renderMarkdown } from "../shared/markdown.js";
+import { t } from "./i18n.js";
 
 function formatTime(seconds) {
   const date = new Date(seconds * 1000);
@@ -21,9 +22,9 @@ function timeNode(seconds) {
 }
 
 function authorOf(message) {
-  if (message.role === "user") return "You";
-  if (message.author === "agent") return message.author_name || "Support team";
-  return "Assistant";
+  if (message.role === "user") return t("You");
+  if (message.author === "agent") return message.author_name || t("Support team");
+  return t("Assistant");
 }
 
 /** The blinking caret at the end of a streaming answer, inside its last block. */
@@ -42,11 +43,13 @@ function messageNode(message, { streaming = false, pending = false, server = "" 
   if (kind === "customer") {
     bubble.textContent = message.text; // shown exactly as typed, never as markup
   } else {
-    bubble.append(renderMarkdown(message.text, { streaming, citations: message.citations, server }));
+    bubble.append(
+      renderMarkdown(message.text, { streaming, citations: message.citations, server, sourcesTitle: t("Sources") }),
+    );
     if (streaming) addCaret(bubble);
   }
   const meta = el("div", { class: "meta" }, el("span", { text: authorOf(message) }));
-  if (pending) meta.append(" \u00b7 ", el("span", { class: "state", text: "Sending\u2026" }));
+  if (pending) meta.append(" \u00b7 ", el("span", { class: "state", text: t("Sending\u2026") }));
   else if (message.created_at) meta.append(" \u00b7 ", timeNode(message.created_at));
   const node = el("div", { class: `msg from-${kind}` }, meta, bubble);
   if (message.id) node.dataset.id = message.id;
@@ -117,8 +120,8 @@ export class MessageLog {
   /** The greeting, while there is no message. */
   showEmptyState(customerName) {
     if (this.log.querySelector(".msg")) return;
-    const greeting = customerName ? `Hi ${customerName.split(" ")[0]}!` : "Hi there!";
-    const text = "Ask about an order's status, a parcel's tracking or a return. A person from our team can take over any time.";
+    const greeting = customerName ? t("Hi {name}!", { name: customerName.split(" ")[0] }) : t("Hi there!");
+    const text = t("Ask about an order's status, a parcel's tracking or a return. A person from our team can take over any time.");
     this.log.append(el("div", { class: "empty" }, el("strong", { text: greeting }), text));
   }
 
@@ -259,7 +262,7 @@ export class MessageLog {
         "div",
         { class: "activity", "data-status": "started" },
         el("span", { class: "mark", "aria-hidden": "true" }),
-        el("span", { text: label || "Working on it\u2026" }),
+        el("span", { text: label || t("Working on it\u2026") }),
       );
       this.add(node);
       this.activities.push(node);

@@ -5,7 +5,7 @@
 /**
  * What the shop's <script> tag asks for. All optional: data-server (defaults to the script's own
  * origin), data-email or data-external-id with data-signature (the shop backend's HMAC of it),
- * data-title, data-accent (any CSS colour).
+ * data-title, data-accent (any CSS colour), data-language (en, de, fr or es; else the browser's).
  */
 export function readOptions(script) {
   const data = script.dataset;
@@ -18,7 +18,8 @@ export function readOptions(script) {
   return {
     server,
     identity,
-    title: (data.title || "Chat with us").trim(),
+    title: (data.title || "").trim(), // none: "Chat with us" in the widget's language (app.js)
+    language: (data.language || "").trim(),
     accent: data.accent && window.CSS && CSS.supports("color", data.accent) ? data.accent : "",
     // The stylesheet sits beside the script (same server, same version).
     stylesheet: new URL("concierge-widget.css", script.src).href,

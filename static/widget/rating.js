@@ -5,21 +5,24 @@
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 import { el } from "../shared/dom.js";
+import { t } from "./i18n.js";
 
-/** Every English string the rating shows, in one place, for the widget's translations. */
+/** Every string the rating shows, in the widget's language (read when drawn: the catalogue loads first). */
 export const RATING_LABELS = {
-  endChat: "End chat",
-  endChatTitle: "End this conversation",
-  closing: "Thanks for chatting with us! This conversation is now closed.",
-  question: "How did we do?",
-  scores: ["1 of 5: very poor", "2 of 5: poor", "3 of 5: okay", "4 of 5: good", "5 of 5: excellent"],
-  commentLabel: "Anything to add? (optional)",
-  commentPlaceholder: "Tell us more\u2026",
-  send: "Send comment",
-  sending: "Sending\u2026",
-  thanks: "Thank you for rating us!",
-  thanksComment: "Thank you for your feedback!",
-  yourRating: (score, scale) => `You rated this conversation ${score} of ${scale}.`,
+  get endChat() { return t("End chat"); },
+  get endChatTitle() { return t("End this conversation"); },
+  get closing() { return t("Thanks for chatting with us! This conversation is now closed."); },
+  get question() { return t("How did we do?"); },
+  get scores() {
+    return [t("1 of 5: very poor"), t("2 of 5: poor"), t("3 of 5: okay"), t("4 of 5: good"), t("5 of 5: excellent")];
+  },
+  get commentLabel() { return t("Anything to add? (optional)"); },
+  get commentPlaceholder() { return t("Tell us more\u2026"); },
+  get send() { return t("Send comment"); },
+  get sending() { return t("Sending\u2026"); },
+  get thanks() { return t("Thank you for rating us!"); },
+  get thanksComment() { return t("Thank you for your feedback!"); },
+  yourRating: (score, scale) => t("You rated this conversation {score} of {scale}.", { score, scale }),
 };
 
 export const MAX_COMMENT_CHARS = 1000; // the server's limit (runtime.runs.ratings.MAX_COMMENT_CHARS)

@@ -4,6 +4,7 @@
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
 import { el } from "../shared/dom.js";
+import { currentLanguage, t } from "./i18n.js";
 import { stylesheetLink } from "./theme.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -39,20 +40,20 @@ export class ChatView {
       this.badge,
     );
     this.title = el("h2", { class: "title", id: "cw-title", text: title });
-    this.status = el("p", { class: "status", "data-state": "connecting", text: "Ask about orders, tracking and returns" });
-    this.close = el("button", { class: "icon-button", type: "button", "aria-label": "Close chat" }, icon("close"));
+    this.status = el("p", { class: "status", "data-state": "connecting", text: t("Ask about orders, tracking and returns") });
+    this.close = el("button", { class: "icon-button", type: "button", "aria-label": t("Close chat") }, icon("close"));
     this.bannerText = el("span", { class: "banner-text" });
     this.bannerAction = el("button", { type: "button", hidden: true });
     this.banner = el("div", { class: "banner", role: "status", hidden: true }, this.bannerText, this.bannerAction);
     this.connText = el("span", { class: "banner-text" });
-    this.connRetry = el("button", { type: "button", text: "Retry now" });
+    this.connRetry = el("button", { type: "button", text: t("Retry now") });
     this.conn = el("div", { class: "banner", "data-kind": "connection", hidden: true }, this.connText, this.connRetry);
     this.log = el("div", {
       class: "log",
       role: "log",
       "aria-live": "polite",
       "aria-relevant": "additions",
-      "aria-label": "Conversation",
+      "aria-label": t("Conversation"),
       tabindex: "0",
     });
     this.typingText = el("span");
@@ -63,16 +64,16 @@ export class ChatView {
       this.typingText,
     );
     this.noticeText = el("span", { class: "notice-text" });
-    this.noticeClose = el("button", { type: "button", text: "Dismiss" });
+    this.noticeClose = el("button", { type: "button", text: t("Dismiss") });
     this.notice = el("div", { class: "notice", role: "alert", hidden: true }, this.noticeText, this.noticeClose);
     this.input = el("textarea", {
       class: "input",
       rows: "1",
-      "aria-label": "Message",
-      placeholder: "Type your message\u2026",
+      "aria-label": t("Message"),
+      placeholder: t("Type your message\u2026"),
       autocomplete: "off",
     });
-    this.send = el("button", { class: "send", type: "submit", "aria-label": "Send message", disabled: true }, icon("send"));
+    this.send = el("button", { class: "send", type: "submit", "aria-label": t("Send message"), disabled: true }, icon("send"));
     this.form = el("form", { class: "composer" }, this.input, this.send);
     this.panel = el(
       "section",
@@ -85,7 +86,7 @@ export class ChatView {
       this.notice,
       this.form,
     );
-    this.root = el("div", { class: "root", hidden: true }, this.launcher, this.panel);
+    this.root = el("div", { class: "root", lang: currentLanguage(), hidden: true }, this.launcher, this.panel);
     this.host = document.createElement("concierge-chat");
     this.host.attachShadow({ mode: "open" }).append(stylesheetLink(stylesheet, this.root), this.root);
   }
@@ -128,7 +129,8 @@ export class ChatView {
   setUnread(count) {
     this.badge.hidden = count === 0;
     this.badge.textContent = count > 9 ? "9+" : String(count);
-    const label = count ? `${this.titleText} (${count} unread ${count === 1 ? "message" : "messages"})` : this.titleText;
+    const unread = count === 1 ? t("{title} (1 unread message)", { title: this.titleText }) : t("{title} ({count} unread messages)", { title: this.titleText, count });
+    const label = count ? unread : this.titleText;
     this.launcher.setAttribute("aria-label", label);
   }
 
@@ -147,7 +149,7 @@ export class ChatView {
   /** Whether the conversation takes messages: an ended one says so in the box, which keeps its text. */
   setComposerOpen(open) {
     this.input.disabled = !open;
-    this.input.placeholder = open ? "Type your message\u2026" : "This conversation has ended";
+    this.input.placeholder = open ? t("Type your message\u2026") : t("This conversation has ended");
     this.autoSize();
   }
 }

@@ -323,7 +323,7 @@ def test_a_message_dropped_before_its_ack_is_resent_once_after_reconnecting(scri
     scripted.wait_for(lambda: len(scripted.messages_received()) == 2, "the resend")
     resent = scripted.messages_received()[1]
     assert resent == first  # same text, same client_id: the server stores it once
-    assert scripted.session_bodies[1] == {"session": "token-1"}  # the conversation continues
+    assert scripted.session_bodies[1] == {"session": "token-1", "language": "en"}  # the conversation continues
     scripted.send(type="ack", client_id=first["client_id"], message=customer("msg_2", "Where is A1001?"))
     scripted.send(type="delta", id="msg_3", text="01** is *Delivered*.", seq=6)
     scripted.send(type="message", message=assistant("msg_3", "Order **A1001** is *Delivered*."), seq=7)
