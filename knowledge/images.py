@@ -74,7 +74,9 @@ def clean_image(data: bytes) -> tuple[bytes, str, str]:
             kind, extension = FORMATS[image.format]
             image.load()  # a truncated or corrupt file fails here, not later
             upright = ImageOps.exif_transpose(image)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning, Image.DecompressionBombError):
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge("The photo has too many pixels to be a photo.") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Warning):
         raise refused from None
     return _encode(upright, image.format), kind, extension
 
