@@ -405,7 +405,7 @@ WIDGET_MAX_IMAGE_BYTES = env.int("WIDGET_MAX_IMAGE_BYTES", default=8 * 1024 * 10
 WIDGET_MAX_IMAGE_PIXELS = env.int("WIDGET_MAX_IMAGE_PIXELS", default=40_000_000)
 WIDGET_MAX_IMAGES_PER_MESSAGE = env.int("WIDGET_MAX_IMAGES_PER_MESSAGE", default=3)
 # Whether the model reads images: then a message's images go to it as image_url parts (data: URLs);
-# else it reads a note that an image was attached which it cannot see (docs/attachments.md).
+# else it reads a note that an image was attached which it cannot see (README: Photos in the chat).
 MODEL_ACCEPTS_IMAGES = strict_bool("MODEL_ACCEPTS_IMAGES", default=False)
 
 # --- Websockets (the widget's and the console's) ------------------------------------------------------
