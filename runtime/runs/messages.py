@@ -81,7 +81,8 @@ def message_create(
     if role not in Message.Role.values:
         raise InvalidRequest(f"Invalid 'role': {role!r}. Expected 'user' or 'assistant'.")
     parts = normalize_content(content)
-    check_images(thread, parts)
+    if role == Message.Role.USER:  # what the model reads; the platform's own answers name its files
+        check_images(thread, parts)
     with transaction.atomic():
         if check_active_run:
             Thread.objects.select_for_update().filter(pk=thread.pk).first()
