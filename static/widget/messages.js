@@ -41,9 +41,13 @@ function messageNode(message, { streaming = false, pending = false, server = "",
   const kind = message.role === "user" ? "customer" : message.author === "agent" ? "agent" : "assistant";
   const bubble = el("div", { class: "bubble" });
   if (kind === "customer") {
-    if (message.text) bubble.append(el("span", { class: "text", text: message.text })); // exactly as typed, never as markup
+    bubble.textContent = message.text; // shown exactly as typed, never as markup
     const images = photos.length ? photos : (message.images || []).map((id) => ({ id }));
-    if (images.length) bubble.append(photoStrip(images, loadImage));
+    if (images.length) {
+      const strip = photoStrip(images, loadImage);
+      if (message.text) strip.classList.add("after-text");
+      bubble.append(strip);
+    }
   } else {
     bubble.append(renderMarkdown(message.text, { streaming, citations: message.citations, server }));
     if (streaming) addCaret(bubble);

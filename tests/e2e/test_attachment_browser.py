@@ -163,6 +163,16 @@ def test_an_image_attachment_reaches_the_console(shop, browser, tmp_path):
     )
     customer.screenshot(path=str(SCREENSHOTS / "widget-photo-sent.png"))
 
+    # On a phone, the paperclip sits beside the box and the preview above it.
+    phone = new_page(browser, errors, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(shop + "/")
+    phone.locator(f"{WIDGET} .launcher").tap()
+    phone.locator(f"{WIDGET} input[type=file]").set_input_files(str(photo))
+    expect(phone.locator(f"{WIDGET} .tray img")).to_have_count(1)
+    expect(phone.locator(f"{WIDGET} .attach")).to_be_visible()
+    expect(phone.locator(f"{WIDGET} .send")).to_be_enabled()  # a photo alone may be sent
+    phone.screenshot(path=str(SCREENSHOTS / "widget-photo-phone.png"))
+
     # Nobody else reads it: a visitor without the session, and a browser without a staff login.
     stranger = new_page(browser, errors)
     assert stranger.request.get(f"{shop}/console/images/{file.public_id}/", max_redirects=0).status == 302
