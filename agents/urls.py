@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from agents.views import actions, analyst, pages
+from agents.views import actions, analyst, images, pages
 
 app_name = "console"
 
@@ -39,6 +39,7 @@ urlpatterns = [
         name="reject-return",
     ),
     path("approvals/<int:approval_id>/decide/", actions.decide_approval, name="decide-approval"),
+    path("images/<str:file_id>/", images.customer_image, name="customer-image"),
     path("knowledge/", pages.knowledge, name="knowledge"),
     path("knowledge/files/", pages.knowledge_files, name="knowledge-files"),
     path("knowledge/upload/", actions.knowledge_upload, name="knowledge-upload"),

@@ -416,6 +416,14 @@ WIDGET_SESSIONS_PER_IP_PER_MINUTE = env.int("WIDGET_SESSIONS_PER_IP_PER_MINUTE",
 WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE", default=12)
 WIDGET_MESSAGES_PER_IP_PER_MINUTE = env.int("WIDGET_MESSAGES_PER_IP_PER_MINUTE", default=60)
 WIDGET_MAX_MESSAGE_CHARS = env.int("WIDGET_MAX_MESSAGE_CHARS", default=4000)
+# Photos customers attach in the chat (knowledge.images): the largest file and picture accepted, and
+# how many go with one message.
+WIDGET_MAX_IMAGE_BYTES = env.int("WIDGET_MAX_IMAGE_BYTES", default=8 * 1024 * 1024)
+WIDGET_MAX_IMAGE_PIXELS = env.int("WIDGET_MAX_IMAGE_PIXELS", default=40_000_000)
+WIDGET_MAX_IMAGES_PER_MESSAGE = env.int("WIDGET_MAX_IMAGES_PER_MESSAGE", default=3)
+# Whether the model reads images: then a message's images go to it as image_url parts (data: URLs);
+# else it reads a note that an image was attached which it cannot see (README: Photos in the chat).
+MODEL_ACCEPTS_IMAGES = strict_bool("MODEL_ACCEPTS_IMAGES", default=False)
 
 # --- Websockets (the widget's and the console's) ------------------------------------------------------
 # Open sockets per client IP, per server process (behind a proxy, run daphne with --proxy-headers).

@@ -6,7 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from config.api_docs import api_docs
 from widget.demo import demo_home
-from widget.views import widget_catalogue, widget_session
+from widget.views import widget_attachment, widget_attachment_upload, widget_catalogue, widget_session
 
 
 def favicon(request: HttpRequest) -> HttpResponseRedirect:
@@ -21,6 +21,8 @@ urlpatterns = [
     path("console/", include("agents.urls")),
     path("chat/session/", widget_session, name="widget-session"),
     path("chat/i18n/", widget_catalogue, name="widget-catalogue"),
+    path("chat/attachments/", widget_attachment_upload, name="widget-attachment-upload"),
+    path("chat/attachments/<str:file_id>/", widget_attachment, name="widget-attachment"),
     path("help/", include("knowledge.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -11,8 +11,9 @@ class KnowledgeConfig(AppConfig):
         # Registering, on import: the deployment checks, the Celery tasks, and the file_search tool
         # with the runtime; then
         # what knowledge does when the runtime tells it something.
-        from knowledge import checks, receivers, tasks, tools  # noqa: F401
+        from knowledge import checks, images, receivers, tasks, tools  # noqa: F401
 
         hooks.attachments_added.connect(receivers.files_attached, dispatch_uid="knowledge.files_attached")
         hooks.run_rested.connect(receivers.handed_over_after_a_search, dispatch_uid="knowledge.handed_over")
         hooks.tool_resources_resolver(receivers.file_search_resources)
+        hooks.image_source(images)  # which image files a thread's messages may name, and their bytes

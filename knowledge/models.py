@@ -56,6 +56,8 @@ class File(models.Model):
     # A help-centre article: served to anyone at /help/<slug>/ and linked from the answers that cite it.
     help_slug = models.SlugField(max_length=120, unique=True, null=True, blank=True)
     title = models.CharField(max_length=200, blank=True)
+    # A photo a customer attached in the chat (knowledge.images): the conversation it belongs to.
+    thread_public_id = models.CharField(max_length=40, blank=True, default="", db_index=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

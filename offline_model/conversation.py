@@ -27,6 +27,8 @@ VERIFIED_LINE_RE = re.compile(r"orders? verified[^:\n]*:(?P<numbers>[^\n]+)", re
 SIGNED_IN_RE = re.compile(r"signed[- ]in (?:customer|user|as)\b[^\n:]*[:\s]\s*(?P<rest>[^\n]+)", re.IGNORECASE)
 EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 ORDER_KEYS = ("order_number", "orderNumber", "orderId", "order_id", "order_no", "orderNo", "order")
+# The runtime's note for images the model is not given: "[Attached: 2 images, which this model cannot see.]"
+IMAGE_NOTE_RE = re.compile(r"\[Attached: (\d+) images?\b[^\]]*\]")
 ERROR_FLAGS = (("found", False), ("success", False), ("ok", False))
 
 
@@ -97,6 +99,12 @@ class Conversation:
     language: str = "en"  # the customer's, as the system prompt names it (offline_model.languages)
     # The customer's messages as they wrote them; user_texts reads their words as English (gloss).
     written_texts: list[str] = field(default_factory=list)
+    # how many images each user message carried (image parts, or the runtime's note of ones it can't pass)
+    user_images: list[int] = field(default_factory=list)
+
+    @property
+    def last_user_images(self) -> int:
+        return self.user_images[-1] if self.user_images else 0
 
     @property
     def last_user_text(self) -> str:
@@ -234,6 +242,15 @@ def parse_arguments(arguments: Any) -> dict[str, Any]:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def images_in(text: str, content: Any) -> tuple[str, int]:
+    """A user message's text without the runtime's note of attached images, and how many it carried."""
+    parts = 0
+    if isinstance(content, list):
+        parts = sum(1 for part in content if isinstance(part, dict) and part.get("type") == "image_url")
+    noted = sum(int(match.group(1)) for match in IMAGE_NOTE_RE.finditer(text)) if "[Attached:" in text else 0
+    return (IMAGE_NOTE_RE.sub("", text).strip() if noted else text), parts + noted
+
+
 def read_conversation(messages: list[dict]) -> Conversation:
     conversation = Conversation()
     system_parts: list[str] = []
@@ -245,7 +262,9 @@ def read_conversation(messages: list[dict]) -> Conversation:
         if role in ("system", "developer"):
             system_parts.append(text)
         elif role == "user":
+            text, images = images_in(text, message.get("content"))
             conversation.user_texts.append(text)
+            conversation.user_images.append(images)
         elif role == "assistant":
             if text.strip():
                 conversation.assistant_texts.append((conversation.turn, text))

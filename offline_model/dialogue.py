@@ -68,6 +68,12 @@ class Dialogue:
         self.intents = self.turn.intents
 
     def respond(self, *, parallel: bool) -> Reply:
+        reply = self.answer(parallel=parallel)
+        if self.conversation.last_user_images and reply.text and not reply.calls:
+            return Reply(text=phrasing.photo_noted(reply.text))
+        return reply
+
+    def answer(self, *, parallel: bool) -> Reply:
         analysis = analyse(self.conversation, self.tools)  # a data question, when a tool runs Python
         if analysis is not None:
             return analysis

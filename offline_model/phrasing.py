@@ -203,3 +203,15 @@ def confirm_return(quantity: int, item_name: str, order_number: str | None, reas
     source = f" from order **{order_number}**" if order_number else ""
     why = f" (reason: {REASON_LABELS.get(reason, reason)})" if reason else ""
     return f"Shall I open a return for **{quantity} {TIMES} {item_name}**{source}{why}?"
+
+
+PHOTO_NOTED = "Thanks for the photo: I've added it to this conversation, so our team can see it."
+
+
+def photo_noted(reply: str) -> str:
+    """An answer to a message with a photo: the photo acknowledged first. A photo alone (the answer
+    is the fallback) usually shows a damaged or wrong item, so a person is offered instead."""
+    if reply == FALLBACK or not reply.strip():
+        damaged = "If it shows a damaged or wrong item, a person from our team can sort it out."
+        return f"{PHOTO_NOTED} {damaged} {OFFER_HUMAN}"
+    return f"{PHOTO_NOTED}\n\n{reply}"

@@ -8,6 +8,8 @@
   after commit (webhooks tell the shop's systems).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
   in, which orders are proven).
+- Images: `image_source` says which image file ids a thread's messages may name and reads their
+  bytes for the model (knowledge: customers' photos and /v1 callers' files).
 - Tool resources: `tool_resources_resolver` checks the section of an assistant's or a thread's
   tool_resources that a plug-in owns, as they are stored (knowledge: file_search's vector stores).
 """
@@ -16,12 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.dispatch import Signal
 
 if TYPE_CHECKING:
-    from runtime.models import Run
+    from runtime.models import Run, Thread
     from runtime.tools.context import ToolContext
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,39 @@ def resolve_tool_resources(owner, tool_resources: dict | None) -> dict:
     for resolver in _resource_resolvers:
         resolved = resolver(owner, resolved)
     return resolved
+
+
+class ImageSource(Protocol):
+    def missing_images(self, thread: Thread, file_ids: list[str]) -> list[str]: ...
+
+    def read_image(self, thread: Thread, file_id: str) -> tuple[str, bytes] | None: ...
+
+
+_image_sources: list[ImageSource] = []
+
+
+def image_source(source: ImageSource) -> ImageSource:
+    """Register `source`: `missing_images(thread, ids)` names the ids no image file of the thread's
+    has; `read_image(thread, id)` is (content type, bytes) of one, or None."""
+    if source not in _image_sources:
+        _image_sources.append(source)
+    return source
+
+
+def missing_images(thread: Thread, file_ids: list[str]) -> list[str]:
+    """The ids among `file_ids` that no registered source has for `thread` (all of them, with none)."""
+    missing = list(file_ids)
+    for source in _image_sources:
+        missing = source.missing_images(thread, missing) if missing else missing
+    return missing
+
+
+def read_image(thread: Thread, file_id: str) -> tuple[str, bytes] | None:
+    for source in _image_sources:
+        found = source.read_image(thread, file_id)
+        if found is not None:
+            return found
+    return None
 
 
 def announce_rest(run: Run) -> None:

@@ -196,6 +196,7 @@ def conversation_message(message: dict | Message) -> dict:
             # Lets the widget match a stored message to the copy it is still waiting to have acknowledged.
             "client_id": (message.metadata or {}).get("client_id"),
             "citations": _citations(message.content),
+            "images": _images(message.content),
         }
     content = message.get("content", [])
     text = "".join(p["text"]["value"] for p in content if p.get("type") == "text")
@@ -210,7 +211,13 @@ def conversation_message(message: dict | Message) -> dict:
         "created_at": message["created_at"],
         "client_id": metadata.get("client_id"),
         "citations": _citations(content),
+        "images": _images(content),
     }
+
+
+def _images(content: list) -> list[str]:
+    """The file ids of a message's image_file parts: the widget and the console show each photo."""
+    return [p["image_file"]["file_id"] for p in content if p.get("type") == "image_file"]
 
 
 def _citations(content: list) -> list[dict]:

@@ -31,7 +31,7 @@ ALLOWED = {
     "knowledge": {"common", "accounts", "runtime"},
     "sandbox": {"common", "accounts", "runtime", "knowledge"},
     "agents": {"common", "orders", "runtime", "knowledge", "sandbox"},
-    "widget": {"common", "orders", "runtime"},
+    "widget": {"common", "orders", "runtime", "knowledge"},
     "webhooks": {"common", "accounts", "runtime", "orders", "agents"},
     "ops": {"common", "runtime"},
     "config": {

@@ -126,7 +126,19 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     async def _on_message(self, content: dict) -> None:
         text = content.get("text")
         client_id = str(content.get("client_id") or "")[:64]
-        if not isinstance(text, str) or not text.strip():
+        images = content.get("images") or []
+        if not isinstance(images, list) or not all(isinstance(i, str) and 0 < len(i) <= 64 for i in images):
+            await self._error("bad_request", _("'images' must be a list of file ids."), client_id)
+            return
+        if len(images) > settings.WIDGET_MAX_IMAGES_PER_MESSAGE:
+            limit = settings.WIDGET_MAX_IMAGES_PER_MESSAGE
+            await self._error(
+                "too_many_images", _("Attach at most %(limit)s photos to one message.") % {"limit": limit}, client_id
+            )
+            return
+        if text is None and images:
+            text = ""
+        if not isinstance(text, str) or not (text.strip() or images):
             await self._error("empty", _("Type a message first."), client_id)
             return
         if len(text) > settings.WIDGET_MAX_MESSAGE_CHARS:
@@ -144,6 +156,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             text.strip(),
             client_id=client_id,
             ip=client_ip(self.scope),
+            images=tuple(dict.fromkeys(images)),
         )
         if "error" in result:
             await self._error(result["error"], result["message"], client_id)

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from common.errors import DomainError
+from common.errors import DomainError, NotFound
 from common.ratelimit import allow, allow_all
 from runtime import events, runs
 from runtime.errors import InvalidRequest, ThreadClosed
@@ -16,12 +16,15 @@ from runtime.serializers import conversation_message
 from widget.sessions import WidgetSession
 
 
-def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_id: str, ip: str) -> dict:
+def customer_says(
+    session: WidgetSession, thread: Thread, text: str, *, client_id: str, ip: str, images: tuple[str, ...] = ()
+) -> dict:
     """Store the customer's message and start the assistant's answer (unless a person owns the
     conversation, or a rule calls one). Returns {"message": …} or {"error": code, "message": …}.
 
     Rate-limited per visitor and per IP; a resend with the same client_id is stored once; refused
-    while the last message is still being answered, and in a closed conversation."""
+    while the last message is still being answered, and in a closed conversation. `images` are the
+    file ids of photos uploaded for this conversation (widget.views); any other id is refused."""
     if not allow_all(
         (f"widget:visitor:{session.visitor}", settings.WIDGET_MESSAGES_PER_VISITOR_PER_MINUTE, 60),
         (f"widget:ip:{ip}", settings.WIDGET_MESSAGES_PER_IP_PER_MINUTE, 60),
@@ -30,10 +33,16 @@ def customer_says(session: WidgetSession, thread: Thread, text: str, *, client_i
     customer = thread.customer  # bound when the session was made; it does not change
     try:
         message, _run = runs.customer_message_create(
-            thread=thread, text=text, author_name=customer.name if customer else "", client_id=client_id
+            thread=thread,
+            text=text,
+            author_name=customer.name if customer else "",
+            client_id=client_id,
+            image_file_ids=images,
         )
     except ThreadClosed:
         return {"error": "closed", "message": _("This conversation has ended. Start a new chat to ask something else.")}
+    except NotFound:
+        return {"error": "invalid_image", "message": _("That photo could not be found. Please attach it again.")}
     except InvalidRequest:
         return {"error": "busy", "message": _("Please wait for the answer to your last message.")}
     return {"message": conversation_message(message)}

@@ -8,6 +8,7 @@ a summary (runtime.engine.compaction) are replaced by that summary, never silent
 
 from __future__ import annotations
 
+import base64
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from datetime import datetime
 from django.conf import settings
 
 from common.tokens import estimate_message_tokens
+from runtime import hooks
 from runtime.models import Message, Run, RunStep, Thread, ToolCall
 from runtime.tools.registry import Tool
 
@@ -37,7 +39,48 @@ def message_turn(message: Message) -> Turn:
     if message.author == Message.Author.AGENT:
         who = message.author_name or "A human agent"
         text = f"[{who}, a human support agent, wrote:] {text}"
-    return Turn([{"role": message.role, "content": text}], is_message=True, at=message.created_at)
+    content = user_content(message, text) if message.role == Message.Role.USER else text
+    return Turn([{"role": message.role, "content": content}], is_message=True, at=message.created_at)
+
+
+def user_content(message: Message, text: str) -> str | list[dict]:
+    """A user message's text, with its images as Chat Completions image parts when the model reads
+    images (MODEL_ACCEPTS_IMAGES), else with a note that images came which the model cannot see."""
+    images = [part for part in message.content if part.get("type") in ("image_file", "image_url")]
+    if not images:
+        return text
+    if not settings.MODEL_ACCEPTS_IMAGES:
+        count = len(images)
+        return _with_note(text, f"[Attached: {count} image{'s' if count > 1 else ''}, which this model cannot see.]")
+    parts: list[dict] = [{"type": "text", "text": text}] if text else []
+    gone = 0
+    for part in images:
+        url, detail = _image_url(message, part)
+        if url is None:
+            gone += 1
+        else:
+            parts.append({"type": "image_url", "image_url": {"url": url, "detail": detail}})
+    if gone:
+        note = f"[Attached: {gone} image{'s' if gone > 1 else ''} no longer available.]"
+        parts.insert(0, {"type": "text", "text": note})
+    return parts
+
+
+def _with_note(text: str, note: str) -> str:
+    return f"{text}\n\n{note}" if text else note
+
+
+def _image_url(message: Message, part: dict) -> tuple[str | None, str]:
+    """A data: URL of an image_file part's bytes (read through runtime.hooks.image_source), or an
+    image_url part's own URL; None when the file is gone."""
+    if part["type"] == "image_url":
+        return part["image_url"].get("url"), part["image_url"].get("detail", "auto")
+    detail = part["image_file"].get("detail", "auto")
+    found = hooks.read_image(message.thread, part["image_file"]["file_id"])
+    if found is None:
+        return None, detail
+    kind, data = found
+    return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}", detail
 
 
 def tool_step_turn(step: RunStep, calls: list[ToolCall]) -> Turn | None:

@@ -14,7 +14,14 @@ from runtime import events, hooks
 from runtime.dispatch import enqueue_run
 from runtime.errors import ThreadBusy, ThreadClosed, ThreadNotAnswering
 from runtime.models import Assistant, Message, Run, Thread
-from runtime.runs.messages import message_create, message_kwargs, normalize_content, refuse_while_busy, store_message
+from runtime.runs.messages import (
+    check_images,
+    message_create,
+    message_kwargs,
+    normalize_content,
+    refuse_while_busy,
+    store_message,
+)
 from runtime.serializers import message_obj, run_obj
 
 
@@ -51,7 +58,7 @@ def run_create(
 
 
 def customer_message_create(
-    *, thread: Thread, text: str, author_name: str = "", client_id: str = ""
+    *, thread: Thread, text: str, author_name: str = "", client_id: str = "", image_file_ids: tuple[str, ...] = ()
 ) -> tuple[Message, Run | None]:
     """A customer's message and the assistant's run to answer it, in one transaction under the
     thread's lock: one round of locking and checking instead of two.
@@ -62,7 +69,9 @@ def customer_message_create(
     the assistant's and has one, and no receiver of hooks.customer_message (the rules that call a
     person, sent with the message stored, inside the transaction) handed the conversation over.
     """
-    parts = normalize_content(text)
+    images = [{"type": "image_file", "image_file": {"file_id": file_id}} for file_id in image_file_ids]
+    parts = normalize_content([*([{"type": "text", "text": text}] if text.strip() else []), *images] or text)
+    check_images(thread, parts)
     with transaction.atomic():
         locked = Thread.objects.select_for_update(of=("self",)).select_related("assistant").get(pk=thread.pk)
         if client_id:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from common.errors import NotFound
 from runtime import events, hooks
 from runtime.errors import InvalidRequest, ThreadBusy
 from runtime.models import Message, Run, RunStep, Thread
 from runtime.serializers import message_obj, text_part
+
+MAX_FILE_ID = 64
 
 
 def message_kwargs(spec: dict) -> dict:
@@ -38,12 +41,29 @@ def normalize_content(content) -> list[dict]:
         if kind == "text" and isinstance(part.get("text"), str):
             parts.append(text_part(part["text"]))
         elif kind == "image_file" and isinstance(part.get("image_file"), dict):
+            file_id = part["image_file"].get("file_id")
+            if not isinstance(file_id, str) or not 0 < len(file_id) <= MAX_FILE_ID:
+                raise InvalidRequest("An image_file content part needs its 'file_id' (a string).")
             parts.append({"type": "image_file", "image_file": {"detail": "auto", **part["image_file"]}})
         elif kind == "image_url" and isinstance(part.get("image_url"), dict):
             parts.append({"type": "image_url", "image_url": {"detail": "auto", **part["image_url"]}})
         else:
             raise InvalidRequest(f"Unsupported content part: {str(part)[:100]}")
     return parts
+
+
+def image_file_ids(parts: list[dict]) -> list[str]:
+    """The file ids of a message's image_file parts, in order."""
+    return [part["image_file"]["file_id"] for part in parts if part.get("type") == "image_file"]
+
+
+def check_images(thread: Thread, parts: list[dict]) -> None:
+    """Refuse image_file parts naming files that are not the thread's to show (NotFound: a 404 that
+    does not say whether the file exists for someone else). No query for a message without any."""
+    file_ids = image_file_ids(parts)
+    missing = hooks.missing_images(thread, file_ids) if file_ids else []
+    if missing:
+        raise NotFound(f"No file found with id '{missing[0]}'.", param="content")
 
 
 def message_create(
@@ -61,6 +81,8 @@ def message_create(
     if role not in Message.Role.values:
         raise InvalidRequest(f"Invalid 'role': {role!r}. Expected 'user' or 'assistant'.")
     parts = normalize_content(content)
+    if role == Message.Role.USER:  # what the model reads; the platform's own answers name its files
+        check_images(thread, parts)
     with transaction.atomic():
         if check_active_run:
             Thread.objects.select_for_update().filter(pk=thread.pk).first()

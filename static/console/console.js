@@ -101,6 +101,20 @@ function markdownOf(text, { streaming = false, citations = [] } = {}) {
   return renderMarkdown(text, { streaming, citations, server: location.origin });
 }
 
+/** The photos a customer attached, as thumbnails that open full size (served to agents only). */
+function imagesOf(m) {
+  if (!m.images || !m.images.length) return [];
+  const links = m.images.map((id) => {
+    const url = `/console/images/${encodeURIComponent(id)}/`;
+    return el(
+      "a",
+      { href: url, target: "_blank", rel: "noopener", title: "Open the full-size photo" },
+      el("img", { src: url, alt: "Photo the customer attached", loading: "lazy" }),
+    );
+  });
+  return [el("div", { class: "msg-images" }, ...links)];
+}
+
 /** A message's text: the customer's as typed, the assistant's and agents' as markdown (as the widget shows them). */
 function messageBody(m) {
   if (m.author === "customer") return el("div", { class: "msg-text", text: m.text });
@@ -340,6 +354,7 @@ function messageItem(m) {
       m.status === "incomplete" ? el("span", { class: "tag", text: "cut off" }) : null,
     ),
     messageBody(m),
+    imagesOf(m),
   );
 }
 

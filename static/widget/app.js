@@ -3,6 +3,7 @@
 // module and calls start() with its own <script> element.
 // This file is ASCII only (non-ASCII text as \u escapes), as every file the widget loads.
 
+import { AttachError, Attachments } from "./attachments.js";
 import { chatSocket } from "./connection.js";
 import { loadCatalogue, t } from "./i18n.js";
 import { MessageLog } from "./messages.js";
@@ -34,17 +35,31 @@ export async function start(script) {
     agentTyping: null, // {name, until}
     customerName: "",
     lastTypingAt: 0,
+    sending: false, // photos are uploading for the message being sent
   };
+  const attach = new Attachments({
+    form: view.form,
+    input: view.input,
+    server: options.server,
+    store,
+    showError: (text) => view.showNotice(text),
+    onChange: () => {
+      view.attached = attach.count;
+      view.autoSize();
+    },
+  });
   const log = new MessageLog(view.log, {
     onAnswer: () => !state.open && setUnread(state.unread + 1),
     onStreaming: () => updateTyping(),
     server: options.server,
+    loadImage: (id) => attach.load(id),
   });
   const socket = chatSocket(options, store, {
     onEvent: handleEvent,
     onChange: connectionChanged,
     onSession: (session) => {
       if (session.customer) state.customerName = session.customer.name;
+      attach.setLimits(session.limits);
     },
   });
 
@@ -70,6 +85,7 @@ export async function start(script) {
     if (mode === "closed" && !rating.element.isConnected) view.panel.insertBefore(rating.element, view.notice);
     if (mode !== "closed") rating.element.remove();
     rating.show(mode === "closed", rating.rating);
+    attach.setEnabled(mode !== "closed");
     if (mode === "waiting_human") {
       view.setBanner("waiting", t("A person from our team will join shortly."));
     } else if (mode === "human") {
@@ -84,8 +100,10 @@ export async function start(script) {
 
   /** Nothing the customer typed is lost: a refused message goes back into the box. */
   function restorePending(clientId) {
-    const text = log.takeBack(clientId);
-    if (text === undefined) return;
+    const taken = log.takeBack(clientId);
+    if (taken === undefined) return;
+    const { text, photos } = taken;
+    if (photos.length) attach.restore(photos);
     const current = view.input.value;
     view.input.value = current.trim() ? `${text}\n${current}` : text;
     view.autoSize();
@@ -107,7 +125,10 @@ export async function start(script) {
       log.setPendingLabel(t("Sending\u2026"));
       // Messages typed while offline, or sent but never acknowledged, go (again) under the same
       // client_id: the server stores each once.
-      for (const [clientId, entry] of log.pending) socket.send({ type: "message", text: entry.text, client_id: clientId });
+      for (const [clientId, entry] of log.pending) {
+        const images = entry.photos.map((photo) => photo.id);
+        socket.send({ type: "message", text: entry.text, client_id: clientId, images });
+      }
       return;
     }
     // A streaming answer stays as it is: the next hello carries on from the server's snapshot.
@@ -221,19 +242,32 @@ export async function start(script) {
 
   // --- the customer's actions ------------------------------------------------------------------
 
-  function submit() {
+  async function submit() {
     const text = view.input.value.trim();
-    if (!text) return;
+    if ((!text && !attach.count) || state.sending) return;
     if (socket.stopped) {
       view.showNotice(socket.stopped.message); // the text stays in the box
       return;
     }
+    let images = [];
+    if (attach.count) {
+      state.sending = true;
+      try {
+        images = await attach.upload(); // the text and the photos stay until they are uploaded
+      } catch (error) {
+        view.showNotice(error instanceof AttachError ? error.message : String(error));
+        return;
+      } finally {
+        state.sending = false;
+      }
+    }
+    const sent = view.input.value.trim(); // with whatever was typed while the photos uploaded
     const clientId = newClientId();
     view.input.value = "";
     view.autoSize();
     view.showNotice("");
-    log.showPending(clientId, text);
-    if (!socket.send({ type: "message", text, client_id: clientId })) {
+    log.showPending(clientId, sent, attach.take());
+    if (!socket.send({ type: "message", text: sent, client_id: clientId, images })) {
       log.setPendingLabel(t("Waiting for connection\u2026"));
       socket.start();
     }

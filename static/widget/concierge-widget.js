@@ -14,6 +14,7 @@
  *   widget/app.js          events from the server, the customer's actions, the boot
  *   widget/connection.js   POST /chat/session/ and the /ws/chat/ socket
  *   widget/messages.js     the conversation's log: messages, streaming answers, pending sends
+ *   widget/attachments.js  photos: the attach button, the tray, uploads (and its English strings)
  *   widget/view.js         the launcher and panel in a shadow root; status, banners, notices
  *   widget/theme.js        the stylesheet link and the shop's accent colour
  *   widget/options.js      the tag's options and the session token in localStorage

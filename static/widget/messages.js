@@ -7,6 +7,7 @@
 
 import { el } from "../shared/dom.js";
 import { renderMarkdown } from "../shared/markdown.js";
+import { photoStrip } from "./attachments.js";
 import { t } from "./i18n.js";
 
 function formatTime(seconds) {
@@ -37,11 +38,17 @@ function addCaret(bubble) {
   target.append(el("span", { class: "caret", "aria-hidden": "true" }));
 }
 
-function messageNode(message, { streaming = false, pending = false, server = "" } = {}) {
+function messageNode(message, { streaming = false, pending = false, server = "", photos = [], loadImage = null } = {}) {
   const kind = message.role === "user" ? "customer" : message.author === "agent" ? "agent" : "assistant";
   const bubble = el("div", { class: "bubble" });
   if (kind === "customer") {
     bubble.textContent = message.text; // shown exactly as typed, never as markup
+    const images = photos.length ? photos : (message.images || []).map((id) => ({ id }));
+    if (images.length) {
+      const strip = photoStrip(images, loadImage);
+      if (message.text) strip.classList.add("after-text");
+      bubble.append(strip);
+    }
   } else {
     bubble.append(
       renderMarkdown(message.text, { streaming, citations: message.citations, server, sourcesTitle: t("Sources") }),
@@ -64,8 +71,8 @@ export class MessageLog {
    * onStreaming() of an answer starting or ending to stream (the typing line depends on it).
    * `server` is Concierge's origin, where an answer's sources link.
    */
-  constructor(log, { onAnswer, onStreaming, server = "" }) {
-    Object.assign(this, { log, onAnswer, onStreaming, server });
+  constructor(log, { onAnswer, onStreaming, server = "", loadImage = null }) {
+    Object.assign(this, { log, onAnswer, onStreaming, server, loadImage });
     this.messages = new Map(); // id -> {data, node, streaming}
     this.pending = new Map(); // client_id -> {text, node}
     this.dirty = new Set(); // ids of streaming messages to redraw on the next frame
@@ -146,7 +153,7 @@ export class MessageLog {
   /** Show a message that is complete (from a hello, a final event, or an ack). */
   putFinal(message, { announce }) {
     const known = this.messages.get(message.id);
-    const node = messageNode(message, { server: this.server });
+    const node = messageNode(message, { server: this.server, loadImage: this.loadImage });
     this.change(() => {
       this.log.querySelector(".empty")?.remove();
       // A fresh node (not a changed one) is an "addition" to the live region, so the finished
@@ -203,11 +210,12 @@ export class MessageLog {
     this.onStreaming();
   }
 
-  showPending(clientId, text) {
-    const node = messageNode({ role: "user", text }, { pending: true });
+  /** A message on its way; `photos` are the attached photos ({url, id}) it carries. */
+  showPending(clientId, text, photos = []) {
+    const node = messageNode({ role: "user", text }, { pending: true, photos });
     this.add(node);
     this.toBottom(); // your own message always scrolls into view
-    this.pending.set(clientId, { text, node });
+    this.pending.set(clientId, { text, node, photos });
   }
 
   setPendingLabel(label) {
@@ -217,13 +225,13 @@ export class MessageLog {
     }
   }
 
-  /** Take a pending message back out of the log; its text, or undefined if there is no such message. */
+  /** Take a pending message back out of the log: {text, photos}, or undefined if there is no such message. */
   takeBack(clientId) {
     const entry = this.pending.get(clientId);
     if (!entry) return undefined;
     this.pending.delete(clientId);
     entry.node.remove();
-    return entry.text;
+    return { text: entry.text, photos: entry.photos };
   }
 
   /** A customer message the server confirms (an ack, or the thread's own event for it). */

@@ -139,11 +139,12 @@ export class ChatView {
     this.typing.hidden = !label;
   }
 
-  /** The message box grows with its text, up to a limit; Send is enabled only with something to send. */
+  /** The message box grows with its text, up to a limit; Send is enabled only with something to send
+   * (text, or `attached` photos). */
   autoSize() {
     this.input.style.height = "auto";
     this.input.style.height = `${Math.min(this.input.scrollHeight + 2, 132)}px`;
-    this.send.disabled = this.input.disabled || !this.input.value.trim();
+    this.send.disabled = this.input.disabled || !(this.input.value.trim() || this.attached);
   }
 
   /** Whether the conversation takes messages: an ended one says so in the box, which keeps its text. */
