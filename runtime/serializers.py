@@ -127,7 +127,7 @@ def json_object(text: str | None) -> dict:
     """A tool call's arguments or output as a dict ({} when empty, not JSON, or not an object)."""
     try:
         value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # a model's text: anything, nested as deep as it likes
         return {}
     return value if isinstance(value, dict) else {}
 
