@@ -16,3 +16,4 @@ class KnowledgeConfig(AppConfig):
         hooks.attachments_added.connect(receivers.files_attached, dispatch_uid="knowledge.files_attached")
         hooks.run_rested.connect(receivers.handed_over_after_a_search, dispatch_uid="knowledge.handed_over")
         hooks.tool_resources_resolver(receivers.file_search_resources)
+        hooks.files_finder(receivers.owners_files)

@@ -10,6 +10,8 @@
   in, which orders are proven).
 - Tool resources: `tool_resources_resolver` checks the section of an assistant's or a thread's
   tool_resources that a plug-in owns, as they are stored (knowledge: file_search's vector stores).
+- Files: `files_finder` tells which file ids name an owner's files (knowledge), so a message's
+  attachments and image_file parts never name a file that is not there.
 """
 
 from __future__ import annotations
@@ -85,6 +87,26 @@ def resolve_tool_resources(owner, tool_resources: dict | None) -> dict:
     for resolver in _resource_resolvers:
         resolved = resolver(owner, resolved)
     return resolved
+
+
+FilesFinder = Callable[[Any, list[str]], set[str]]
+_files_finders: list[FilesFinder] = []
+
+
+def files_finder(finder: FilesFinder) -> FilesFinder:
+    """Register `finder(owner, file_ids) -> the ids among them that are files of owner` (knowledge:
+    the Files API's files). Another owner's file is as missing as one that never existed."""
+    if finder not in _files_finders:
+        _files_finders.append(finder)
+    return finder
+
+
+def missing_files(owner, file_ids: list[str]) -> list[str]:
+    """The ids of `file_ids` that name no file of `owner` (all of them when no app keeps files)."""
+    found: set[str] = set()
+    for finder in _files_finders:
+        found |= finder(owner, file_ids)
+    return [file_id for file_id in file_ids if file_id not in found]
 
 
 def announce_rest(run: Run) -> None:

@@ -116,8 +116,10 @@ def run_fields(
     tool_choice=None,
     parallel_tool_calls: bool | None = None,
     response_format=None,
+    tool_resources: dict | None = None,
 ) -> dict:
-    """A new run's settings: the given run parameters, the assistant's for the rest."""
+    """A new run's settings: the given run parameters, the assistant's for the rest. `tool_resources`
+    as hooks.resolve_tool_resources checked them (createThreadAndRun's own)."""
     base_instructions = assistant.instructions if instructions is None else instructions
     if additional_instructions:
         base_instructions = f"{base_instructions}\n\n{additional_instructions}".strip()
@@ -126,7 +128,7 @@ def run_fields(
         "instructions": base_instructions,
         "tools": assistant.tools if tools is None else tools,
         "server_tools": list(assistant.server_tools),
-        "tool_resources": assistant.tool_resources or {},
+        "tool_resources": (assistant.tool_resources or {}) if tool_resources is None else tool_resources,
         "metadata": metadata or {},
         "temperature": assistant.temperature if temperature is None else temperature,
         "top_p": assistant.top_p if top_p is None else top_p,

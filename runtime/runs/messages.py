@@ -61,6 +61,7 @@ def message_create(
     if role not in Message.Role.values:
         raise InvalidRequest(f"Invalid 'role': {role!r}. Expected 'user' or 'assistant'.")
     parts = normalize_content(content)
+    check_files(thread.owner, parts, attachments or [])
     with transaction.atomic():
         if check_active_run:
             Thread.objects.select_for_update().filter(pk=thread.pk).first()
@@ -79,6 +80,32 @@ def message_create(
             hooks.attachments_added.send(sender=Message, thread=thread, message=message, attachments=attachments)
         events.publish_on_commit(thread.public_id, "thread.message.completed", message_obj(message))
     return message
+
+
+def named_files(parts: list[dict], attachments: list) -> list[tuple[str, object]]:
+    """(param, file id) of every file a message names: its image_file parts and its attachments."""
+    named = []
+    for i, part in enumerate(parts):
+        if part["type"] == "image_file":
+            named.append((f"content[{i}].image_file.file_id", part["image_file"].get("file_id")))
+    for i, attachment in enumerate(attachments):
+        named.append((f"attachments[{i}].file_id", attachment.get("file_id") if isinstance(attachment, dict) else None))
+    return named
+
+
+def check_files(owner, parts: list[dict], attachments: list) -> None:
+    """Every file the message names is one of the thread owner's (another owner's reads as not
+    there), as the Assistants API refuses a message naming a file that does not exist."""
+    named = named_files(parts, attachments)
+    if not named:
+        return  # a plain message: no query
+    for param, file_id in named:
+        if not isinstance(file_id, str) or not file_id:
+            raise InvalidRequest(f"Invalid '{param}': expected a file id.", param=param)
+    missing = set(hooks.missing_files(owner, [file_id for _, file_id in named]))
+    for param, file_id in named:
+        if file_id in missing:
+            raise InvalidRequest(f"No file found with id '{file_id}'.", param=param)
 
 
 def refuse_while_busy(thread: Thread) -> None:
