@@ -18,6 +18,14 @@ class ThreadBusy(InvalidRequest):
     code = "thread_busy"
 
 
+def not_answering_message(thread) -> str:
+    """Why a run is refused on a thread a person has, and the way out for a caller without a console."""
+    return (
+        f"Thread {thread.public_id} is handled by a person, not the assistant (mode '{thread.mode}'). "
+        f'To give it back to the assistant, modify the thread with {{"mode": "assistant"}}.'
+    )
+
+
 class ThreadNotAnswering(InvalidRequest):
     """A human owns the thread (or it is closed): the assistant must not start a run on it."""
 

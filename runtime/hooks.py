@@ -3,7 +3,8 @@
 - Tools: `runtime.tools.registry.tool` registers a server-side tool (orders, agents), or one of the
   Assistants API's built-in tools (knowledge: file_search).
 - Signals: `run_rested` after a run comes to rest; `customer_message` while a customer's message
-  is being stored (agents' rules call a person here); `attachments_added` while a message with
+  is being stored (agents' rules call a person here); `thread_resumed` while a /v1 caller gives a
+  thread a person had back to the assistant; `attachments_added` while a message with
   attachments is (knowledge files them for file_search); `thread_created` and `csat_submitted`
   after commit (webhooks tell the shop's systems).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
@@ -46,6 +47,11 @@ attachments_added = Signal()
 # widget, /v1, the console's analyst): a receiver tells them apart by `thread.owner` and
 # `thread.metadata["channel"]`.
 thread_created = Signal()
+
+# Sent (with `thread`, locked) inside the transaction in which a thread a person had (waiting for one,
+# or answered by one, or closed) is given back to the assistant by its owner, a /v1 caller who has
+# no console (runtime.runs.thread_resume): the agents app closes the open escalation.
+thread_resumed = Signal()
 
 # Sent by whatever stores a customer's rating of a conversation (CSAT), once its transaction
 # commits, with `thread`, `rating` (an int from 1 to `scale`, the best rating: 5 for five stars, 2

@@ -44,6 +44,8 @@ def thread_obj(thread: Thread) -> dict:
         "created_at": ts(thread.created_at),
         "tool_resources": thread.tool_resources or {},
         "metadata": thread.metadata or {},
+        # Concierge's extension: who answers (a thread handed to a person refuses runs until given back).
+        "mode": thread.mode,
     }
 
 

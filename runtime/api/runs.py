@@ -19,7 +19,7 @@ from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
 from runtime.api.schema import ERROR, EVENT_STREAM_NOTE, RunObject, RunStepObject, list_of
 from runtime.api.sse import event_stream_response, relay_run
-from runtime.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
+from runtime.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering, not_answering_message
 from runtime.models import Assistant, Run, Thread
 from runtime.serializers import run_obj, step_obj, thread_obj
 
@@ -73,7 +73,7 @@ def run_options(fields: dict, assistant: Assistant) -> dict:
 def check_thread_can_run(thread: Thread) -> None:
     """What run_create would refuse, checked before a stream opens (run_create still decides)."""
     if thread.mode != Thread.Mode.ASSISTANT:
-        raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
+        raise ThreadNotAnswering(not_answering_message(thread))
     active = thread.runs.active().first()
     if active is not None:
         raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")

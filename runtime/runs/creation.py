@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from runtime import events, hooks
 from runtime.dispatch import enqueue_run
-from runtime.errors import ThreadBusy, ThreadClosed, ThreadNotAnswering
+from runtime.errors import ThreadBusy, ThreadClosed, ThreadNotAnswering, not_answering_message
 from runtime.models import Assistant, Message, Run, Thread
 from runtime.runs.messages import message_create, message_kwargs, normalize_content, refuse_while_busy, store_message
 from runtime.serializers import message_obj, run_obj
@@ -35,7 +35,7 @@ def run_create(
     with transaction.atomic():
         locked = Thread.objects.select_for_update().get(pk=thread.pk)
         if locked.mode != Thread.Mode.ASSISTANT:
-            raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
+            raise ThreadNotAnswering(not_answering_message(locked))
         active = locked.runs.active().first()
         if active is not None:
             raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
