@@ -41,6 +41,7 @@ def error_result(code: str, message: str) -> dict:
 # A model writes the arguments; more than this is never a real call (code_interpreter's code, the
 # longest argument, is at most 100,000 characters, some of them escaped).
 MAX_ARGUMENTS_CHARS = 256_000
+MAX_ERROR_CHARS = 300  # of a schema error's message, which the model reads
 
 
 def parse_arguments(text: str) -> dict:
@@ -70,7 +71,9 @@ def checked_arguments(tool: registry.Tool, ctx: ToolContext, arguments_text: str
     error = jsonschema.exceptions.best_match(_validator(json.dumps(tool.schema(ctx))).iter_errors(arguments))
     if error is not None:
         where = ".".join(str(p) for p in error.absolute_path) or "arguments"
-        raise DomainError(f"{where}: {error.message}", code="invalid_arguments")
+        # jsonschema quotes the offending value: a 200,000-character string would go back whole.
+        said = error.message if len(error.message) <= MAX_ERROR_CHARS else error.message[:MAX_ERROR_CHARS] + "…"
+        raise DomainError(f"{where}: {said}", code="invalid_arguments")
     return arguments
 
 
