@@ -14,3 +14,4 @@ class AgentsConfig(AppConfig):
 
         hooks.run_rested.connect(triggers.on_run_rested, dispatch_uid="agents.on_run_rested")
         hooks.customer_message.connect(triggers.on_customer_message, dispatch_uid="agents.on_customer_message")
+        hooks.thread_resumed.connect(triggers.on_thread_resumed, dispatch_uid="agents.on_thread_resumed")

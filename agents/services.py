@@ -27,6 +27,8 @@ from runtime.llm.client import default_model
 from runtime.models import Message, Thread, ToolApproval
 from runtime.runs import threads
 
+API_CALLER = "the API caller"  # who gave a /v1 thread back, as the conversation's events name them
+
 PRIORITIES = Escalation.Priority.values
 # What staff may type, at most (characters): the widget's limit for a reply, room for a note.
 MAX_REPLY_CHARS = 4000
@@ -222,6 +224,22 @@ def hand_back(*, escalation: Escalation, agent) -> Escalation:
         )
         notify_consoles(locked, "escalation.updated")
     return locked
+
+
+def owner_took_back(*, thread: Thread) -> Escalation | None:
+    """The thread's owner, a /v1 caller without a console, gave it back to the assistant
+    (runtime.runs.thread_resume, in whose transaction this runs, the thread locked): its open
+    escalation ends as handed back, and the consoles see it leave the queue."""
+    escalation = Escalation.objects.select_for_update().filter(thread=thread, status__in=Escalation.OPEN).first()
+    if escalation is None:
+        return None
+    escalation.status, escalation.handed_back_at = Escalation.Status.HANDED_BACK, timezone.now()
+    escalation.save(update_fields=["status", "handed_back_at"])
+    events.publish_on_commit(
+        thread.public_id, "conversation.mode", {"thread_id": thread.public_id, "mode": "assistant", "name": API_CALLER}
+    )
+    notify_consoles(escalation, "escalation.updated")
+    return escalation
 
 
 def resolve(*, escalation: Escalation, agent) -> Escalation:

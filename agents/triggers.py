@@ -5,6 +5,12 @@
 - Repeated failures: tool errors, fallback answers ("I can't help with that"), failed or expired
   runs — ESCALATE_AFTER_FAILURES of them since the conversation last had a person.
 The model's own `escalate_to_human` tool and a supervisor's pick go through agents.services too.
+
+The rules watch the conversations Concierge's own channels carry (the widget's: no API key owns
+them), not the Analyst's, and not a /v1 caller's: an API caller has no console, and its thread would
+wait for a person it cannot reach. A /v1 assistant opts in with metadata `concierge_escalation: "on"`.
+A /v1 thread a person has (the model's escalate_to_human, or the opt-in) shows it in its `mode`, and
+its caller gives it back with `{"mode": "assistant"}` (runtime.runs.thread_resume; `on_thread_resumed`).
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from django.db.models import Q
 
 from agents.analyst.threads import is_analyst_thread
 from agents.models import Escalation
-from agents.services import escalate, open_escalation, refresh_summary_soon
-from runtime.models import Message, Run, Thread, ToolCall
+from agents.services import escalate, open_escalation, owner_took_back, refresh_summary_soon
+from runtime.models import Assistant, Message, Run, Thread, ToolCall
+
+OPT_IN = "concierge_escalation"  # a /v1 assistant's metadata key; "on" lets the rules watch its threads
 
 ASKS_FOR_HUMAN = re.compile(
     r"\b(talk|speak|chat|connect|transfer)\w*\b.{0,25}\b(human|person|agent|someone|somebody|representative|"
@@ -54,9 +62,19 @@ def frustration(text: str) -> int:
     return 0
 
 
+def rules_watch(thread: Thread, run: Run | None = None) -> bool:
+    """Whether the rules may hand this conversation to a person: one of Concierge's own channels'
+    (no API key owns it; not the Analyst's), or a /v1 thread whose assistant (the run's, else the
+    thread's) opted in. A widget's conversation is told apart without a query."""
+    if thread.owner_id is None:
+        return not is_analyst_thread(thread)
+    assistant: Assistant | None = run.assistant if run is not None else thread.assistant
+    return assistant is not None and (assistant.metadata or {}).get(OPT_IN) == "on"
+
+
 def check_customer_message(thread: Thread, text: str) -> Escalation | None:
     """Apply the customer-side rules to a message just stored; escalate when one holds."""
-    if thread.mode != Thread.Mode.ASSISTANT:
+    if thread.mode != Thread.Mode.ASSISTANT or not rules_watch(thread):
         return None
     if ASKS_FOR_HUMAN.search(text):
         return escalate(
@@ -115,8 +133,8 @@ def _added_a_failure(run: Run) -> bool:
 def check_run_outcome(run: Run) -> Escalation | None:
     """After a run comes to rest: call a person when failures keep piling up in this conversation."""
     thread = run.thread
-    if thread.mode != Thread.Mode.ASSISTANT or is_analyst_thread(thread):
-        return None  # a supervisor's questions to the Analyst are not a customer's conversation
+    if thread.mode != Thread.Mode.ASSISTANT or not rules_watch(thread, run):
+        return None  # not a conversation the rules watch (an API caller's, the Analyst's)
     if not _added_a_failure(run) or open_escalation(thread) is not None:
         return None
     failures = failures_since_last_person(thread)
@@ -144,3 +162,8 @@ def on_customer_message(sender, *, thread: Thread, message: Message, **kwargs) -
 def on_run_rested(sender, *, run: Run, **kwargs) -> None:
     """runtime.hooks.run_rested."""
     check_run_outcome(run)
+
+
+def on_thread_resumed(sender, *, thread: Thread, **kwargs) -> None:
+    """runtime.hooks.thread_resumed: the owner took the thread back, so nobody waits for a person."""
+    owner_took_back(thread=thread)

@@ -28,6 +28,12 @@ def unstorable(text: str) -> str | None:
     return NUL_MESSAGE if found.group() == "\x00" else SURROGATE_MESSAGE
 
 
+def storable(text: str) -> str:
+    """`text` with each NUL and lone surrogate replaced by U+FFFD: for text no one can be asked to
+    send again (what a model wrote), kept as near as it can be to what it was."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def unstorable_in(data: Any) -> str | None:
     """Why some string in decoded JSON `data` (keys included) cannot be stored, or None.
 

@@ -17,3 +17,4 @@ class KnowledgeConfig(AppConfig):
         hooks.run_rested.connect(receivers.handed_over_after_a_search, dispatch_uid="knowledge.handed_over")
         hooks.tool_resources_resolver(receivers.file_search_resources)
         hooks.image_source(images)  # which image files a thread's messages may name, and their bytes
+        hooks.files_finder(receivers.owners_files)

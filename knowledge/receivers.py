@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from common.errors import NotFound
 from knowledge import services
-from knowledge.access import access_file
+from knowledge.access import access_file, files_of
 from knowledge.api import validation
 from knowledge.models import UnansweredQuestion, VectorStore
 from knowledge.search import rewrite
@@ -34,6 +34,11 @@ def files_attached(sender, *, thread: Thread, message: Message, attachments: lis
     store = _thread_store(thread)
     for file in files:
         services.store_file_add(store, file)
+
+
+def owners_files(owner, file_ids: list[str]) -> set[str]:
+    """hooks.files_finder: which of `file_ids` are files of `owner`."""
+    return set(files_of(owner).filter(public_id__in=file_ids).values_list("public_id", flat=True))
 
 
 def file_search_resources(owner, tool_resources: dict) -> dict:

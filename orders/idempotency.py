@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
@@ -36,8 +37,17 @@ from orders.models import IdempotencyKey
 @dataclass(frozen=True)
 class IdempotentResult:
     status: int
-    body: Any
+    content: str  # the body's JSON text, the same for the first response and every replay
     replayed: bool
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.content)
+
+
+def encode(body: Any) -> str:
+    """A response body as the JSON text stored and sent (compact and UTF-8, as DRF renders it)."""
+    return json.dumps(body, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
 
 
 def fingerprint(request: Any) -> str:
@@ -73,7 +83,7 @@ def run_idempotent(
             try:
                 with transaction.atomic():
                     record = IdempotencyKey.objects.create(
-                        scope=scope, key=key, request_fingerprint=request_fp, response_status=0, response_body={}
+                        scope=scope, key=key, request_fingerprint=request_fp, response_status=0, response_body="{}"
                     )
             except IntegrityError:
                 # Another transaction holds or held this key; by now it has committed.
@@ -85,7 +95,7 @@ def run_idempotent(
             except DomainError as error:
                 status, body = error.http_status, _error_record(error)
             record.response_status = status
-            record.response_body = body
+            record.response_body = encode(body)
             record.save(update_fields=["response_status", "response_body"])
     except OperationalError as error:
         if _is_lock_timeout(error):
@@ -105,12 +115,13 @@ def _replay(stored: IdempotencyKey, request_fp: str) -> IdempotentResult:
 
 
 def _result(record: IdempotencyKey, *, replayed: bool) -> IdempotentResult:
-    body = record.response_body
+    result = IdempotentResult(status=record.response_status, content=record.response_body, replayed=replayed)
+    body = result.body
     if isinstance(body, dict) and "__domain_error__" in body:
         error = DomainError(body["message"], code=body["code"], param=body.get("param"))
         error.http_status = record.response_status
         raise error
-    return IdempotentResult(status=record.response_status, body=body, replayed=replayed)
+    return result
 
 
 def _error_record(error: DomainError) -> dict:

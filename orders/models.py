@@ -233,7 +233,9 @@ class IdempotencyKey(models.Model):
     key = models.CharField(max_length=255)
     request_fingerprint = models.CharField(max_length=64)
     response_status = models.PositiveSmallIntegerField()
-    response_body = models.JSONField()
+    # The response's JSON text exactly as it was first sent: a replay sends these very bytes (a
+    # jsonb column would hand the keys back in its own order).
+    response_body = models.TextField()
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -3,7 +3,8 @@
 - Tools: `runtime.tools.registry.tool` registers a server-side tool (orders, agents), or one of the
   Assistants API's built-in tools (knowledge: file_search).
 - Signals: `run_rested` after a run comes to rest; `customer_message` while a customer's message
-  is being stored (agents' rules call a person here); `attachments_added` while a message with
+  is being stored (agents' rules call a person here); `thread_resumed` while a /v1 caller gives a
+  thread a person had back to the assistant; `attachments_added` while a message with
   attachments is (knowledge files them for file_search); `thread_created` and `csat_submitted`
   after commit (webhooks tell the shop's systems).
 - Prompt facts: `prompt_facts` adds lines the model reads before it answers (orders: who is signed
@@ -12,6 +13,8 @@
   bytes for the model (knowledge: customers' photos and /v1 callers' files).
 - Tool resources: `tool_resources_resolver` checks the section of an assistant's or a thread's
   tool_resources that a plug-in owns, as they are stored (knowledge: file_search's vector stores).
+- Files: `files_finder` tells which file ids name an owner's files (knowledge), so a message's
+  attachments and image_file parts never name a file that is not there.
 """
 
 from __future__ import annotations
@@ -46,6 +49,11 @@ attachments_added = Signal()
 # widget, /v1, the console's analyst): a receiver tells them apart by `thread.owner` and
 # `thread.metadata["channel"]`.
 thread_created = Signal()
+
+# Sent (with `thread`, locked) inside the transaction in which a thread a person had (waiting for one,
+# or answered by one, or closed) is given back to the assistant by its owner, a /v1 caller who has
+# no console (runtime.runs.thread_resume): the agents app closes the open escalation.
+thread_resumed = Signal()
 
 # Sent by whatever stores a customer's rating of a conversation (CSAT), once its transaction
 # commits, with `thread`, `rating` (an int from 1 to `scale`, the best rating: 5 for five stars, 2
@@ -120,6 +128,26 @@ def read_image(thread: Thread, file_id: str) -> tuple[str, bytes] | None:
         if found is not None:
             return found
     return None
+
+
+FilesFinder = Callable[[Any, list[str]], set[str]]
+_files_finders: list[FilesFinder] = []
+
+
+def files_finder(finder: FilesFinder) -> FilesFinder:
+    """Register `finder(owner, file_ids) -> the ids among them that are files of owner` (knowledge:
+    the Files API's files). Another owner's file is as missing as one that never existed."""
+    if finder not in _files_finders:
+        _files_finders.append(finder)
+    return finder
+
+
+def missing_files(owner, file_ids: list[str]) -> list[str]:
+    """The ids of `file_ids` that name no file of `owner` (all of them when no app keeps files)."""
+    found: set[str] = set()
+    for finder in _files_finders:
+        found |= finder(owner, file_ids)
+    return [file_id for file_id in file_ids if file_id not in found]
 
 
 def announce_rest(run: Run) -> None:

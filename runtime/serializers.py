@@ -44,6 +44,8 @@ def thread_obj(thread: Thread) -> dict:
         "created_at": ts(thread.created_at),
         "tool_resources": thread.tool_resources or {},
         "metadata": thread.metadata or {},
+        # Concierge's extension: who answers (a thread handed to a person refuses runs until given back).
+        "mode": thread.mode,
     }
 
 
@@ -127,7 +129,7 @@ def json_object(text: str | None) -> dict:
     """A tool call's arguments or output as a dict ({} when empty, not JSON, or not an object)."""
     try:
         value = json.loads(text) if text else {}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):  # a model's text: anything, nested as deep as it likes
         return {}
     return value if isinstance(value, dict) else {}
 

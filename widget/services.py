@@ -6,10 +6,10 @@ from django.conf import settings
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from common.errors import DomainError, NotFound
+from common.errors import DomainError
 from common.ratelimit import allow, allow_all
 from runtime import events, runs
-from runtime.errors import InvalidRequest, ThreadClosed
+from runtime.errors import InvalidRequest, ThreadClosed, UnknownFile
 from runtime.models import Message, Thread
 from runtime.runs import ratings, threads
 from runtime.serializers import conversation_message
@@ -41,7 +41,7 @@ def customer_says(
         )
     except ThreadClosed:
         return {"error": "closed", "message": _("This conversation has ended. Start a new chat to ask something else.")}
-    except NotFound:
+    except UnknownFile:
         return {"error": "invalid_image", "message": _("That photo could not be found. Please attach it again.")}
     except InvalidRequest:
         return {"error": "busy", "message": _("Please wait for the answer to your last message.")}

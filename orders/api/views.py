@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
@@ -133,8 +134,11 @@ class ReturnViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         result = run_idempotent(
             scope=f"{actor.label}:returns.create", key=key, request=dict(data), operation=open_return
         )
-        headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-        return Response(result.body, status=result.status, headers=headers)
+        # The stored text itself, first time and every replay: byte for byte the same response.
+        response = HttpResponse(result.content, status=result.status, content_type="application/json")
+        if result.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
     def _decide(self, request, pk, service, serializer_class=s.ReturnDecisionSerializer):
         body = serializer_class(data=request.data)

@@ -150,9 +150,13 @@ class _ReturnRefused(Exception):
         "type": "object",
         "properties": {
             "order_number": ORDER_NUMBER,
-            "item": {"type": "string", "description": "The item's id, SKU or name as listed in the order."},
+            "item": {
+                "type": "string",
+                "description": "The item's id, SKU or name as listed in the order.",
+                "maxLength": 200,
+            },
             "reason": {"type": "string", "enum": list(Return.Reason.values)},
-            "quantity": {"type": "integer", "minimum": 1, "default": 1},
+            "quantity": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
             "note": {
                 "type": "string",
                 "maxLength": 500,

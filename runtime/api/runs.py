@@ -12,14 +12,14 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 
-from runtime import runs
+from runtime import hooks, runs
 from runtime.api import validation as v
 from runtime.api.access import access_assistant, access_run, access_step, access_thread, runs_of, steps_of
 from runtime.api.base import V1View
 from runtime.api.pagination import LIST_PARAMETERS, paginate
 from runtime.api.schema import ERROR, EVENT_STREAM_NOTE, RunObject, RunStepObject, list_of
 from runtime.api.sse import event_stream_response, relay_run
-from runtime.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering
+from runtime.errors import InvalidRequest, ThreadBusy, ThreadNotAnswering, not_answering_message
 from runtime.models import Assistant, Run, Thread
 from runtime.serializers import run_obj, step_obj, thread_obj
 
@@ -73,7 +73,7 @@ def run_options(fields: dict, assistant: Assistant) -> dict:
 def check_thread_can_run(thread: Thread) -> None:
     """What run_create would refuse, checked before a stream opens (run_create still decides)."""
     if thread.mode != Thread.Mode.ASSISTANT:
-        raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
+        raise ThreadNotAnswering(not_answering_message(thread))
     active = thread.runs.active().first()
     if active is not None:
         raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
@@ -122,7 +122,8 @@ class ThreadAndRunView(V1View):
         tags=TAGS,
         summary="Create a thread and run it",
         operation_id="createThreadAndRun",
-        description="Streams start with `thread.created`. The top-level `tool_resources` is accepted and unused.",
+        description="Streams start with `thread.created`. The top-level `tool_resources` replace the "
+        "assistant's for this run; each id in them must name one of the caller's files or vector stores.",
         request=v.ThreadAndRunCreate,
         responses=RUN_OR_STREAM,
     )
@@ -130,6 +131,8 @@ class ThreadAndRunView(V1View):
         fields = v.validated(v.ThreadAndRunCreate, request.data)
         assistant = access_assistant(self.owner, fields["assistant_id"])
         options = run_options(fields, assistant)
+        if fields.get("tool_resources") is not None:  # checked as an assistant's are: no unknown ids
+            options["tool_resources"] = hooks.resolve_tool_resources(self.owner, fields["tool_resources"])
         spec = fields.get("thread") or {}
 
         def new_thread() -> Thread:

@@ -39,6 +39,12 @@ class ThreadObject(serializers.Serializer):
     created_at = serializers.IntegerField()
     tool_resources = JSON()
     metadata = JSON()
+    mode = serializers.ChoiceField(
+        choices=["assistant", "waiting_human", "human", "closed"],
+        help_text="Concierge's extension: who answers. Not `assistant` once the thread was handed to a person "
+        "(escalate_to_human, or the escalation rules an assistant opted into); runs are refused until the "
+        'caller gives it back with {"mode": "assistant"}.',
+    )
 
 
 class MessageObject(serializers.Serializer):

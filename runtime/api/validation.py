@@ -439,6 +439,8 @@ class ThreadCreate(StrictSerializer):
 class ThreadModify(StrictSerializer):
     tool_resources = ToolResourcesField()
     metadata = MetadataField()
+    # Concierge's extension: a thread handed to a person is given back to the assistant.
+    mode = serializers.ChoiceField(choices=["assistant"], required=False)
 
 
 class RunOverrides(StrictSerializer):

@@ -13,6 +13,7 @@ cancelled or a person took the thread over. Every write goes through runtime.run
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -24,6 +25,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from common import logcontext
+from common.errors import DomainError
+from common.text import storable, unstorable
 from runtime import events, hooks, metrics
 from runtime.engine import compaction
 from runtime.engine.citations import message_files_in
@@ -36,11 +39,14 @@ from runtime.runs import tool_steps, transitions
 from runtime.serializers import json_object, step_obj
 from runtime.tools import registry
 from runtime.tools.context import ToolContext
-from runtime.tools.executor import execute_server_calls
+from runtime.tools.executor import checked_arguments, error_result, execute_server_calls
 
 log = logging.getLogger(__name__)
 S = Run.Status
 STOP_CHECK_SECONDS = 0.5
+WORKING = "Working on it…"  # a server tool's activity label when its own cannot be written
+_CALL_ID_LENGTH = ToolCall._meta.get_field("call_id").max_length
+_NAME_LENGTH = ToolCall._meta.get_field("name").max_length
 
 
 def worker_name() -> str:
@@ -302,14 +308,16 @@ class RunExecution:
             t["function"]["name"] for t in self.run.tools if isinstance(t, dict) and t.get("type") == "function"
         }
         calls = [
-            ToolCall(
-                index=i,
-                call_id=pending.id or stream.call_id(i),
-                name=pending.name,
-                arguments=pending.arguments,
-                # A declared client function is the caller's to answer; anything else runs here
-                # (an unknown name becomes an error result for the model).
-                side=ToolCall.Side.CLIENT if pending.name in client_names else ToolCall.Side.SERVER,
+            storable_call(
+                ToolCall(
+                    index=i,
+                    call_id=pending.id or stream.call_id(i),
+                    name=pending.name,
+                    arguments=pending.arguments,
+                    # A declared client function is the caller's to answer; anything else runs here
+                    # (an unknown name becomes an error result for the model).
+                    side=ToolCall.Side.CLIENT if pending.name in client_names else ToolCall.Side.SERVER,
+                )
             )
             for i, pending in enumerate(turn.tool_calls)
         ]
@@ -329,17 +337,29 @@ class RunExecution:
 
     def _activity(self, call: ToolCall, status: str) -> tuple[str, dict]:
         """What a server tool is doing, in words for the customer ("Looking up order A1001…")."""
-        tool = self.server_tools.get(call.name)
         return (
             "conversation.activity",
             {
                 "run_id": self.run.public_id,
                 "call_id": call.call_id,
                 "tool": call.name,
-                "label": tool.describe(json_object(call.arguments)) if tool else "Working on it…",
+                "label": self._label(call),
                 "status": status,
             },
         )
+
+    def _label(self, call: ToolCall) -> str:
+        """The tool's own words only for arguments its schema accepts: the label is written before
+        the call runs, and a model's arguments may be anything ({"order_number": 5}); the call's
+        error then goes back to the model as its result."""
+        tool = self.server_tools.get(call.name)
+        if tool is None:
+            return WORKING
+        try:
+            arguments = checked_arguments(tool, self.ctx, call.arguments)
+        except DomainError:
+            return WORKING
+        return tool.describe(arguments)
 
     def _advance_tool_step(self, step: RunStep, calls: list[ToolCall]) -> bool:
         """Run the step's pending server calls; True when the step is done and the run can go on."""
@@ -381,6 +401,26 @@ class RunExecution:
                 delta = {"index": call.index, "type": call.name, call.name: added}
                 announce.append(("thread.run.step.delta", step_delta(step, delta)))
         return announce
+
+
+def storable_call(call: ToolCall) -> ToolCall:
+    """The model's call as the database can hold it, whatever the model wrote: an id too long or
+    unstorable is replaced by one of ours (store_tool_step), a name is cut to fit (no tool has it:
+    the model hears so), and arguments holding a NUL or a lone surrogate are kept with U+FFFD in
+    their place and the call answered at once with invalid_arguments (a client function too: the
+    caller could not be handed them)."""
+    if len(call.call_id) > _CALL_ID_LENGTH or unstorable(call.call_id):
+        call.call_id = ""
+    call.name = storable(call.name)[:_NAME_LENGTH]
+    problem = unstorable(call.arguments)
+    if problem:
+        call.arguments = storable(call.arguments)
+        call.output = json.dumps(error_result("invalid_arguments", problem))
+        call.error_code = "invalid_arguments"
+        call.status = ToolCall.Status.FAILED
+        call.started_at = call.finished_at = timezone.now()
+        call.duration_ms = 0
+    return call
 
 
 def run_server_calls(calls: list[ToolCall], *, tools: dict[str, registry.Tool], ctx: ToolContext) -> None:

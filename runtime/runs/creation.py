@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 
 from runtime import events, hooks
 from runtime.dispatch import enqueue_run
-from runtime.errors import ThreadBusy, ThreadClosed, ThreadNotAnswering
+from runtime.errors import ThreadBusy, ThreadClosed, ThreadNotAnswering, not_answering_message
 from runtime.models import Assistant, Message, Run, Thread
 from runtime.runs.messages import (
     check_images,
@@ -42,7 +42,7 @@ def run_create(
     with transaction.atomic():
         locked = Thread.objects.select_for_update().get(pk=thread.pk)
         if locked.mode != Thread.Mode.ASSISTANT:
-            raise ThreadNotAnswering(f"Thread {thread.public_id} is handled by a person, not the assistant.")
+            raise ThreadNotAnswering(not_answering_message(locked))
         active = locked.runs.active().first()
         if active is not None:
             raise ThreadBusy(f"Thread {thread.public_id} already has an active run {active.public_id}.")
@@ -125,8 +125,10 @@ def run_fields(
     tool_choice=None,
     parallel_tool_calls: bool | None = None,
     response_format=None,
+    tool_resources: dict | None = None,
 ) -> dict:
-    """A new run's settings: the given run parameters, the assistant's for the rest."""
+    """A new run's settings: the given run parameters, the assistant's for the rest. `tool_resources`
+    as hooks.resolve_tool_resources checked them (createThreadAndRun's own)."""
     base_instructions = assistant.instructions if instructions is None else instructions
     if additional_instructions:
         base_instructions = f"{base_instructions}\n\n{additional_instructions}".strip()
@@ -135,7 +137,7 @@ def run_fields(
         "instructions": base_instructions,
         "tools": assistant.tools if tools is None else tools,
         "server_tools": list(assistant.server_tools),
-        "tool_resources": assistant.tool_resources or {},
+        "tool_resources": (assistant.tool_resources or {}) if tool_resources is None else tool_resources,
         "metadata": metadata or {},
         "temperature": assistant.temperature if temperature is None else temperature,
         "top_p": assistant.top_p if top_p is None else top_p,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
-from common.errors import NotFound
 from runtime import events, hooks
-from runtime.errors import InvalidRequest, ThreadBusy
+from runtime.errors import InvalidRequest, ThreadBusy, UnknownFile
 from runtime.models import Message, Run, RunStep, Thread
 from runtime.serializers import message_obj, text_part
 
@@ -58,12 +57,14 @@ def image_file_ids(parts: list[dict]) -> list[str]:
 
 
 def check_images(thread: Thread, parts: list[dict]) -> None:
-    """Refuse image_file parts naming files that are not the thread's to show (NotFound: a 404 that
-    does not say whether the file exists for someone else). No query for a message without any."""
+    """Refuse image_file parts naming files that are not the thread's to show (UnknownFile, a 400
+    naming the part). No query for a message without any."""
     file_ids = image_file_ids(parts)
-    missing = hooks.missing_images(thread, file_ids) if file_ids else []
-    if missing:
-        raise NotFound(f"No file found with id '{missing[0]}'.", param="content")
+    missing = set(hooks.missing_images(thread, file_ids)) if file_ids else set()
+    for index, part in enumerate(parts):
+        if part.get("type") == "image_file" and part["image_file"]["file_id"] in missing:
+            file_id = part["image_file"]["file_id"]
+            raise UnknownFile(f"No file found with id '{file_id}'.", param=f"content[{index}].image_file.file_id")
 
 
 def message_create(
@@ -83,6 +84,7 @@ def message_create(
     parts = normalize_content(content)
     if role == Message.Role.USER:  # what the model reads; the platform's own answers name its files
         check_images(thread, parts)
+    check_attachments(thread.owner, attachments or [])
     with transaction.atomic():
         if check_active_run:
             Thread.objects.select_for_update().filter(pk=thread.pk).first()
@@ -101,6 +103,25 @@ def message_create(
             hooks.attachments_added.send(sender=Message, thread=thread, message=message, attachments=attachments)
         events.publish_on_commit(thread.public_id, "thread.message.completed", message_obj(message))
     return message
+
+
+def check_attachments(owner, attachments: list) -> None:
+    """Every file the message attaches is one of the thread owner's (another owner's reads as not
+    there), as the Assistants API refuses a message naming a file that does not exist. Its
+    image_file parts are checked by check_images, against what the thread may show."""
+    if not attachments:
+        return  # a plain message: no query
+    named = [
+        (f"attachments[{i}].file_id", attachment.get("file_id") if isinstance(attachment, dict) else None)
+        for i, attachment in enumerate(attachments)
+    ]
+    for param, file_id in named:
+        if not isinstance(file_id, str) or not file_id:
+            raise InvalidRequest(f"Invalid '{param}': expected a file id.", param=param)
+    missing = set(hooks.missing_files(owner, [file_id for _, file_id in named]))
+    for param, file_id in named:
+        if file_id in missing:
+            raise UnknownFile(f"No file found with id '{file_id}'.", param=param)
 
 
 def refuse_while_busy(thread: Thread) -> None:

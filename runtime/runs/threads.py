@@ -97,15 +97,33 @@ def note_failed_lookup(thread: Thread) -> int:
     return thread.failed_lookups
 
 
+def thread_resume(thread: Thread) -> Thread:
+    """Give a thread a person had (or closed) back to the assistant, for its owner: a /v1 caller has
+    no console to hand it back from. Receivers of hooks.thread_resumed close what waits for a person
+    (agents: the open escalation). Refreshes `thread`."""
+    with transaction.atomic():
+        locked = lock(thread)
+        if locked.mode != Mode.ASSISTANT:
+            locked.mode = Mode.ASSISTANT
+            locked.save(update_fields=["mode", "updated_at"])
+            hooks.thread_resumed.send(sender=Thread, thread=locked)
+    thread.mode = locked.mode
+    return thread
+
+
 def thread_modify(thread: Thread, *, fields: dict) -> Thread:
-    """Change a thread's metadata and tool_resources (the fields given)."""
+    """Change a thread's metadata and tool_resources (the fields given); `mode: "assistant"` gives
+    it back to the assistant (thread_resume)."""
     values = {key: fields[key] or {} for key in ("metadata", "tool_resources") if key in fields}
-    if "tool_resources" in values:
-        values["tool_resources"] = hooks.resolve_tool_resources(thread.owner, values["tool_resources"])
-    if values:
-        Thread.objects.filter(pk=thread.pk).update(**values)
-        for key, value in values.items():
-            setattr(thread, key, value)
+    with transaction.atomic():  # all of it or nothing: tool_resources may be refused
+        if "tool_resources" in values:
+            values["tool_resources"] = hooks.resolve_tool_resources(thread.owner, values["tool_resources"])
+        if values:
+            Thread.objects.filter(pk=thread.pk).update(**values)
+            for key, value in values.items():
+                setattr(thread, key, value)
+        if fields.get("mode") == Mode.ASSISTANT:
+            thread_resume(thread)
     return thread
 
 

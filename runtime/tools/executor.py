@@ -20,6 +20,7 @@ from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from common.errors import DomainError
+from common.text import InputRefused, load_json
 from runtime import metrics
 from runtime.models import ToolCall
 from runtime.tools import registry
@@ -38,14 +39,43 @@ def error_result(code: str, message: str) -> dict:
     return {"error": {"code": code, "message": message}}
 
 
+# A model writes the arguments; more than this is never a real call (code_interpreter's code, the
+# longest argument, is at most 100,000 characters, some of them escaped).
+MAX_ARGUMENTS_CHARS = 256_000
+MAX_ERROR_CHARS = 300  # of a schema error's message, which the model reads
+
+
 def parse_arguments(text: str) -> dict:
+    """The model's arguments text as a dict of storable strings; DomainError(invalid_arguments) if it
+    is too long, not JSON, nested past the recursion limit, not an object, or holds a NUL or a lone
+    surrogate (which neither PostgreSQL nor a tool should see)."""
+    if len(text or "") > MAX_ARGUMENTS_CHARS:
+        raise DomainError(
+            f"The arguments are too long ({len(text)} characters; at most {MAX_ARGUMENTS_CHARS}).",
+            code="invalid_arguments",
+        )
     try:
-        value = json.loads(text or "{}")
-    except json.JSONDecodeError as exc:
-        raise DomainError(f"The arguments are not valid JSON: {exc.msg}.", code="invalid_arguments") from None
+        value = load_json(text or "{}")
+    except InputRefused as refused:
+        message = refused.message.replace("That is not valid JSON", "The arguments are not valid JSON")
+        raise DomainError(message, code="invalid_arguments") from None
     if not isinstance(value, dict):
         raise DomainError("The arguments must be a JSON object.", code="invalid_arguments")
     return value
+
+
+def checked_arguments(tool: registry.Tool, ctx: ToolContext, arguments_text: str) -> dict:
+    """The call's arguments, parsed and valid against the tool's schema for this context; a
+    DomainError(invalid_arguments) naming what is wrong otherwise. Nothing reads a model's arguments
+    before this: not the handler, not the label that tells the customer what the tool is doing."""
+    arguments = parse_arguments(arguments_text)
+    error = jsonschema.exceptions.best_match(_validator(json.dumps(tool.schema(ctx))).iter_errors(arguments))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "arguments"
+        # jsonschema quotes the offending value: a 200,000-character string would go back whole.
+        said = error.message if len(error.message) <= MAX_ERROR_CHARS else error.message[:MAX_ERROR_CHARS] + "…"
+        raise DomainError(f"{where}: {said}", code="invalid_arguments")
+    return arguments
 
 
 def _call_in_thread(tool: registry.Tool, ctx: ToolContext, arguments: dict) -> dict:
@@ -75,15 +105,9 @@ def run_tool(
     if tool is None:
         return error_result("unknown_tool", f"There is no tool named {name!r}."), "unknown_tool"
     try:
-        arguments = parse_arguments(arguments_text)
-        error = jsonschema.exceptions.best_match(_validator(json.dumps(tool.schema(ctx))).iter_errors(arguments))
-        if error is not None:
-            raise error
+        arguments = checked_arguments(tool, ctx, arguments_text)
     except DomainError as exc:
         return error_result(exc.code, exc.message), exc.code
-    except jsonschema.ValidationError as exc:
-        where = ".".join(str(p) for p in exc.absolute_path) or "arguments"
-        return error_result("invalid_arguments", f"{where}: {exc.message}"), "invalid_arguments"
     timeout = tool.timeout or settings.TOOL_TIMEOUT_SECONDS
     try:
         if inline:

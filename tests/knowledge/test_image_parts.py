@@ -13,9 +13,9 @@ import io
 import pytest
 from PIL import Image
 
-from common.errors import NotFound
 from knowledge import images
 from runtime import runs
+from runtime.errors import UnknownFile
 from runtime.models import Assistant, Message, Thread
 from tests.api import key_client
 from tests.knowledge.v1 import error_of, upload
@@ -112,9 +112,9 @@ def test_the_offline_model_acknowledges_a_photo(conversation, settings):
 def test_a_customer_cannot_name_a_photo_of_another_conversation(conversation):
     other = Thread.objects.create(assistant=conversation.assistant, metadata={"channel": "widget"})
     theirs = images.customer_image_create(thread_public_id=other.public_id, data=png())
-    with pytest.raises(NotFound) as refused:
+    with pytest.raises(UnknownFile) as refused:
         runs.customer_message_create(thread=conversation, text="mine?", image_file_ids=(theirs.public_id,))
-    assert refused.value.http_status == 404
+    assert refused.value.http_status == 400
     assert not conversation.messages.exists()
 
 
@@ -140,7 +140,8 @@ def test_v1_messages_may_name_only_their_owners_files(acme, conversation):
 
     assert image_message(acme, thread_id, own).status_code == 200
     for file_id in ("file-doesnotexist", theirs, customers):
-        error = error_of(image_message(acme, thread_id, file_id), 404)
+        error = error_of(image_message(acme, thread_id, file_id), 400)
+        assert error["param"] == "content[1].image_file.file_id"
         assert file_id in error["message"]
     for bad in (None, 42, "", "x" * 65):
         error_of(image_message(acme, thread_id, bad), 400)
@@ -150,5 +151,5 @@ def test_v1_messages_may_name_only_their_owners_files(acme, conversation):
 def test_v1_a_new_thread_with_an_unknown_image_file_is_refused_whole(acme):
     content = [{"type": "image_file", "image_file": {"file_id": "file-doesnotexist"}}]
     response = acme.post("/v1/threads", {"messages": [{"role": "user", "content": content}]})
-    error_of(response, 404)
+    error_of(response, 400)
     assert not Thread.objects.filter(owner__username="acme").exists()

@@ -240,3 +240,22 @@ def test_the_time_to_live_comes_from_the_settings(alice_client, alice_order):
 
     assert purge_idempotency_keys() == 1
     assert not IdempotencyKey.objects.exists()
+
+
+def test_a_replay_is_the_first_responses_exact_bytes(alice_client, alice_order):
+    first = post_return(alice_client)
+    second = post_return(alice_client)
+
+    assert second["Idempotent-Replayed"] == "true"
+    # PostgreSQL's jsonb keeps keys in its own order: a body stored as jsonb came back reordered.
+    assert second.content == first.content
+    assert second["Content-Type"] == first["Content-Type"]
+
+
+def test_a_replayed_refusal_is_the_first_refusals_exact_bytes(alice_client, alice_order):
+    body = {**BODY, "quantity": 99}
+    first = post_return(alice_client, body, key="too-many")
+    second = post_return(alice_client, body, key="too-many")
+
+    assert first.status_code == second.status_code == 422
+    assert second.content == first.content

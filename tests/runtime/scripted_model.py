@@ -62,14 +62,17 @@ class ScriptedModel:
         chunks += [_chunk({}, finish), _usage(*usage)]
         self.script.append(Reply(chunks=chunks, cut_after=cut_after))
 
-    def tool_calls(self, *calls: tuple[str, dict], usage=(30, 15), split: int = 3) -> None:
-        """Parallel calls; each one's arguments arrive in `split` fragments after its first chunk."""
+    def tool_calls(self, *calls: tuple[str, dict | str], usage=(30, 15), split: int = 3, ids=None) -> None:
+        """Parallel calls; each one's arguments arrive in `split` fragments after its first chunk.
+        Arguments given as a string are sent as that very text (a model may write anything); `ids`
+        replaces the calls' ids."""
         chunks = [_chunk({"role": "assistant", "content": None})]
         for index, (name, arguments) in enumerate(calls):
-            first = {"index": index, "id": f"call_scripted{len(self.requests)}{index}", "type": "function"}
+            call_id = ids[index] if ids else f"call_scripted{len(self.requests)}{index}"
+            first = {"index": index, "id": call_id, "type": "function"}
             first["function"] = {"name": name, "arguments": ""}
             chunks.append(_chunk({"tool_calls": [first]}))
-            text = json.dumps(arguments)
+            text = arguments if isinstance(arguments, str) else json.dumps(arguments)
             size = max(1, len(text) // split)
             for i in range(0, len(text), size):
                 fragment = {"index": index, "function": {"arguments": text[i : i + size]}}
