@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from agents.analyst.threads import without_analyst_threads
 from agents.models import ConversationTag, Escalation
-from orders.models import Order, VerifiedOrder
+from orders.models import VerifiedOrder
 from runtime.models import Message, Thread
 
 PAGE_SIZE = 25
@@ -92,14 +92,15 @@ def conversations() -> QuerySet[Thread]:
 
 
 def search_q(q: str) -> Q:
-    """Conversations matching `q`: the customer's name or e-mail, an order number of the customer or
-    verified in it (or the e-mail on that order), a word in a message, a tag, or the thread's id."""
+    """Conversations matching `q`: the customer's name or e-mail, an order verified in it (its number,
+    or the e-mail it was placed with), words of a message (an order number someone wrote, say), a
+    tag, or the thread's id. A signed-in customer's other orders do not pull in every conversation of
+    theirs: only those where the order came up."""
     verified = VerifiedOrder.objects.filter(thread=OuterRef("pk"))
     return (
         Q(customer__name__icontains=q)
         | Q(customer__email__icontains=q)
         | Q(public_id=q)
-        | Q(Exists(Order.objects.filter(customer=OuterRef("customer"), number__iexact=q)))
         | Q(Exists(verified.filter(Q(order__number__iexact=q) | Q(order__customer__email__iexact=q))))
         | Q(Exists(ConversationTag.objects.filter(thread=OuterRef("pk"), name=q.lower())))
         | Q(Exists(Message.objects.filter(thread=OuterRef("pk"), content__0__text__value__icontains=q)))
