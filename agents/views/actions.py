@@ -261,7 +261,7 @@ def save_assistant_settings(request: HttpRequest) -> HttpResponse:
         )
     except DomainError as error:
         return failed(request, error, fallback=fallback)
-    saved = " and ".join(change.get_field_display().lower() for change in reversed(changes))
+    saved = " and ".join(change.get_field_display().lower() for change in changes)
     message = f"Saved the assistant's {saved}." if changes else "Nothing changed."
     return done(request, message=message, fallback=fallback, data={"changes": len(changes)})
 

@@ -191,3 +191,28 @@ def test_an_agent_finds_conversations_by_order_email_and_words_and_narrows_them(
     expect(rows(page).first.locator(".tag-chip")).to_have_text("damaged in transit")
 
     assert not errors, f"JavaScript errors: {errors}"
+
+
+def test_a_supervisor_edits_the_assistant_and_sees_the_change_audited(inbox, browser):
+    errors: list[str] = []
+    page = new_page(browser, errors, viewport={"width": 1440, "height": 900})
+    shop = inbox["url"]
+    page.goto(shop + "/console/login/?next=/console/settings/")
+    page.fill("#id_username", "supervisor")
+    page.fill("#id_password", "supervisor-demo-pass")
+    page.click("button[type=submit]")
+    expect(page).to_have_url(shop + "/console/settings/")
+    expect(page.locator("#instructions")).to_contain_text("You are the Order Support Agent")
+
+    page.fill("#instructions", "You are the Order Support Agent. Always answer in two sentences or fewer.")
+    page.uncheck("input[name=tools][value=cancel_order]")
+    page.click("#save-settings")
+
+    expect(page.locator(".flash")).to_contain_text("Saved the assistant's instructions and tools.")
+    expect(page.locator("#audit .audit-entry")).to_have_count(2)
+    expect(page.locator("#audit")).to_contain_text("Sam Lee changed the tools")
+    expect(page.locator("#audit")).to_contain_text("− cancel_order")
+    page.locator("#audit details summary").first.click()
+    expect(page.locator("#audit .before-after").first).to_contain_text("two sentences or fewer")
+    page.screenshot(path=str(SCREENSHOTS / "console-settings.png"), full_page=True)
+    assert not errors, f"JavaScript errors: {errors}"
