@@ -329,7 +329,10 @@ function queuePage() {
         "td",
         { class: "headline-cell" },
         el("a", { href: conversationUrl(e.thread_id), class: "headline", text: e.headline }),
-        el("div", { class: "muted small", text: `${e.trigger_label} · ${e.customer || "Anonymous visitor"}` }),
+        el("div", {
+          class: "muted small",
+          text: [e.trigger_label, e.customer || "Anonymous visitor", e.customer_email].filter(Boolean).join(" · "),
+        }),
       ),
       el("td", { class: "waiting", dataset: { since: e.created_at } }, since(now() - e.created_at)),
       el("td", {}, el("span", { class: "sla", dataset: { sla: e.id } })),
