@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from agents import inbox
 from agents.models import ConversationTag, Escalation
-from agents.services import claim, escalate
+from agents.services import claim, escalate, escalation_view
 from orders.models import VerifiedOrder
 from runtime import runs
 from runtime.models import Message, Thread
@@ -192,6 +192,11 @@ def test_the_assignee_is_shown_by_name(agent_client, agent, threads):
 
     (row,) = [r for r in agent_client.get(URL).context["rows"] if r.thread == threads["alice"]]
     assert row.assignee == "Ann"
+    # The queue's live rows and the conversation page's header read the name too.
+    assert escalation_view(Escalation.objects.get(pk=escalation.pk))["assigned_to_name"] == "Ann"
+    assert (
+        "with Ann</span>" in agent_client.get(f"/console/conversations/{threads['alice'].public_id}/").content.decode()
+    )
 
 
 def test_it_pages_by_25_keeping_the_filters(agent_client, assistant):

@@ -85,6 +85,9 @@ def test_an_agent_finds_conversations_by_order_email_and_words_and_narrows_them(
     page.fill("#id_password", "agent-demo-pass")
     page.click("button[type=submit]")
     expect(page).to_have_url(shop + "/console/")
+    expect(page.locator("#queue-rows tr")).to_have_count(1)
+    expect(page.locator("#queue-rows tr").first).to_contain_text("Tom Berg · tom.berg@example.org")
+    screenshot(page, "console-queue-search.png")
 
     # The queue's search box leads to the inbox.
     page.fill("#inbox-q", "Z9001")
