@@ -10,7 +10,7 @@ from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
-from agents.models import CannedReply, Escalation, InternalNote
+from agents.models import AssistantChange, CannedReply, ConversationTag, Escalation, InternalNote
 from common.admin import ReadOnlyAdmin
 from runtime.models import ToolApproval
 
@@ -60,3 +60,27 @@ class ToolApprovalAdmin(ReadOnlyAdmin):
     @admin.display(description="Conversation")
     def conversation(self, obj: ToolApproval) -> str:
         return console_link(obj.thread)
+
+
+@admin.register(ConversationTag)
+class ConversationTagAdmin(ReadOnlyAdmin):
+    """Tags are added and removed by agents on the conversation page."""
+
+    list_display = ["name", "conversation", "added_by", "created_at"]
+    list_filter = ["name"]
+    list_select_related = ["thread", "added_by"]
+    search_fields = ["name", "=thread__public_id"]
+
+    @admin.display(description="Conversation")
+    def conversation(self, obj: ConversationTag) -> str:
+        return console_link(obj.thread)
+
+
+@admin.register(AssistantChange)
+class AssistantChangeAdmin(ReadOnlyAdmin):
+    """The audit of the assistant's settings page: never edited or deleted here."""
+
+    list_display = ["changed_at", "assistant_public_id", "field", "changed_by_name"]
+    list_filter = ["field"]
+    search_fields = ["=assistant_public_id", "changed_by_name"]
+    date_hierarchy = "changed_at"

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from django import forms
 
+from agents.inbox import ASSIGNEE_ME, ASSIGNEE_NONE, MAX_QUERY_CHARS, WAITING, InboxFilters
 from agents.metrics import Period
+from agents.models import ConversationTag
+from runtime.models import Thread
+from runtime.summaries import MOODS
+
+TAG_MAX_CHARS = ConversationTag._meta.get_field("name").max_length
 
 MAX_PERIOD_DAYS = 366
 
@@ -38,3 +44,32 @@ class MetricsPeriodForm(forms.Form):
 
     def period(self) -> Period:
         return Period(self.cleaned_data["start"], self.cleaned_data["end"])
+
+
+class InboxFilterForm(forms.Form):
+    """The inbox's search and filters, from the query string: ?q=&mode=&assignee=&mood=&waiting=&tag=&page=."""
+
+    q = forms.CharField(required=False, max_length=MAX_QUERY_CHARS, strip=True)
+    mode = forms.ChoiceField(required=False, choices=[("", "Any status"), *Thread.Mode.choices])
+    assignee = forms.CharField(required=False, max_length=20)
+    mood = forms.ChoiceField(required=False, choices=[("", "Any mood"), *((m, m.capitalize()) for m in MOODS)])
+    waiting = forms.ChoiceField(
+        required=False, choices=[("", "Any waiting time"), *((k, label) for k, (label, _) in WAITING.items())]
+    )
+    tag = forms.CharField(required=False, max_length=TAG_MAX_CHARS)
+
+    def clean_q(self) -> str:
+        return " ".join(self.cleaned_data["q"].split())
+
+    def clean_assignee(self) -> str:
+        value = self.cleaned_data["assignee"]
+        if value in ("", ASSIGNEE_ME, ASSIGNEE_NONE) or (value.isdigit() and len(value) < 10):
+            return value
+        raise forms.ValidationError("Choose me, unassigned or an agent.")
+
+    def clean_tag(self) -> str:
+        return self.cleaned_data["tag"].strip().lower()
+
+    def filters(self) -> InboxFilters:
+        data = self.cleaned_data
+        return InboxFilters(**{name: data.get(name) or "" for name in InboxFilters.__dataclass_fields__})

@@ -1,4 +1,5 @@
-"""The human side of a conversation: escalations (with their AI summary), notes, canned replies."""
+"""The human side of a conversation: escalations (with their AI summary), notes, canned replies, tags,
+and the audit of changes supervisors make to the assistant from the console."""
 
 from __future__ import annotations
 
@@ -104,3 +105,52 @@ class CannedReply(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class ConversationTag(models.Model):
+    """A label agents put on a conversation ("refund", "vip"), to find it again and filter the inbox by.
+
+    Names are stored lowercased and trimmed (agents.services.tag_name), so "VIP" and "vip" are one tag.
+    """
+
+    thread = models.ForeignKey("support.Thread", on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=40, db_index=True)
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["thread", "name"], name="tag_once_per_thread")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AssistantChange(models.Model):
+    """One change to an assistant's instructions or tools made on the console's settings page: who,
+    when, the value before and after. Kept when the assistant or the user is deleted (the names stay)."""
+
+    class Field(models.TextChoices):
+        INSTRUCTIONS = "instructions", "Instructions"
+        TOOLS = "tools", "Tools"
+
+    assistant = models.ForeignKey(
+        "support.Assistant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    assistant_public_id = models.CharField(max_length=40)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    changed_by_name = models.CharField(max_length=150)
+    changed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    field = models.CharField(max_length=20, choices=Field.choices)
+    before = models.JSONField()
+    after = models.JSONField()
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_field_display()} of {self.assistant_public_id} by {self.changed_by_name}"

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.conf.locale import LANG_INFO
 from django.contrib.auth import get_user_model
-from django.db.models import Count, Exists, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Count, Max, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from agents.models import CannedReply, Escalation, InternalNote
@@ -176,21 +176,6 @@ def assignable_agents() -> QuerySet:
         .filter(Q(is_superuser=True) | Q(groups__name__in=[AGENTS_GROUP, SUPERVISORS_GROUP]))
         .distinct()
         .order_by("username")
-    )
-
-
-def recent_conversations(limit: int = 50) -> QuerySet[Thread]:
-    """Conversations with customers (widget threads), most recently active first, for supervisors."""
-    customer_messages = Message.objects.filter(thread=OuterRef("pk"), author=Message.Author.CUSTOMER)
-    return (
-        Thread.objects.filter(Exists(customer_messages))
-        .select_related("customer")
-        .annotate(
-            last_message_at=Max("messages__created_at"),
-            message_count=Count("messages", distinct=True),
-            open_escalations=Count("escalations", filter=Q(escalations__status__in=Escalation.OPEN), distinct=True),
-        )
-        .order_by("-last_message_at", "-id")[:limit]
     )
 
 

@@ -1,13 +1,14 @@
 """Every change on the human side of a conversation, one function each.
 
-Escalating (from any trigger), claiming, assigning, replying, noting, deciding approvals, handing
-back and resolving. Each takes the acting user explicitly, checks their rights, writes in one
+Escalating (from any trigger), claiming, assigning, replying, noting, tagging, deciding approvals,
+handing back and resolving. Each takes the acting user explicitly, checks their rights, writes in one
 transaction under the thread's row lock, and tells the widget (the thread's group) and every
 console (the staff group) after commit.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import signals
-from agents.models import Escalation, InternalNote
+from agents.models import ConversationTag, Escalation, InternalNote
 from agents.permissions import check_agent, check_supervisor, is_supervisor
 from common.errors import DomainError, InvalidInput, InvalidState, PermissionDenied
 from common.signals import send_on_commit
@@ -35,6 +36,10 @@ MAX_REPLY_CHARS = 4000
 MAX_NOTE_CHARS = 4000
 MAX_REASON_CHARS = 2000
 MAX_DECISION_NOTE_CHARS = 2000
+MAX_TAGS_PER_CONVERSATION = 20
+TAG_CHARS = re.compile(r"^\w[\w .&+-]*$")
+# Raw codes a summary may carry from a tool's result, and the words the console shows instead.
+SUMMARY_WORDS = {"awaiting_approval": "waiting for a person's approval"}
 
 
 def check_length(text: str, *, limit: int, what: str, param: str) -> str:
@@ -42,6 +47,28 @@ def check_length(text: str, *, limit: int, what: str, param: str) -> str:
     if len(text) > limit:
         raise InvalidInput(f"Keep {what} to {limit} characters (this one has {len(text)}).", param=param)
     return text
+
+
+def display_name(user) -> str:
+    """How the console and the customer read a member of staff: their full name, else their login."""
+    return user.get_full_name() or user.get_username()
+
+
+def summary_in_words(summary: dict | None) -> dict | None:
+    """The AI summary with raw result codes (`awaiting_approval`) put in words, as agents read it."""
+    if not summary:
+        return summary
+
+    def words(value):
+        if isinstance(value, str):
+            for code, text in SUMMARY_WORDS.items():
+                value = value.replace(code, text)
+            return value
+        if isinstance(value, list):
+            return [words(item) for item in value]
+        return value
+
+    return {key: words(value) for key, value in summary.items()}
 
 
 def escalation_view(escalation: Escalation) -> dict:
@@ -57,7 +84,9 @@ def escalation_view(escalation: Escalation) -> dict:
         "priority": escalation.priority,
         "status": escalation.status,
         "assigned_to": escalation.assigned_to.get_username() if escalation.assigned_to_id else None,
+        "assigned_to_name": display_name(escalation.assigned_to) if escalation.assigned_to_id else None,
         "customer": thread.customer.name if thread.customer_id else None,
+        "customer_email": thread.customer.email if thread.customer_id else None,
         "headline": summary.get("headline") or escalation.reason,
         "created_at": int(escalation.created_at.timestamp()),
         "sla_due_at": int(escalation.sla_due_at.timestamp()),
@@ -71,10 +100,6 @@ def notify_consoles(escalation: Escalation, event: str) -> None:
     """Tell every console (after commit) how the escalation stands now."""
     escalation = Escalation.objects.select_related("thread__customer", "assigned_to").get(pk=escalation.pk)
     events.notify_staff_on_commit(event, escalation_view(escalation))
-
-
-def _display_name(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def open_escalation(thread: Thread) -> Escalation | None:
@@ -155,7 +180,7 @@ def assign(*, escalation: Escalation, agent, by) -> Escalation:
             events.publish_on_commit(
                 locked.thread.public_id,
                 "agent.joined",
-                {"thread_id": locked.thread.public_id, "name": _display_name(agent)},
+                {"thread_id": locked.thread.public_id, "name": display_name(agent)},
             )
         notify_consoles(locked, "escalation.updated")
     return locked
@@ -184,8 +209,8 @@ def agent_reply(*, escalation: Escalation, agent, text: str) -> Message:
             role=Message.Role.ASSISTANT,
             content=text,
             author=Message.Author.AGENT,
-            author_name=_display_name(agent),
-            metadata={"author": "agent", "author_name": _display_name(agent)},
+            author_name=display_name(agent),
+            metadata={"author": "agent", "author_name": display_name(agent)},
             check_active_run=False,
         )
         first_reply = locked.first_human_reply_at is None
@@ -204,9 +229,43 @@ def add_note(*, thread: Thread, author, text: str) -> InternalNote:
         raise InvalidState("Write the note first.", code="empty_note")
     note = InternalNote.objects.create(thread=thread, author=author, text=text)
     events.notify_staff_on_commit(
-        "note.added", {"thread_id": thread.public_id, "author": author.get_username(), "text": text, "id": note.pk}
+        "note.added",
+        {"thread_id": thread.public_id, "author": display_name(author), "text": text, "id": note.pk},
     )
     return note
+
+
+def tag_name(text: str) -> str:
+    """A tag as stored: trimmed, lowercased, inner spaces collapsed; InvalidInput if it is not a plain label."""
+    name = " ".join((text or "").split()).lower()
+    if not name:
+        raise InvalidInput("Write the tag first.", param="tag")
+    limit = ConversationTag._meta.get_field("name").max_length
+    check_length(name, limit=limit, what="a tag", param="tag")
+    if not TAG_CHARS.match(name):
+        raise InvalidInput("A tag is letters, digits, spaces and . & + - only.", param="tag")
+    return name
+
+
+def tag_add(*, thread: Thread, agent, text: str) -> ConversationTag:
+    """Put a tag on the conversation (again is harmless: the existing one is returned)."""
+    check_agent(agent)
+    name = tag_name(text)
+    with transaction.atomic():
+        threads.lock(thread)
+        existing = ConversationTag.objects.filter(thread=thread, name=name).first()
+        if existing is not None:
+            return existing
+        if ConversationTag.objects.filter(thread=thread).count() >= MAX_TAGS_PER_CONVERSATION:
+            raise InvalidState(f"A conversation has at most {MAX_TAGS_PER_CONVERSATION} tags.", code="too_many_tags")
+        return ConversationTag.objects.create(thread=thread, name=name, added_by=agent)
+
+
+def tag_remove(*, thread: Thread, agent, text: str) -> bool:
+    """Take a tag off the conversation; False if it did not have it."""
+    check_agent(agent)
+    deleted, _ = ConversationTag.objects.filter(thread=thread, name=tag_name(text)).delete()
+    return bool(deleted)
 
 
 def hand_back(*, escalation: Escalation, agent) -> Escalation:
@@ -220,7 +279,7 @@ def hand_back(*, escalation: Escalation, agent) -> Escalation:
         events.publish_on_commit(
             locked.thread.public_id,
             "conversation.mode",
-            {"thread_id": locked.thread.public_id, "mode": "assistant", "name": _display_name(agent)},
+            {"thread_id": locked.thread.public_id, "mode": "assistant", "name": display_name(agent)},
         )
         notify_consoles(locked, "escalation.updated")
     return locked

@@ -31,6 +31,7 @@ def write_summary(escalation_id: int) -> bool:
     summary = summarize(conversation_for_model(thread), model=model, facts=facts)
     if summary is None:
         return False
+    summary = services.summary_in_words(summary)
     # Compare-and-set: an older run of this task never overwrites a newer summary.
     updated = Escalation.objects.filter(
         Q(summary_updated_at__isnull=True) | Q(summary_updated_at__lt=started), pk=escalation.pk

@@ -111,7 +111,8 @@ def done(request: HttpRequest, *, message: str, fallback: str, data: dict | None
 
 def failed(request: HttpRequest, error: DomainError, *, fallback: str) -> HttpResponse:
     if wants_json(request):
-        return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=error.http_status)
+        body = {"code": error.code, "message": error.message, **({"param": error.param} if error.param else {})}
+        return JsonResponse({"error": body}, status=error.http_status)
     if error.http_status == 403:
         return render(request, "console/forbidden.html", {"message": error.message}, status=403)
     messages.error(request, error.message)

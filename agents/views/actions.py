@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from agents import services
+from agents.assistant_settings import assistant_settings_update, editable_assistant
 from agents.models import Escalation
 from agents.selectors import conversation_orders
 from agents.views.access import access_thread, agent_required, done, failed, posted, supervisor_required
@@ -73,7 +74,7 @@ def assign(request: HttpRequest, thread_id: str) -> HttpResponse:
         return failed(request, error, fallback=_conversation_url(thread))
     return done(
         request,
-        message=f"Assigned to {agent.get_username()}.",
+        message=f"Assigned to {agent.get_full_name() or agent.get_username()}.",
         fallback=_conversation_url(thread),
         data={"escalation": services.escalation_view(escalation)},
     )
@@ -106,8 +107,31 @@ def add_note(request: HttpRequest, thread_id: str) -> HttpResponse:
         request,
         message="Note added.",
         fallback=_conversation_url(thread),
-        data={"note": {"id": note.pk, "author": request.user.get_username(), "text": note.text}},
+        data={"note": {"id": note.pk, "author": services.display_name(request.user), "text": note.text}},
     )
+
+
+@require_POST
+@agent_required
+def add_tag(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        tag = services.tag_add(thread=thread, agent=request.user, text=posted(request).get("tag", ""))
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(request, message=f"Tagged “{tag.name}”.", fallback=_conversation_url(thread), data={"tag": tag.name})
+
+
+@require_POST
+@agent_required
+def remove_tag(request: HttpRequest, thread_id: str) -> HttpResponse:
+    thread = access_thread(thread_id)
+    try:
+        name = services.tag_name(posted(request).get("tag", ""))
+        services.tag_remove(thread=thread, agent=request.user, text=name)
+    except DomainError as error:
+        return failed(request, error, fallback=_conversation_url(thread))
+    return done(request, message=f"Removed the tag “{name}”.", fallback=_conversation_url(thread), data={"tag": name})
 
 
 @require_POST
@@ -212,6 +236,34 @@ def suggest(request: HttpRequest, thread_id: str) -> JsonResponse:
     except DomainError as error:
         return JsonResponse({"error": {"code": error.code, "message": error.message}}, status=error.http_status)
     return JsonResponse({"text": text})
+
+
+# --- The assistant's settings ---------------------------------------------------------------------
+
+
+@require_POST
+@supervisor_required
+def save_assistant_settings(request: HttpRequest) -> HttpResponse:
+    """The settings page's form: the instructions, the tools ticked (repeated `tools` fields) and the
+    version of the settings the page showed."""
+    fallback = reverse("console:settings")
+    data = posted(request)
+    assistant = editable_assistant()
+    try:
+        if assistant is None:
+            raise NotFound("There is no shop assistant to configure yet (manage.py seed_demo creates it).")
+        changes = assistant_settings_update(
+            assistant=assistant,
+            supervisor=request.user,
+            instructions=data.get("instructions", ""),
+            tools=request.POST.getlist("tools"),
+            version=data.get("version", ""),
+        )
+    except DomainError as error:
+        return failed(request, error, fallback=fallback)
+    saved = " and ".join(change.get_field_display().lower() for change in changes)
+    message = f"Saved the assistant's {saved}." if changes else "Nothing changed."
+    return done(request, message=message, fallback=fallback, data={"changes": len(changes)})
 
 
 # --- The knowledge base -----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""The console's pages: the queue, one conversation, recent conversations, metrics, knowledge.
+"""The console's pages: the queue, one conversation, the inbox of conversations, metrics, knowledge,
+the assistant's settings.
 
 Server-rendered with what agents.selectors returns; console.js keeps them live over /ws/console/.
 """
@@ -12,13 +13,14 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from agents import selectors
-from agents.forms import MetricsPeriodForm
+from agents import inbox, selectors
+from agents.assistant_settings import assistant_changes, editable_assistant, tool_choices, version_of
+from agents.forms import InboxFilterForm, MetricsPeriodForm
 from agents.metrics import Period
 from agents.metrics import metrics as compute_metrics
 from agents.models import Escalation
 from agents.permissions import is_supervisor
-from agents.services import escalation_view
+from agents.services import escalation_view, summary_in_words
 from agents.views.access import access_thread, agent_required, supervisor_required
 from knowledge.help_centre import help_centre_store
 from runtime.llm.client import EmbeddingFailed
@@ -54,6 +56,7 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
     me = me_of(request)
     owns = is_open and (escalation.assigned_to_id == request.user.pk or me["supervisor"])
     summary = next((e.summary for e in thread.escalations.exclude(summary=None).order_by("-created_at", "-id")), None)
+    summary = summary_in_words(summary)
     timeline = selectors.timeline(thread)
     state = {
         "me": me,
@@ -84,15 +87,64 @@ def conversation(request: HttpRequest, thread_id: str) -> HttpResponse:
         "approvals": state["approvals"],
         "agents": selectors.assignable_agents() if me["supervisor"] else [],
         "priorities": Escalation.Priority.choices,
+        "tags": list(thread.tags.values_list("name", flat=True)),
+        "known_tags": inbox.known_tags(),
+        "others": inbox.other_conversations(thread),
     }
     return render(request, "console/conversation.html", context)
 
 
 @require_GET
-@supervisor_required
+@agent_required
 def conversations(request: HttpRequest) -> HttpResponse:
-    context = {"page": "conversations", "threads": selectors.recent_conversations(), "state": {"me": me_of(request)}}
+    """The inbox: every conversation with a customer, searched (?q=) and filtered, 25 a page."""
+    form = InboxFilterForm(request.GET)
+    if form.is_valid():
+        filters = form.filters()
+    else:
+        filters = inbox.InboxFilters()
+        for field, errors in form.errors.items():
+            messages.error(request, f"{form.fields[field].label or field.capitalize()}: {' '.join(errors)}")
+    page, rows = inbox.page_of(filters, user=request.user, number=request.GET.get("page") or 1)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": "conversations",
+        "state": {"me": me_of(request), "list": [row.thread.public_id for row in rows]},
+        "form": form,
+        "filters": filters,
+        "filtering": filters != inbox.InboxFilters(),
+        "results": page,
+        "rows": rows,
+        "query": query.urlencode(),
+        "agents": selectors.assignable_agents(),
+        "known_tags": inbox.known_tags(),
+    }
     return render(request, "console/conversations.html", context)
+
+
+@require_GET
+@supervisor_required
+def assistant_settings(request: HttpRequest) -> HttpResponse:
+    """The assistant's instructions and tools, editable by supervisors, and the audit of their changes."""
+    assistant = editable_assistant()
+    changes = []
+    if assistant is not None:
+        for change in assistant_changes(assistant):
+            added = removed = []
+            if change.field == "tools":
+                added = sorted(set(change.after) - set(change.before))
+                removed = sorted(set(change.before) - set(change.after))
+            changes.append({"change": change, "added": added, "removed": removed})
+    context = {
+        "page": "settings",
+        "state": {"me": me_of(request)},
+        "assistant": assistant,
+        "tools": tool_choices(assistant) if assistant else [],
+        "version": version_of(assistant) if assistant else "",
+        "changes": changes,
+    }
+    return render(request, "console/settings.html", context)
 
 
 @require_GET

@@ -151,6 +151,148 @@ function consoleSocket(onEvent) {
   return socket;
 }
 
+// --- keyboard shortcuts ------------------------------------------------------------------------
+
+// The conversations of the list the agent last looked at (the queue or the inbox), in its order, so
+// j/k on a conversation page move through that list; and the list's own address, for u.
+const LIST_KEY = "console.list";
+const LIST_URL_KEY = "console.list-url";
+
+function rememberList(hrefs) {
+  try {
+    sessionStorage.setItem(LIST_KEY, JSON.stringify(hrefs));
+    sessionStorage.setItem(LIST_URL_KEY, location.pathname + location.search);
+  } catch {
+    // storage refused (private mode, quota): j/k on a conversation then say there is no list
+  }
+}
+
+function rememberedList() {
+  try {
+    const list = JSON.parse(sessionStorage.getItem(LIST_KEY) || "[]");
+    return Array.isArray(list) ? list.filter((href) => typeof href === "string" && href.startsWith("/console/")) : [];
+  } catch {
+    return [];
+  }
+}
+
+const LIST_SHORTCUTS = [
+  ["/", "Search conversations"],
+  ["j / k", "Move down / up the list"],
+  ["Enter or o", "Open the selected conversation"],
+  ["?", "Show or hide these shortcuts"],
+];
+const CONVERSATION_SHORTCUTS = [
+  ["r", "Reply: go to the message box"],
+  ["t", "Take over (claim) the conversation"],
+  ["e", "Resolve the conversation"],
+  ["n", "Write an internal note"],
+  ["g", "Add a tag"],
+  ["j / k", "Next / previous conversation of the list you came from"],
+  ["u", "Back to that list"],
+  ["?", "Show or hide these shortcuts"],
+];
+
+/** Whether a key press belongs to a field being typed in (shortcuts never fire there). */
+function typingIn(target) {
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName))
+  );
+}
+
+let toastTimer = null;
+/** A short line at the bottom of the screen saying what a shortcut did or why it could not. */
+function toast(text) {
+  let node = document.getElementById("shortcut-toast");
+  if (!node) {
+    node = el("p", { id: "shortcut-toast", class: "shortcut-toast", role: "status" });
+    document.body.append(node);
+  }
+  node.textContent = text;
+  node.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => {
+    node.hidden = true;
+  }, 3000);
+}
+
+function shortcutsDialog(entries) {
+  const dialog = el(
+    "dialog",
+    { id: "shortcuts", class: "shortcuts", "aria-labelledby": "shortcuts-title" },
+    el("h2", { id: "shortcuts-title", text: "Keyboard shortcuts" }),
+    el(
+      "dl",
+      {},
+      entries.flatMap(([keys, what]) => [
+        el("dt", {}, keys.split(" ").map((k) => (k.length <= 5 && k !== "or" && k !== "/" ? el("kbd", { text: k }) : ` ${k} `))),
+        el("dd", { text: what }),
+      ]),
+    ),
+    el("p", { class: "hint", text: "Shortcuts never fire while you type in a field; Esc leaves the field." }),
+    el("form", { method: "dialog" }, el("button", { type: "submit", text: "Close" })),
+  );
+  document.body.append(dialog);
+  return dialog;
+}
+
+/** Listen for single-key shortcuts: `handlers` maps a key to what it does. */
+function useShortcuts(handlers, entries) {
+  const help = shortcutsDialog(entries);
+  document.addEventListener("keydown", (event) => {
+    if (event.defaultPrevented || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+    if (typingIn(event.target)) {
+      if (event.key === "Escape") event.target.blur();
+      return;
+    }
+    if (event.key === "?") {
+      event.preventDefault();
+      if (help.open) help.close();
+      else help.showModal();
+      return;
+    }
+    if (help.open) return;
+    // Enter on a focused link or button is that control's own.
+    if (event.key === "Enter" && event.target instanceof Element && event.target.closest("a, button, summary")) return;
+    const handler = handlers[event.key];
+    if (handler) {
+      event.preventDefault();
+      handler();
+    }
+  });
+}
+
+/** j/k/Enter over a table's rows (each with a link to a conversation), / to its search field. */
+function listShortcuts(rowsOf, search) {
+  let selected = -1;
+  const select = (index) => {
+    const rows = rowsOf();
+    if (!rows.length) return;
+    selected = Math.max(0, Math.min(rows.length - 1, index));
+    rows.forEach((row, i) => row.classList.toggle("selected", i === selected));
+    rows[selected].setAttribute("aria-selected", "true");
+    rows[selected].scrollIntoView({ block: "nearest" });
+  };
+  const open = () => {
+    const link = rowsOf()[selected]?.querySelector("a[href]");
+    if (link) location.href = link.getAttribute("href");
+  };
+  useShortcuts(
+    {
+      "/": () => {
+        search?.focus();
+        search?.select();
+      },
+      j: () => select(selected + 1),
+      k: () => select(selected - 1),
+      Enter: open,
+      o: open,
+    },
+    LIST_SHORTCUTS,
+  );
+}
+
 // --- what every page keeps: the queue, for the count in the navigation --------------------------
 
 const queue = new Map((state.queue || []).map((e) => [e.id, e]));
@@ -181,6 +323,12 @@ function queuePage() {
   const status = document.getElementById("queue-status");
   const fresh = new Set();
   const deciding = new Set(); // approvals whose decision is on its way: their buttons stay disabled
+  const filter = document.getElementById("queue-filter");
+  const shows = (e) =>
+    !filter?.value ||
+    (filter.value === "mine" && e.assigned_to === me.username) ||
+    (filter.value === "unassigned" && e.status === "waiting");
+  filter?.addEventListener("change", () => render());
 
   function row(e) {
     const claim =
@@ -195,11 +343,14 @@ function queuePage() {
         "td",
         { class: "headline-cell" },
         el("a", { href: conversationUrl(e.thread_id), class: "headline", text: e.headline }),
-        el("div", { class: "muted small", text: `${e.trigger_label} · ${e.customer || "Anonymous visitor"}` }),
+        el("div", {
+          class: "muted small",
+          text: [e.trigger_label, e.customer || "Anonymous visitor", e.customer_email].filter(Boolean).join(" · "),
+        }),
       ),
       el("td", { class: "waiting", dataset: { since: e.created_at } }, since(now() - e.created_at)),
       el("td", {}, el("span", { class: "sla", dataset: { sla: e.id } })),
-      el("td", { class: e.assigned_to ? "assignee" : "assignee muted", text: e.assigned_to || "unassigned" }),
+      el("td", { class: e.assigned_to ? "assignee" : "assignee muted", text: e.assigned_to_name || e.assigned_to || "unassigned" }),
       el("td", { class: "row-actions" }, el("a", { href: conversationUrl(e.thread_id), class: "button small" }, "Open"), claim),
     );
   }
@@ -233,15 +384,17 @@ function queuePage() {
   }
 
   function render() {
-    const sorted = [...queue.values()].sort(
+    const sorted = [...queue.values()].filter(shows).sort(
       (a, b) =>
         (PRIORITY_RANK[a.priority] ?? 2) - (PRIORITY_RANK[b.priority] ?? 2) || a.created_at - b.created_at || a.id - b.id,
     );
-    const waitingApprovals = approvals.filter((a) => a.expires_at > now());
+    // Approvals are any agent's to decide: they show unless the agent asked for their own conversations.
+    const waitingApprovals = approvals.filter((a) => a.expires_at > now() && filter?.value !== "mine");
     rows.replaceChildren(...waitingApprovals.map(approvalRow), ...sorted.map(row));
     empty.hidden = sorted.length + waitingApprovals.length > 0;
     tick();
     renderQueueCount();
+    rememberList([...rows.querySelectorAll("a.headline")].map((a) => a.getAttribute("href")));
   }
 
   function tick() {
@@ -295,6 +448,8 @@ function queuePage() {
       render();
     }
   }
+
+  listShortcuts(() => [...rows.querySelectorAll("tr")], document.getElementById("inbox-q"));
 
   rows.addEventListener("click", async (event) => {
     const decision = event.target.closest("button[data-decide]");
@@ -488,7 +643,7 @@ function conversationPage(socket) {
     const status = document.getElementById("esc-status");
     const assignee = document.getElementById("esc-assignee");
     if (status) status.textContent = ESCALATION_LABELS[view.status] || view.status;
-    if (assignee) assignee.textContent = view.assigned_to ? `with ${view.assigned_to}` : "unassigned";
+    if (assignee) assignee.textContent = view.assigned_to ? `with ${view.assigned_to_name || view.assigned_to}` : "unassigned";
     renderSla(sla, view);
     // Which actions this agent has depends on who holds it now: offer a reload rather than guess.
     const shown = state.escalation;
@@ -627,6 +782,7 @@ function conversationPage(socket) {
   });
 
   socket.watch(threadId);
+  conversationShortcuts(replyText);
 
   return (message) => {
     if (message.type === "staff") {
@@ -688,6 +844,67 @@ function conversationPage(socket) {
         break;
     }
   };
+}
+
+/** r, t, e, n, g, j/k, u and ? on a conversation page. */
+function conversationShortcuts(replyText) {
+  const press = (id, missing) => () => {
+    const button = document.getElementById(id);
+    if (button && !button.disabled) button.click();
+    else toast(missing);
+  };
+  const focus = (id, missing) => () => {
+    const field = document.getElementById(id);
+    if (field) field.focus();
+    else toast(missing);
+  };
+  const move = (step) => () => {
+    const list = rememberedList();
+    const at = list.indexOf(location.pathname);
+    const next = at === -1 ? undefined : list[at + step];
+    if (next) location.href = next;
+    else if (at === -1) toast("Open a conversation from the queue or the conversations list to move through it.");
+    else toast(step > 0 ? "This is the last conversation of the list." : "This is the first conversation of the list.");
+  };
+  useShortcuts(
+    {
+      r: () => (replyText ? replyText.focus() : toast("Claim this conversation to reply to the customer.")),
+      t: press("claim", "There is nothing to take over: this conversation is yours, or not waiting for a person."),
+      e: press("resolve", "Only whoever has this conversation can resolve it."),
+      n: focus("note-text", "Notes are not available here."),
+      g: focus("tag-input", "Tags are not available here."),
+      j: move(1),
+      k: move(-1),
+      u: () => {
+        location.href = sessionStorage.getItem(LIST_URL_KEY) || "/console/";
+      },
+    },
+    CONVERSATION_SHORTCUTS,
+  );
+}
+
+// --- the inbox: every conversation, searched and filtered ------------------------------------------
+
+function inboxPage() {
+  const form = document.getElementById("inbox-filters");
+  const rows = () => [...document.querySelectorAll("#inbox tbody tr[data-thread]")];
+  // A filter applies as soon as it is chosen (the Filter button is there without JavaScript).
+  for (const select of form?.querySelectorAll("select") || []) {
+    select.addEventListener("change", () => form.requestSubmit());
+  }
+  // Fields left empty stay out of the address (?q=mug, not ?q=mug&mode=&assignee=…); a disabled
+  // field is not submitted, and the page that loads next has them all enabled again.
+  form?.addEventListener("submit", () => {
+    for (const field of form.elements) {
+      if (field.name && !field.value) field.disabled = true;
+    }
+  });
+  window.addEventListener("pageshow", () => {
+    for (const field of form?.elements || []) field.disabled = false;
+  });
+  rememberList(rows().map((row) => row.querySelector("a[href]")?.getAttribute("href")).filter(Boolean));
+  listShortcuts(rows, document.getElementById("inbox-q"));
+  return () => {};
 }
 
 // --- the knowledge page ---------------------------------------------------------------------------
@@ -759,6 +976,7 @@ if (page && state.me) {
   if (page === "queue") handle = queuePage();
   else if (page === "conversation") handle = conversationPage(socket);
   else if (page === "knowledge") handle = knowledgePage();
+  else if (page === "conversations") handle = inboxPage();
   renderQueueCount();
   socket.start();
 }

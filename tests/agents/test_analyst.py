@@ -15,7 +15,7 @@ from channels.db import database_sync_to_async
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from agents import selectors
+from agents import inbox, selectors
 from agents.analyst import answers, services
 from agents.analyst.exports import TABLES
 from agents.analyst.threads import analyst_threads_of
@@ -320,7 +320,7 @@ def test_failing_analyst_runs_never_call_a_person(supervisor, settings, django_c
 def test_analyst_threads_are_not_conversations(sandbox, supervisor, agent_client, django_capture_on_commit_callbacks):
     run = asked(supervisor, "describe escalations.csv", django_capture_on_commit_callbacks)
 
-    assert run.thread not in list(selectors.recent_conversations())
+    assert run.thread not in list(inbox.conversations())
     assert agent_client.get(f"/console/conversations/{run.thread.public_id}/").status_code == 404
     assert signed_in(supervisor).get(f"/console/conversations/{run.thread.public_id}/").status_code == 404
 

@@ -114,7 +114,7 @@ async def test_notes_and_claims_reach_every_console(agent, colleague, escalated,
     await comm.receive_json_from()
     await database_sync_to_async(add_note)(thread=thread, author=agent, text="On it")
     note = await receive_until(comm, lambda m: m.get("event") == "note.added")
-    assert note["data"]["text"] == "On it" and note["data"]["author"] == "ann"
+    assert note["data"]["text"] == "On it" and note["data"]["author"] == "Ann"
 
     await database_sync_to_async(claim)(escalation=escalated, agent=agent)
     updated = await receive_until(comm, lambda m: m.get("event") == "escalation.updated")

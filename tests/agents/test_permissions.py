@@ -12,7 +12,7 @@ from tests.agents.conftest import console_url, signed_in, staff_member
 pytestmark = pytest.mark.django_db(transaction=True)
 
 JSON = {"HTTP_ACCEPT": "application/json"}
-PAGES = ["/console/", "/console/metrics/", "/console/conversations/"]
+PAGES = ["/console/", "/console/metrics/", "/console/conversations/", "/console/settings/"]
 
 
 @pytest.mark.parametrize("url", PAGES)
@@ -49,11 +49,12 @@ def test_users_who_are_not_console_staff_get_403_everywhere(username, group, is_
     assert escalated.status == Escalation.Status.WAITING
 
 
-def test_an_agent_works_conversations_but_cannot_see_metrics_or_the_conversation_list(agent_client, escalated, thread):
+def test_an_agent_works_and_searches_conversations_but_cannot_see_metrics_or_settings(agent_client, escalated, thread):
     assert agent_client.get("/console/").status_code == 200
     assert agent_client.get(console_url(thread)).status_code == 200
+    assert agent_client.get("/console/conversations/").status_code == 200
     assert agent_client.get("/console/metrics/").status_code == 403
-    assert agent_client.get("/console/conversations/").status_code == 403
+    assert agent_client.get("/console/settings/").status_code == 403
 
 
 def test_an_agent_cannot_assign_a_conversation_to_someone_else(agent_client, colleague, escalated, thread):

@@ -127,7 +127,7 @@ def test_an_agent_takes_over_from_the_console_replies_live_and_hands_back(shop, 
     row.get_by_role("button", name="Claim").click()
     expect(agent).to_have_url(re.compile(r"/console/conversations/thread_\w+/$"))
     expect(agent.locator("#headline")).to_have_text(headline)
-    expect(agent.locator("#esc-assignee")).to_have_text("with agent")
+    expect(agent.locator("#esc-assignee")).to_have_text("with Alex Morgan")
     expect(agent.locator('[data-summary="suggested_next_step"]')).to_have_text(
         escalation.summary["suggested_next_step"]
     )
