@@ -480,8 +480,8 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # (ops.retention: never one waiting for a person or with a run going; orders and returns stay).
 # 0, the default, keeps everything. `manage.py purge_conversations --dry-run` shows what would go.
 RETENTION_DAYS = env.int("RETENTION_DAYS", default=0)
-if RETENTION_DAYS < 0:
-    raise ImproperlyConfigured("RETENTION_DAYS must be 0 (keep everything) or a number of days.")
+if not 0 <= RETENTION_DAYS <= 36_500:
+    raise ImproperlyConfigured("RETENTION_DAYS must be 0 (keep everything) or a number of days up to 36500.")
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},

@@ -43,9 +43,12 @@ COUNTED = {
 }
 
 
+MAX_DAYS = 36_500  # a century: further back than any conversation, and than datetime's arithmetic allows
+
+
 def cutoff_for(days: int) -> datetime:
-    if days < 1:
-        raise ValueError("A retention period is at least one day.")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"A retention period is at least 1 day and at most {MAX_DAYS}.")
     return timezone.now() - timedelta(days=days)
 
 

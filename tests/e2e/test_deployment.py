@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -188,6 +189,9 @@ def test_the_procfile_serves_a_conversation_through_a_graceful_worker_restart(de
     assert first[-1]["state"] == "done"
     # The old worker finished the run, then left cleanly (a warm shutdown, not a crash).
     assert old_worker.wait(timeout=START_SECONDS) == 0, deployment.log("worker-1")[-3000:]
+    log = deployment.log("worker-1")
+    after_sigterm = log[log.index("Warm shutdown") :]
+    assert re.search(r"execute_run\[[-\w]+\] succeeded", after_sigterm), log[-3000:]
     # The follow-up, sent while no worker might be up yet, waited on the broker for the new one.
     (second_answer,) = answers_in(second)
     assert second_answer["text"] and second[-1]["state"] == "done"

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from agents.models import Escalation, InternalNote
@@ -191,6 +191,7 @@ def test_retention_is_off_by_default_and_the_task_follows_the_setting(settings):
     assert not exists(thread)
 
 
-def test_days_below_one_are_refused():
-    with pytest.raises(Exception, match="at least 1"):
-        call_command("purge_conversations", "--days", "-3", stdout=io.StringIO())
+@pytest.mark.parametrize("days", ["-3", "10000000000"])
+def test_days_out_of_range_are_refused_with_a_clear_error(days):
+    with pytest.raises(CommandError, match="at least 1 day and at most 36500"):
+        call_command("purge_conversations", "--days", days, stdout=io.StringIO())

@@ -21,9 +21,10 @@ class Command(BaseCommand):
         if days == 0:
             self.stdout.write("RETENTION_DAYS is 0: every conversation is kept (give --days to purge anyway).")
             return
-        if days < 1:
-            raise CommandError("--days must be at least 1.")
-        counts = purge_conversations(days=days, dry_run=dry_run)
+        try:
+            counts = purge_conversations(days=days, dry_run=dry_run)
+        except ValueError as error:
+            raise CommandError(str(error)) from None
         verb = "Would delete" if dry_run else "Deleted"
         listed = ", ".join(f"{counts[word]} {word}" for word in COUNTED.values())
         self.stdout.write(f"{verb} (idle for more than {days} days): {listed}.")
