@@ -489,6 +489,14 @@ READINESS_REQUIRES_MODEL = env.bool("READINESS_REQUIRES_MODEL", default=False)
 # /metrics (Prometheus) answers a scraper with this bearer token; unset, /metrics is off.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
+# --- Retention -------------------------------------------------------------------------------------
+# Conversations idle for more than this many days are deleted with their files, every hour by beat
+# (ops.retention: never one waiting for a person or with a run going; orders and returns stay).
+# 0, the default, keeps everything. `manage.py purge_conversations --dry-run` shows what would go.
+RETENTION_DAYS = env.int("RETENTION_DAYS", default=0)
+if not 0 <= RETENTION_DAYS <= 36_500:
+    raise ImproperlyConfigured("RETENTION_DAYS must be 0 (keep everything) or a number of days up to 36500.")
+
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
     "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
@@ -497,6 +505,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-sandbox-sessions": {"task": "sandbox.tasks.sweep", "schedule": 60},
     "deliver-due-webhooks": {"task": "webhooks.tasks.deliver_due", "schedule": WEBHOOK_SWEEP_SECONDS},
     "purge-webhook-log": {"task": "webhooks.tasks.purge_log", "schedule": 60 * 60},
+    "purge-conversations": {"task": "ops.tasks.purge_conversations", "schedule": 60 * 60},  # RETENTION_DAYS
 }
 
 # LOG_FORMAT=json: one JSON object per line, with the request_id, run_id and thread_id of the work

@@ -33,7 +33,9 @@ ALLOWED = {
     "agents": {"common", "orders", "runtime", "knowledge", "sandbox"},
     "widget": {"common", "orders", "runtime", "knowledge"},
     "webhooks": {"common", "accounts", "runtime", "orders", "agents"},
-    "ops": {"common", "runtime"},
+    # ops: the probes and metrics read the runtime; retention deletes conversations with the
+    # agents' records on them and the knowledge files they hold.
+    "ops": {"common", "runtime", "knowledge", "agents"},
     "config": {
         "common",
         "accounts",
