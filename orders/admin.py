@@ -281,7 +281,7 @@ class ReturnAdmin(admin.ModelAdmin):
 
 # --- audit trail and idempotency records --------------------------------------------------------
 @admin.register(OrderEvent)
-class OrderEventAdmin(admin.ModelAdmin):
+class OrderEventAdmin(ReadOnlyAdmin):
     """The audit trail: read-only by definition."""
 
     list_display = ["created_at", "order", "kind", "actor"]
@@ -291,15 +291,6 @@ class OrderEventAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     fields = ["order", "kind", "actor", "data", "created_at"]
     readonly_fields = fields
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(IdempotencyKey)
