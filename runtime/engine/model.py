@@ -1,6 +1,6 @@
 """One model call: stream a chat completion through the openai SDK, with retries.
 
-429s, 5xx, timeouts and streams cut before their finish are retried with exponential backoff and
+429s, 5xx, timeouts, streams cut before their finish and chunks of broken JSON are retried with exponential backoff and
 jitter, a bounded number of times. A retried call re-sends the same prompt (tool results already in
 it, so no tool runs twice); text already shown to the customer is not shown again: the retry's text
 is passed on only past what was already emitted, or, if the model now says something else, the
@@ -10,6 +10,7 @@ timeout only bounds the gap between two chunks.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -103,8 +104,9 @@ def _retry_delay(attempt: int, error: Exception | None) -> float:
 
 def _classify(error: Exception) -> tuple[str, bool]:
     """(last_error code, retryable) for an exception raised by a model call: a stream cut mid-answer
-    is retried; the rest as runtime.llm.client classifies every model call's errors."""
-    if isinstance(error, _StreamCut):
+    or garbled (a chunk that is not JSON, which the SDK raises as it reads it) is retried; the rest
+    as runtime.llm.client classifies every model call's errors."""
+    if isinstance(error, _StreamCut | json.JSONDecodeError):
         return "server_error", True
     return classify_error(error)
 

@@ -22,6 +22,7 @@ class Reply:
     body: dict | None = None
     headers: dict = field(default_factory=dict)
     cut_after: int | None = None  # close the connection after this many chunks
+    garbled_at: int | None = None  # send a chunk of broken JSON in this chunk's place
 
 
 def _chunk(delta: dict, finish: str | None = None) -> dict:
@@ -54,13 +55,15 @@ class ScriptedModel:
 
     # --- what to answer ---------------------------------------------------------------------
 
-    def text(self, text: str, *, pieces: int = 4, usage=(20, 10), finish: str = "stop", cut_after=None) -> None:
+    def text(
+        self, text: str, *, pieces: int = 4, usage=(20, 10), finish: str = "stop", cut_after=None, garbled_at=None
+    ) -> None:
         size = max(1, len(text) // pieces)
         parts = [text[i : i + size] for i in range(0, len(text), size)]
         chunks = [_chunk({"role": "assistant", "content": ""})]
         chunks += [_chunk({"content": part}) for part in parts]
         chunks += [_chunk({}, finish), _usage(*usage)]
-        self.script.append(Reply(chunks=chunks, cut_after=cut_after))
+        self.script.append(Reply(chunks=chunks, cut_after=cut_after, garbled_at=garbled_at))
 
     def tool_calls(self, *calls: tuple[str, dict], usage=(30, 15), split: int = 3) -> None:
         """Parallel calls; each one's arguments arrive in `split` fragments after its first chunk."""
@@ -121,6 +124,9 @@ class ScriptedModel:
                         self.close_connection = True
                         self.connection.shutdown(2)  # mid-body: the client sees a broken stream
                         return
+                    if n == reply.garbled_at:
+                        self._write(b'data: {"id": "chatcmpl-scripted", "choices": [{"delta": {"cont\n\n')
+                        continue
                     self._write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self._write(b"data: [DONE]\n\n")
                 self._write(b"")
