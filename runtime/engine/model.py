@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import openai
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from runtime.llm.client import chat_client, classify_error
 
@@ -145,8 +146,8 @@ def call_model(
         attempt += 1
         try:
             turn = _stream_once(client, request, sink, emitted, should_stop, once)
-        except SinkRefused:
-            raise
+        except (SinkRefused, OperationalError, InterfaceError):
+            raise  # a person took over, or the database went away (the run resumes): no model fault
         except Exception as error:
             code, retryable = _classify(error)
             if not retryable or attempt >= max_attempts:

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from runtime import events, hooks
@@ -54,9 +55,21 @@ def execute_run(run_pk: int) -> None:
         return
     try:
         RunExecution(run, worker).execute()
+    except (OperationalError, InterfaceError):
+        # The database went away mid-run (a restart, a failover). Every step is stored before it is
+        # acted on, so nothing is lost: the run stays in progress under this worker's lease, and
+        # once the lease lapses the sweep hands it to a worker that resumes it. Failing it here
+        # would tell the customer "something went wrong" for a blip.
+        log.warning("run %s lost the database; it resumes after its lease", run.public_id, exc_info=True)
+        return
     except Exception:
         log.exception("run %s crashed", run.public_id)
-        transitions.run_fail(run, code="server_error", message="Something went wrong on our side. Please try again.")
+        transitions.run_fail(
+            run,
+            code="server_error",
+            message="Something went wrong on our side. Please try again, or ask for a person and someone from "
+            "our team will help.",
+        )
     hooks.announce_rest(Run.objects.select_related("thread").get(pk=run.pk))
 
 
