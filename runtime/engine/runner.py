@@ -31,7 +31,7 @@ from runtime.engine.model import ModelCallFailed, ModelTurn, TextSink, call_mode
 from runtime.engine.prompt import PromptTooLarge, Turn, build_messages, history, tool_specs, tool_step_turn
 from runtime.engine.tool_stream import ToolStream, step_delta
 from runtime.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
-from runtime.models import Run, RunStep, ToolCall
+from runtime.models import Message, Run, RunStep, ToolCall
 from runtime.runs import tool_steps, transitions
 from runtime.serializers import json_object, step_obj
 from runtime.tools import registry
@@ -112,6 +112,9 @@ class RunExecution:
             if not (self._settle() if first else self._go_on()):
                 return
             if first and self.run.round_trips:  # resumed: a stored tool step may still wait for its calls
+                if self._answer_was_written():
+                    transitions.run_complete(self.run)
+                    return
                 step = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
                 pending = (step, list(step.tool_calls.all())) if step is not None else None
             else:  # this execution's own step, if its last model call asked for tools
@@ -131,6 +134,19 @@ class RunExecution:
                 return
             if not self._model_step():
                 return
+
+    def _answer_was_written(self) -> bool:
+        """Resumed after the answer was stored but before the run completed (its worker died in
+        between): the run's last step is a completed message. Asking the model again would show
+        the customer the same answer twice."""
+        last = self.run.steps.order_by("created_at", "id").last()
+        return (
+            last is not None
+            and last.type == RunStep.Type.MESSAGE_CREATION
+            and last.status == RunStep.Status.COMPLETED
+            and last.message is not None
+            and last.message.status == Message.Status.COMPLETED
+        )
 
     def _settle(self) -> bool:
         """True while the run (as loaded) is this worker's to go on with; otherwise settle it."""

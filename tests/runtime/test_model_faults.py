@@ -69,3 +69,21 @@ def test_a_database_restart_mid_answer_leaves_the_run_to_be_resumed_not_failed(
     run.refresh_from_db()
     assert run.status == "completed"
     assert thread.messages.filter(role="assistant", status="completed").get().text == answer
+
+
+def test_a_run_resumed_after_its_answer_was_stored_completes_without_answering_twice(scripted, thread, assistant):
+    answer = "Your order A1001 is on its way and should arrive on Friday."
+    scripted.text(answer)
+    scripted.text(answer)  # what the model would say if it were asked again
+    runs.message_create(thread=thread, role="user", content="Where is A1001?", author=Message.Author.CUSTOMER)
+    run = runs.run_create(thread=thread, assistant=assistant)
+    # The worker stored the answer, then died before the run completed (found by bench/chaos.py's
+    # kills): the run is still in progress under a lease that lapses, and the sweep hands it on.
+    Run.objects.filter(pk=run.pk).update(status="in_progress", completed_at=None, lease_expires_at=run.created_at)
+
+    execute_run(run.pk)
+
+    run.refresh_from_db()
+    assert run.status == "completed"
+    assert len(scripted.requests) == 1
+    assert [m.text for m in thread.messages.filter(role="assistant")] == [answer]
