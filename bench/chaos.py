@@ -31,6 +31,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -765,6 +766,7 @@ class Harness:
             self.deployment.stop()
         self.redis.stop()
         self.pg.stop("immediate")
+        shutil.rmtree(self.pg.data, ignore_errors=True)  # the logs stay, for a look after a failure
 
 
 def _tally(items) -> dict[str, int]:
