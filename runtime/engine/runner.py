@@ -112,11 +112,11 @@ class RunExecution:
             if not (self._settle() if first else self._go_on()):
                 return
             if first and self.run.round_trips:  # resumed: a stored tool step may still wait for its calls
-                if self._answer_was_written():
-                    transitions.run_complete(self.run)
-                    return
                 step = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
                 pending = (step, list(step.tool_calls.all())) if step is not None else None
+                if pending is None and self._answer_was_written():
+                    transitions.run_complete(self.run)
+                    return
             else:  # this execution's own step, if its last model call asked for tools
                 pending, self.progress.pending_step = self.progress.pending_step, None
             first = False
