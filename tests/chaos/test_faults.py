@@ -70,8 +70,10 @@ def test_a_postgres_restart_mid_load_is_survived_without_a_manual_step(figures):
     no_loss_nor_duplicate(restart)
 
 
+# Not strict: at this size whether a publish falls into the 2 s outage is chance (it did in 4 of the
+# 5 runs recorded in docs/reliability.md); when none does, the promise holds and this passes.
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="known, docs/reliability.md: with Redis down, publishing a run's events raises and fails the run, "
     "the customer's socket is not told, and the thread's event sequence restarts from 0",
 )
