@@ -335,6 +335,10 @@ OFFLINE_MODEL_TOKEN_DELAY_MS = env.float("OFFLINE_MODEL_TOKEN_DELAY_MS", default
 RUN_EXPIRES_AFTER_SECONDS = env.int("RUN_EXPIRES_AFTER_SECONDS", default=600)
 RUN_MAX_ROUND_TRIPS = env.int("RUN_MAX_ROUND_TRIPS", default=8)  # model calls per run, tool loops included
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=60)  # a crashed worker's run is reclaimed after this
+# How often beat sweeps runs (expiry, lapsed leases, runs left queued), and how long a run may sit
+# queued before the sweep hands it to a worker again: a dead worker's run resumes within
+# RUN_LEASE_SECONDS + RUN_SWEEP_SECONDS.
+RUN_SWEEP_SECONDS = env.int("RUN_SWEEP_SECONDS", default=30)
 MODEL_MAX_ATTEMPTS = env.int("MODEL_MAX_ATTEMPTS", default=4)  # per model call: 429, 5xx, timeouts, cut streams
 MODEL_RETRY_BASE_SECONDS = env.float("MODEL_RETRY_BASE_SECONDS", default=0.5)
 MODEL_STREAM_DEADLINE_SECONDS = env.float("MODEL_STREAM_DEADLINE_SECONDS", default=120.0)
@@ -499,7 +503,7 @@ if not 0 <= RETENTION_DAYS <= 36_500:
 
 CELERY_BEAT_SCHEDULE = {
     "purge-idempotency-keys": {"task": "orders.tasks.purge_idempotency_keys", "schedule": 60 * 60},
-    "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": 30},
+    "sweep-runs": {"task": "support.tasks.sweep_runs", "schedule": RUN_SWEEP_SECONDS},
     "retry-missing-summaries": {"task": "agents.tasks.retry_missing_summaries", "schedule": 30},
     "sweep-knowledge": {"task": "knowledge.tasks.sweep", "schedule": 60},
     "sweep-sandbox-sessions": {"task": "sandbox.tasks.sweep", "schedule": 60},

@@ -7,13 +7,12 @@ broker during a deploy still find their code.
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from runtime import runs
 from runtime.dispatch import enqueue_run
 from runtime.engine.runner import execute_run
-
-SWEEP_SECONDS = 30
 
 
 @shared_task(
@@ -44,5 +43,5 @@ def sweep_runs() -> None:
     """
     runs.expire_stale_runs()
     runs.expire_stale_approvals()
-    for run_id in runs.orphaned_runs(older_than_seconds=SWEEP_SECONDS):
+    for run_id in runs.orphaned_runs(older_than_seconds=settings.RUN_SWEEP_SECONDS):
         enqueue_run(run_id)

@@ -29,12 +29,37 @@ from widget import language, services, sessions
 log = logging.getLogger(__name__)
 
 
+# An answer cut off this way is written again by the same run (a retry that said something else,
+# or another worker resuming the run of one that died): the new one replaces it on the screen.
+CUT_OFF = "run_failed"
+
+
+def superseded(messages: list[Message]) -> set[int]:
+    """The pks of assistant messages cut off mid-answer whose run went on to write another one."""
+    later_in_run: set[int] = set()
+    gone: set[int] = set()
+    for message in reversed(messages):
+        if message.run_id is None:
+            continue
+        cut_off = (
+            message.status == Message.Status.INCOMPLETE and (message.incomplete_details or {}).get("reason") == CUT_OFF
+        )
+        if cut_off and message.run_id in later_in_run:
+            gone.add(message.pk)
+        later_in_run.add(message.run_id)
+    return gone
+
+
 class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     session: sessions.WidgetSession | None = None
     run_state: str | None = None  # the last run state sent
     widget_language = language.DEFAULT  # the widget's: what the server's own messages to it are worded in
+    # Answers on the screen that their run may write again (still streaming, or cut off): run id ->
+    # message ids. When the run starts another message, they are withdrawn from the screen.
+    replaceable: dict[str, set[str]]
 
     async def connect(self) -> None:
+        self.replaceable = {}
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode() or None
         host = headers.get(b"host", b"").decode() or None
@@ -70,14 +95,27 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         """The conversation so far; subscribed first, so nothing published after this is missed."""
         floor = events.current_seq(self.thread.public_id)
         snapshot = events.stream_snapshot(self.thread.public_id)
-        messages = [
-            conversation_message(m)
-            for m in self.thread.messages.exclude(status=Message.Status.IN_PROGRESS).order_by("created_at", "id")
-        ]
+        rows = list(
+            self.thread.messages.exclude(status=Message.Status.IN_PROGRESS)
+            .select_related("run")
+            .order_by("created_at", "id")
+        )
+        gone = superseded(rows)
+        rows = [m for m in rows if m.pk not in gone]
+        messages = [conversation_message(m) for m in rows]
+        self.replaceable = {}
+        for row in rows:
+            if (
+                row.run_id
+                and row.status == Message.Status.INCOMPLETE
+                and (row.incomplete_details or {}).get("reason") == CUT_OFF
+            ):
+                self.replaceable.setdefault(row.run.public_id, set()).add(row.public_id)
         streaming = None
         if snapshot and not any(m["id"] == snapshot["message_id"] for m in messages):
             streaming = {"id": snapshot["message_id"], "text": snapshot["text"], "seq": snapshot["seq"]}
             floor = max(floor, snapshot["seq"]) if snapshot["seq"] else floor
+            self.replaceable.setdefault(snapshot.get("run_id") or "", set()).add(snapshot["message_id"])
         self.delta_floor = snapshot["seq"] if streaming else floor
         active = self.thread.runs.active().exists()
         customer = self.thread.customer
@@ -206,8 +244,19 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 return None  # already in the snapshot this socket started from
             return {"type": "delta", "id": data["id"], "text": delta_text(data)}
         if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
-            return {"type": "message_started", "message": conversation_message(data)}
+            out = {"type": "message_started", "message": conversation_message(data)}
+            if data.get("role") == "assistant" and data.get("run_id"):
+                same_run = self.replaceable.setdefault(data["run_id"], set())
+                replaces = sorted(same_run - {data["id"]})
+                if replaces:
+                    out["replaces"] = replaces  # the widget takes them off the screen
+                same_run.clear()
+                same_run.add(data["id"])
+            return out
         if name in ("thread.message.completed", "thread.message.incomplete"):
+            cut_off = (data.get("incomplete_details") or {}).get("reason") == CUT_OFF
+            if data.get("run_id") and not cut_off:
+                self.replaceable.get(data["run_id"], set()).discard(data["id"])
             return {"type": "message", "message": conversation_message(data)}
         if name in RUN_STATES:
             if RUN_STATES[name] == self.run_state == "thinking":

@@ -1,6 +1,6 @@
 """One model call: stream a chat completion through the openai SDK, with retries.
 
-429s, 5xx, timeouts and streams cut before their finish are retried with exponential backoff and
+429s, 5xx, timeouts, streams cut before their finish and chunks of broken JSON are retried with exponential backoff and
 jitter, a bounded number of times. A retried call re-sends the same prompt (tool results already in
 it, so no tool runs twice); text already shown to the customer is not shown again: the retry's text
 is passed on only past what was already emitted, or, if the model now says something else, the
@@ -10,6 +10,7 @@ timeout only bounds the gap between two chunks.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 
 import openai
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from runtime import metrics
 from runtime.llm.client import chat_client, classify_error
@@ -105,8 +107,9 @@ def _retry_delay(attempt: int, error: Exception | None) -> float:
 
 def _classify(error: Exception) -> tuple[str, bool]:
     """(last_error code, retryable) for an exception raised by a model call: a stream cut mid-answer
-    is retried; the rest as runtime.llm.client classifies every model call's errors."""
-    if isinstance(error, _StreamCut):
+    or garbled (a chunk that is not JSON, which the SDK raises as it reads it) is retried; the rest
+    as runtime.llm.client classifies every model call's errors."""
+    if isinstance(error, _StreamCut | json.JSONDecodeError):
         return "server_error", True
     return classify_error(error)
 
@@ -145,8 +148,8 @@ def call_model(
         attempt += 1
         try:
             turn = _stream_once(client, request, sink, emitted, should_stop, once)
-        except SinkRefused:
-            raise
+        except (SinkRefused, OperationalError, InterfaceError):
+            raise  # a person took over, or the database went away (the run resumes): no model fault
         except Exception as error:
             code, retryable = _classify(error)
             if not retryable or attempt >= max_attempts:

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.utils import timezone
 
 from common import logcontext
@@ -34,7 +35,7 @@ from runtime.engine.model import ModelCallFailed, ModelTurn, TextSink, call_mode
 from runtime.engine.prompt import PromptTooLarge, Turn, build_messages, history, tool_specs, tool_step_turn
 from runtime.engine.tool_stream import ToolStream, step_delta
 from runtime.engine.writer import POSTING_MODES, HumanTookOver, MessageWriter, assistant_may_post
-from runtime.models import Run, RunStep, ToolCall
+from runtime.models import Message, Run, RunStep, ToolCall
 from runtime.runs import tool_steps, transitions
 from runtime.serializers import json_object, step_obj
 from runtime.tools import registry
@@ -62,10 +63,20 @@ def execute_run(run_pk: int) -> None:
     with logcontext.bound(run_id=run.public_id, thread_id=run.thread.public_id):
         try:
             RunExecution(run, worker).execute()
+        except (OperationalError, InterfaceError):
+            # The database went away mid-run (a restart, a failover). Every step is stored before it
+            # is acted on, so nothing is lost: the run stays in progress under this worker's lease,
+            # and once the lease lapses the sweep hands it to a worker that resumes it. Failing it
+            # here would tell the customer "something went wrong" for a blip.
+            log.warning("run %s lost the database; it resumes after its lease", run.public_id, exc_info=True)
+            return
         except Exception:
             log.exception("run %s crashed", run.public_id)
             transitions.run_fail(
-                run, code="server_error", message="Something went wrong on our side. Please try again."
+                run,
+                code="server_error",
+                message="Something went wrong on our side. Please try again, or ask for a person and someone "
+                "from our team will help.",
             )
         rested = Run.objects.select_related("thread").get(pk=run.pk)
         metrics.RUNS.labels(rested.status).inc()
@@ -114,6 +125,9 @@ class RunExecution:
             if first and self.run.round_trips:  # resumed: a stored tool step may still wait for its calls
                 step = self.run.steps.filter(type=RunStep.Type.TOOL_CALLS, status=RunStep.Status.IN_PROGRESS).last()
                 pending = (step, list(step.tool_calls.all())) if step is not None else None
+                if pending is None and self._answer_was_written():
+                    transitions.run_complete(self.run)
+                    return
             else:  # this execution's own step, if its last model call asked for tools
                 pending, self.progress.pending_step = self.progress.pending_step, None
             first = False
@@ -131,6 +145,19 @@ class RunExecution:
                 return
             if not self._model_step():
                 return
+
+    def _answer_was_written(self) -> bool:
+        """Resumed after the answer was stored but before the run completed (its worker died in
+        between): the run's last step is a completed message. Asking the model again would show
+        the customer the same answer twice."""
+        last = self.run.steps.order_by("created_at", "id").last()
+        return (
+            last is not None
+            and last.type == RunStep.Type.MESSAGE_CREATION
+            and last.status == RunStep.Status.COMPLETED
+            and last.message is not None
+            and last.message.status == Message.Status.COMPLETED
+        )
 
     def _settle(self) -> bool:
         """True while the run (as loaded) is this worker's to go on with; otherwise settle it."""

@@ -169,6 +169,9 @@ export async function start(script) {
         break;
       }
       case "message_started":
+        // An answer its run writes again (a worker died mid-answer, a retry said something else)
+        // takes the cut-off one's place: the same words are not shown twice.
+        for (const id of event.replaces || []) log.withdraw(id);
         if (event.message.role === "user") log.confirm(event.message);
         else if (event.message.status === "in_progress") log.startStreaming(event.message);
         else log.putFinal(event.message, { announce: true });

@@ -202,6 +202,16 @@ export class MessageLog {
     });
   }
 
+  /** Take an answer off the screen: it was cut off and its run is writing it again. */
+  withdraw(id) {
+    const entry = this.messages.get(id);
+    if (!entry) return;
+    this.messages.delete(id);
+    this.dirty.delete(id);
+    this.change(() => entry.node.remove());
+    this.onStreaming();
+  }
+
   /** Answers still streaming stay as they are, as final (the next hello carries on from the server's snapshot). */
   finishStreaming() {
     for (const entry of this.messages.values()) {

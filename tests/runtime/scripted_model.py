@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -22,6 +23,8 @@ class Reply:
     body: dict | None = None
     headers: dict = field(default_factory=dict)
     cut_after: int | None = None  # close the connection after this many chunks
+    garbled_at: int | None = None  # send a chunk of broken JSON in this chunk's place
+    before_chunk: Callable[[int], None] | None = None  # called with each chunk's index before it is sent
 
 
 def _chunk(delta: dict, finish: str | None = None) -> dict:
@@ -54,13 +57,23 @@ class ScriptedModel:
 
     # --- what to answer ---------------------------------------------------------------------
 
-    def text(self, text: str, *, pieces: int = 4, usage=(20, 10), finish: str = "stop", cut_after=None) -> None:
+    def text(
+        self,
+        text: str,
+        *,
+        pieces: int = 4,
+        usage=(20, 10),
+        finish: str = "stop",
+        cut_after=None,
+        garbled_at=None,
+        before_chunk=None,
+    ) -> None:
         size = max(1, len(text) // pieces)
         parts = [text[i : i + size] for i in range(0, len(text), size)]
         chunks = [_chunk({"role": "assistant", "content": ""})]
         chunks += [_chunk({"content": part}) for part in parts]
         chunks += [_chunk({}, finish), _usage(*usage)]
-        self.script.append(Reply(chunks=chunks, cut_after=cut_after))
+        self.script.append(Reply(chunks=chunks, cut_after=cut_after, garbled_at=garbled_at, before_chunk=before_chunk))
 
     def tool_calls(self, *calls: tuple[str, dict | str], usage=(30, 15), split: int = 3, ids=None) -> None:
         """Parallel calls; each one's arguments arrive in `split` fragments after its first chunk.
@@ -119,11 +132,16 @@ class ScriptedModel:
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
                 for n, chunk in enumerate(reply.chunks):
+                    if reply.before_chunk is not None:
+                        reply.before_chunk(n)
                     if reply.cut_after is not None and n >= reply.cut_after:
                         self.wfile.flush()
                         self.close_connection = True
                         self.connection.shutdown(2)  # mid-body: the client sees a broken stream
                         return
+                    if n == reply.garbled_at:
+                        self._write(b'data: {"id": "chatcmpl-scripted", "choices": [{"delta": {"cont\n\n')
+                        continue
                     self._write(f"data: {json.dumps(chunk)}\n\n".encode())
                 self._write(b"data: [DONE]\n\n")
                 self._write(b"")
