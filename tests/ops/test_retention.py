@@ -11,8 +11,10 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.utils import timezone
+from PIL import Image
 
 from agents.models import Escalation, InternalNote
+from knowledge import images
 from knowledge import services as knowledge
 from knowledge.models import File, VectorStore
 from ops.retention import purge_conversations
@@ -26,11 +28,15 @@ from tests.factories import ReturnFactory, UserFactory
 # Real runs of the offline model: its tools work in threads of their own, which see committed rows only.
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+def png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 60, 50)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
-def upload(name: str, data: bytes, purpose: str = "vision") -> File:
-    return knowledge.file_create(owner=None, upload=SimpleUploadedFile(name, data), purpose=purpose)
+def upload(name: str, data: bytes, purpose: str = "vision", owner=None) -> File:
+    return knowledge.file_create(owner=owner, upload=SimpleUploadedFile(name, data), purpose=purpose)
 
 
 def conversation(text: str = "Where is my order A1001? My email is alice@example.com", **thread_fields) -> Thread:
@@ -57,7 +63,7 @@ def exists(thread: Thread) -> bool:
 
 def test_an_old_closed_conversation_goes_with_its_messages_runs_and_files():
     thread = conversation()
-    image = upload("photo.png", PNG)
+    image = images.customer_image_create(thread_public_id=thread.public_id, data=png())  # the widget's photo
     leaflet = upload("leaflet.txt", b"Our returns leaflet: thirty days.", purpose="assistants")
     runs.message_create(
         thread=thread,
@@ -142,9 +148,11 @@ def test_a_file_also_in_an_assistants_store_stays():
 
 
 def test_a_file_another_conversation_shows_stays():
-    image = upload("photo.png", PNG)
+    """An API caller's file, shown in two of its threads: the old thread goes, the file stays."""
+    owner = UserFactory()
+    image = upload("photo.png", png(), owner=owner)
     part = [{"type": "image_file", "image_file": {"file_id": image.public_id}}]
-    old, kept = conversation(), conversation()
+    old, kept = conversation(owner=owner), conversation(owner=owner)
     for thread in (old, kept):
         runs.message_create(thread=thread, role="user", author=Message.Author.CUSTOMER, content=part)
     age(old, days=40)
