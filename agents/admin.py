@@ -6,12 +6,16 @@ checks rights, keeps the thread's mode in step and tells the widget and the cons
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
+from agents import services
 from agents.models import AssistantChange, CannedReply, ConversationTag, Escalation, InternalNote
 from common.admin import ReadOnlyAdmin
+from common.errors import DomainError
 from runtime.models import ToolApproval
 
 
@@ -28,10 +32,30 @@ class EscalationAdmin(ReadOnlyAdmin):
     list_select_related = ["thread", "assigned_to"]
     search_fields = ["thread__public_id", "reason", "assigned_to__username"]
     date_hierarchy = "created_at"
+    actions = ["resolve"]
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        # The list's action needs it; an escalation's page stays read-only.
+        return obj is None and request.user.has_perm("agents.change_escalation")
 
     @admin.display(description="Conversation")
     def conversation(self, obj: Escalation) -> str:
         return console_link(obj.thread)
+
+    @admin.action(description="Resolve the selected conversations (as the console does)", permissions=["change"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[Escalation]) -> None:
+        """Through agents.services.resolve, as the console's Resolve: the customer is told, the
+        rating offered, the webhook sent; only a supervisor may resolve another agent's."""
+        resolved, refused = 0, []
+        for escalation in queryset.filter(status__in=Escalation.OPEN):
+            try:
+                services.resolve(escalation=escalation, agent=request.user)
+                resolved += 1
+            except DomainError as error:
+                refused.append(f"#{escalation.pk}: {error.message}")
+        self.message_user(request, f"{resolved} conversation(s) resolved.", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not resolved: " + "; ".join(refused), messages.WARNING)
 
 
 @admin.register(InternalNote)

@@ -10,8 +10,10 @@ them up; without it (the embedded default, one process) it serves the process's 
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 
+import kombu
 from django.conf import settings
 from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
@@ -30,6 +32,8 @@ from prometheus_client.core import GaugeMetricFamily
 
 from runtime.metrics import LATENCY_BUCKETS
 from runtime.models import Run
+
+log = logging.getLogger(__name__)
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -63,8 +67,40 @@ class Queues:
         yield lag
 
 
+class CeleryQueue:
+    """The messages waiting in the Celery queue on the broker (runs, summaries, webhooks, ingestion:
+    one queue, CELERY_TASK_DEFAULT_QUEUE), read at each scrape: a passive declare, one round trip.
+    Without a broker (tasks in the web process) there is none; a broker that does not answer gives
+    no sample and a warning in the log, never a failed scrape."""
+
+    def describe(self):
+        yield GaugeMetricFamily("concierge_celery_queue_messages", "", labels=["queue"])
+
+    def collect(self):
+        family = GaugeMetricFamily(
+            "concierge_celery_queue_messages", "Messages waiting in the Celery queue on the broker.", labels=["queue"]
+        )
+        if settings.CELERY_BROKER_URL:
+            name = settings.CELERY_TASK_DEFAULT_QUEUE
+            try:
+                family.add_metric([name], celery_queue_length(name))
+            except Exception as error:  # the scrape goes on without it
+                log.warning("metrics: the broker did not say how long %s is: %r", name, error)
+        yield family
+
+
+def celery_queue_length(name: str) -> int:
+    with kombu.Connection(settings.CELERY_BROKER_URL, connect_timeout=settings.READINESS_TIMEOUT_SECONDS) as broker:
+        try:
+            return broker.default_channel.queue_declare(queue=name, passive=True).message_count
+        except broker.channel_errors:  # no such queue yet: nothing was ever sent to it
+            return 0
+
+
 QUEUES = Queues()
+CELERY_QUEUE = CeleryQueue()
 REGISTRY.register(QUEUES)
+REGISTRY.register(CELERY_QUEUE)
 
 
 def exposition() -> bytes:
@@ -74,6 +110,7 @@ def exposition() -> bytes:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         registry.register(QUEUES)
+        registry.register(CELERY_QUEUE)
     return generate_latest(registry)
 
 

@@ -8,6 +8,7 @@ from django.apps import apps
 from django.contrib import admin
 from django.urls import reverse
 
+from agents import services as agents
 from orders.models import VerifiedOrder
 from runtime.models import Assistant, Message, Run, Thread
 
@@ -74,3 +75,19 @@ def test_cancelling_runs_goes_through_the_runtime(staff, conversation):
     done.refresh_from_db()
     assert queued.status == "cancelled" and queued.cancelled_at is not None
     assert done.status == "completed"
+
+
+def test_resolving_from_the_admin_goes_through_the_consoles_service(staff, conversation):
+    escalation = agents.escalate(thread=conversation, trigger="customer_request", reason="wants a person")
+    response = staff.post(
+        reverse("admin:agents_escalation_changelist"),
+        {"action": "resolve", "_selected_action": [escalation.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    escalation.refresh_from_db()
+    conversation.refresh_from_db()
+    assert escalation.status == "resolved" and escalation.resolved_at is not None
+    assert conversation.mode == "closed"  # as the console's Resolve leaves it
+    page = staff.get(reverse("admin:agents_escalation_change", args=[escalation.pk]))
+    assert b'name="_save"' not in page.content

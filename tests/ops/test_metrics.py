@@ -4,17 +4,21 @@ requests and sockets, the runs' queue read at scrape time, and one host's proces
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from datetime import timedelta
 
+import kombu
 import pytest
+from asgiref.sync import sync_to_async
 from channels.testing import HttpCommunicator
 from django.utils import timezone
 from prometheus_client import REGISTRY
 
 from config.asgi import application
 from runtime.models import Assistant, Run, Thread
+from tests import needs
 
 pytestmark = pytest.mark.django_db
 
@@ -58,13 +62,14 @@ def test_the_queue_depth_and_the_oldest_runs_wait(client, token):
 
 @pytest.mark.django_db(transaction=True)
 async def test_requests_are_counted_by_method_and_status():
+    @sync_to_async  # reading the registry runs every collector, the queue's query among them
     def count() -> float:
         return REGISTRY.get_sample_value("concierge_http_requests_total", {"method": "GET", "status": "404"}) or 0.0
 
-    before = count()
+    before = await count()
     communicator = HttpCommunicator(application, "GET", "/no-such-page/", headers=[(b"host", b"testserver")])
     assert (await communicator.get_response(timeout=10))["status"] == 404
-    assert count() == before + 1
+    assert await count() == before + 1
 
 
 PROCESS = """
@@ -94,3 +99,43 @@ def test_the_processes_of_a_host_are_added_up(tmp_path):
         [sys.executable, "-c", SCRAPE], env=env, check=True, timeout=60, capture_output=True, text=True
     ).stdout
     assert 'concierge_runs_total{status="completed"} 5.0' in scraped
+
+
+@pytest.fixture
+def broker(settings):
+    """A queue of this test's own on the Redis broker CI runs."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        needs.missing("the Celery queue's depth needs a broker: REDIS_URL", "CI runs Redis")
+    settings.CELERY_BROKER_URL = url
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"metrics-{secrets.token_hex(4)}"
+    with kombu.Connection(url) as connection:
+        queue = kombu.Queue(settings.CELERY_TASK_DEFAULT_QUEUE)
+        yield connection, queue
+        queue(connection.default_channel).delete()
+
+
+def test_the_celery_queues_depth_is_read_from_the_broker(client, token, broker, settings):
+    connection, queue = broker
+
+    def depth() -> str:
+        text = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}").content.decode()
+        return next(
+            (
+                line.rsplit(" ", 1)[1]
+                for line in text.splitlines()
+                if line.startswith("concierge_celery_queue_messages{")
+            ),
+            "none",
+        )
+
+    assert depth() == "0.0"  # nothing ever sent: the queue does not exist yet
+    queue(connection.default_channel).declare()
+    for _ in range(2):
+        connection.Producer().publish({"task": "x"}, routing_key=queue.name)
+    assert depth() == "2.0"
+
+    settings.CELERY_BROKER_URL = "redis://:hunter2@127.0.0.1:1/0"  # a broker that does not answer
+    response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert response.status_code == 200 and depth() == "none"
+    assert "hunter2" not in response.content.decode()
