@@ -150,6 +150,35 @@ def live_server_url(daphne_process, transactional_db) -> str:
     return daphne_process.url
 
 
+@pytest.fixture(autouse=True)
+def live_servers_done_before_the_flush(request) -> Iterator[None]:
+    """A transactional test ends with pytest-django flushing every table (TRUNCATE, exclusive locks).
+    A live server may still be writing for it (a file's ingestion, a run's last bookkeeping), and a
+    flush under such a transaction deadlocks. Before the flush: wait until no other session is in a
+    transaction for a quarter of a second (up to 15 s), then end those still in one."""
+    if "transactional_db" not in request.fixturenames or connection.vendor != "postgresql":
+        yield
+        return
+    request.getfixturevalue("transactional_db")  # set up first, so flushed after this teardown
+    yield
+    others_busy = (
+        "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND backend_type = 'client backend' AND state IN ('active', 'idle in transaction')"
+    )
+    deadline, quiet_since = time.monotonic() + 15, None
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(others_busy)
+            if cursor.fetchall():
+                quiet_since = None
+            elif quiet_since is None:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since >= 0.25:
+                return
+            time.sleep(0.05)
+        cursor.execute(f"SELECT pg_terminate_backend(pid) FROM ({others_busy}) AS busy")
+
+
 # --- A real browser: Debian's chromium driven by Playwright (its own download cannot work here) ---
 
 CHROMIUM = "/usr/bin/chromium"

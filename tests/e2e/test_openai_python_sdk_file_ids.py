@@ -8,6 +8,7 @@ Alice calls with her key; Bob's files and stores exist, and are as missing to he
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import openai
@@ -63,7 +64,15 @@ def bobs_file(bob):
 
 @pytest.fixture
 def bobs_store(bob, bobs_file):
-    return bob.vector_stores.create(name="Bob's", file_ids=[bobs_file.id])
+    """Bob's store, its file read: the server's ingestion is done before the test's end flushes the
+    tables (a flush under an ingestion still writing its chunks deadlocks)."""
+    store = bob.vector_stores.create(name="Bob's", file_ids=[bobs_file.id])
+    deadline = time.monotonic() + 60
+    while store.file_counts.in_progress and time.monotonic() < deadline:
+        time.sleep(0.2)
+        store = bob.vector_stores.retrieve(store.id)
+    assert store.file_counts.in_progress == 0, store.file_counts
+    return store
 
 
 @pytest.fixture
