@@ -14,6 +14,23 @@ LANGUAGES = ("de", "fr", "es")
 # (English pattern, {language: wording}); the longest first where one contains another.
 SENTENCES: list[tuple[str, dict[str, str]]] = [
     (
+        r"Thanks for the photo: I've added it to this conversation, so our team can see it\.",
+        {
+            "de": "Danke für das Foto: Ich habe es diesem Gespräch hinzugefügt, damit unser Team es sehen kann.",
+            "fr": "Merci pour la photo : je l'ai ajoutée à cette conversation pour que notre équipe puisse la voir.",
+            "es": "Gracias por la foto: la he añadido a esta conversación para que nuestro equipo pueda verla.",
+        },
+    ),
+    (
+        r"If it shows a damaged or wrong item, a person from our team can sort it out\.",
+        {
+            "de": "Wenn sie einen beschädigten oder falschen Artikel zeigt, kann sich eine Person aus unserem Team "
+            "darum kümmern.",
+            "fr": "Si elle montre un article endommagé ou erroné, une personne de notre équipe peut s'en occuper.",
+            "es": "Si muestra un artículo dañado o equivocado, una persona de nuestro equipo puede solucionarlo.",
+        },
+    ),
+    (
         r"Sorry, I didn't quite catch that\. I can help with \*\*order status\*\*, \*\*shipment tracking\*\* and "
         r"\*\*returns\*\* — just tell me what you need and your order number\. I can also connect you with a person "
         r"from our team\.",

@@ -5,11 +5,14 @@ SDK, the shop's tools. German, French and Spanish for its fixed phrases; an hone
 
 from __future__ import annotations
 
+import io
 from decimal import Decimal
 
 import pytest
+from PIL import Image
 
 from agents.models import Escalation
+from knowledge import images
 from offline_model import phrasing
 from offline_model.languages import gloss, language_in, translate
 from orders.assistant.persona import ensure_demo_assistant
@@ -192,3 +195,17 @@ def test_its_translated_questions_are_read_back_as_the_questions_they_are(langua
         assert worded != english, slot
         assert slot in phrasing.asked_in(worded), (slot, worded)
     assert phrasing.is_fallback(translate(phrasing.FALLBACK, language))
+
+
+def test_a_photo_is_acknowledged_in_the_customers_language(a1001):
+    thread = chat("de")
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 60, 50)).save(buffer, format="PNG")
+    photo = images.customer_image_create(thread_public_id=thread.public_id, data=buffer.getvalue())
+    runs.customer_message_create(thread=thread, text="", image_file_ids=(photo.public_id,))
+
+    answer = thread.messages.filter(role=Message.Role.ASSISTANT).get().text
+
+    assert answer.startswith("Danke für das Foto: Ich habe es diesem Gespräch hinzugefügt")
+    assert "kann sich eine Person aus unserem Team darum kümmern" in answer
+    assert "Thanks for the photo" not in answer and ONLY_ENGLISH_NOTE not in answer
