@@ -16,11 +16,14 @@ from django.contrib.auth import get_user_model
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
+from markdown_it import MarkdownIt
 
 from agents.analyst.threads import without_analyst_threads
 from agents.models import ConversationTag, Escalation
 from orders.models import VerifiedOrder
 from runtime.models import Message, Thread
+
+_markdown = MarkdownIt("commonmark", {"html": False})
 
 PAGE_SIZE = 25
 MAX_QUERY_CHARS = 200
@@ -186,11 +189,26 @@ def rows(threads: list[Thread]) -> list[InboxRow]:
 
 
 def preview(text: str) -> str:
-    """A message's text on one line, cut at a word to PREVIEW_CHARS."""
-    line = " ".join(text.split())
+    """A message's text as a reader sees it (its markdown's marks dropped), on one line, cut at a word
+    to PREVIEW_CHARS."""
+    line = " ".join(plain_text(text).split())
     if len(line) <= PREVIEW_CHARS:
         return line
     return line[:PREVIEW_CHARS].rsplit(" ", 1)[0] + "…"
+
+
+def plain_text(markdown: str) -> str:
+    """The words of a markdown message without its marks: emphasis, links' targets, code ticks."""
+    words = []
+    for block in _markdown.parse(markdown):
+        for token in block.children or ():
+            if token.type in ("text", "code_inline"):
+                words.append(token.content)
+            elif token.type in ("softbreak", "hardbreak"):
+                words.append(" ")
+        if block.type.endswith("_close") or block.type in ("code_block", "fence"):
+            words.append(block.content if block.type in ("code_block", "fence") else " ")
+    return "".join(words)
 
 
 def _order_numbers(threads: list[Thread]) -> dict[int, list[str]]:

@@ -186,6 +186,15 @@ def test_a_long_message_is_previewed_on_one_line_cut_at_a_word(assistant, agent)
     assert "\n" not in row.preview
 
 
+def test_a_preview_shows_the_words_not_the_markdown(assistant, agent):
+    thread = conversation(
+        assistant, "Order **A1001**: *Delivered*. See [our returns page](https://shop.example/returns) or `A1002`."
+    )
+    (row,) = inbox.rows(list(inbox.conversations().filter(pk=thread.pk)))
+
+    assert row.preview == "Order A1001: Delivered. See our returns page or A1002."
+
+
 def test_the_assignee_is_shown_by_name(agent_client, agent, threads):
     escalation = escalate(thread=threads["alice"], trigger="customer_request", reason="Asked for a person.")
     claim(escalation=escalation, agent=agent)
