@@ -39,10 +39,8 @@ test: $(VENV)/.dev-installed browser sandbox $(NODE_SDK)
 	$(PY) manage.py makemigrations --check --dry-run
 	# The fast tests on every core (pytest-xdist), then the slow end-to-end ones (live servers,
 	# browsers, SDKs), a file per worker: each worker has its own test database and live server.
-	# The chaos harness last and alone: its promises are timings, which browsers beside it would skew.
 	$(VENV)/bin/pytest -m "not slow" -n auto
-	$(VENV)/bin/pytest -m slow -n auto --dist loadfile --ignore=tests/chaos
-	$(VENV)/bin/pytest tests/chaos
+	$(VENV)/bin/pytest -m slow -n auto --dist loadfile
 
 ## test-fast: the suite without the slow end-to-end tests, on every core (pytest-xdist)
 test-fast: $(VENV)/.dev-installed
