@@ -353,6 +353,8 @@ STREAM_BATCH_MS = env.int("STREAM_BATCH_MS", default=60)
 # or "inline" (tests: right after the creating transaction commits, in the same thread).
 RUN_DISPATCH = env.str("RUN_DISPATCH", default="celery" if CELERY_BROKER_URL else "thread")
 EMBEDDED_RUN_WORKERS = env.int("EMBEDDED_RUN_WORKERS", default=16)
+# With RUN_DISPATCH=thread, the first task also starts a beat thread for CELERY_BEAT_SCHEDULE.
+EMBEDDED_BEAT = True
 
 # --- Knowledge: files, vector stores, file_search ------------------------------------------------------
 # The largest upload /v1/files and the console accept (bytes); larger ones are refused with 413.

@@ -7,6 +7,9 @@ from config.settings import CACHES, CHANNEL_LAYERS, REDIS_URL, REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 RUN_DISPATCH = "inline"
+# A test that dispatches to the embedded pool must not leave a beat running in the test process
+# between tests (its database access is refused there); tests/runtime/test_embedded_beat.py runs one.
+EMBEDDED_BEAT = False
 # Tests share one cache (Redis, in CI, for the whole run); don't let unrelated tests add up to a
 # throttle. Tests of a limit set their own.
 WIDGET_SESSIONS_PER_IP_PER_MINUTE = 100_000

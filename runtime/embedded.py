@@ -22,12 +22,13 @@ _pool_lock = threading.Lock()
 
 
 def submit(task_name: str, args: tuple) -> None:
-    """Run the named task in the embedded pool; the first use starts the pool and the beat."""
+    """Run the named task in the embedded pool; the first use starts the pool and (EMBEDDED_BEAT) the beat."""
     global _pool
     with _pool_lock:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=settings.EMBEDDED_RUN_WORKERS, thread_name_prefix="work")
-            threading.Thread(target=beat_forever, name="beat", daemon=True).start()
+            if settings.EMBEDDED_BEAT:
+                threading.Thread(target=beat_forever, name="beat", daemon=True).start()
     _pool.submit(run_task, task_name, args)
 
 

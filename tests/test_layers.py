@@ -74,9 +74,25 @@ def first_party_sources() -> dict[str, Path]:
 SOURCES = first_party_sources()
 
 
+def parse(path: Path) -> ast.Module:
+    """`path`'s syntax tree, parsed again when CPython 3.11 wrongly refuses it.
+
+    3.11's AST builder shares one recursion counter between threads (CPython gh-106905): when a
+    live server's thread formats a traceback (which parses its lines) at the same moment, a valid
+    file raises "AST constructor recursion depth mismatch" (CI's run of 2026-12-08).
+    """
+    source = path.read_text(encoding="utf-8")
+    for _ in range(2):
+        try:
+            return ast.parse(source, str(path))
+        except SystemError:
+            continue
+    return ast.parse(source, str(path))
+
+
 def imports(path: Path) -> list[tuple[str, int, str | None]]:
     """(imported module, line, enclosing function or None) of every first-party import in `path`."""
-    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    tree = parse(path)
     enclosing: dict[int, str] = {}
     for function in ast.walk(tree):
         if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
