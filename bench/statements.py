@@ -6,7 +6,8 @@ demo shop's data, each run executed inline. Deterministic, unlike CPU time: comp
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/statements.py
 
-Prints figures; it asserts nothing (tests/runtime/test_statement_budget.py holds the counts).
+`--show` also prints each turn's statements (thread, SQL). Prints figures; it asserts nothing
+(tests/runtime/test_statement_budget.py holds the counts).
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ from orders.models import Customer  # noqa: E402
 from runtime import runs  # noqa: E402
 
 counts: Counter[str] = Counter()
+shown: list[str] = []  # with --show, each statement of a turn, in order
 lock = threading.Lock()
 
 
 def count_statement(execute, sql, params, many, context):
     with lock:
         counts["sql"] += 1
+        shown.append(f"{threading.current_thread().name:<12} {' '.join(sql.split())[:160]}")
     return execute(sql, params, many, context)
 
 
@@ -64,7 +67,10 @@ def install(sender, connection, **kwargs) -> None:
 
 def turn(thread, text: str) -> tuple[int, int]:
     counts.clear()
+    shown.clear()
     runs.customer_message_create(thread=thread, text=text)
+    if "--show" in sys.argv:
+        print(f"--- {text}", *shown, sep="\n")
     return counts["sql"], counts["redis"]
 
 

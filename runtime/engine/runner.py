@@ -188,10 +188,9 @@ class RunExecution:
         return transitions.renew_lease(self.run, worker=self.worker, thread_modes=POSTING_MODES)
 
     def _model_accepted(self) -> None:
-        """The model has the request and is working on it: meanwhile, count the call and check the
-        run may go on, which the first text then relies on (`_may_post`)."""
-        transitions.count_round_trip(self.run)
-        self._should_stop()
+        """The model has the request and is working on it: meanwhile, count the call and, in the
+        same statement, check the run may go on, which the first text then relies on (`_may_post`)."""
+        self._note_stop_signals(*transitions.count_round_trip(self.run))
 
     def _may_post(self) -> bool:
         """Whether a message may open: a stop check made within STOP_CHECK_SECONDS answers."""
@@ -202,11 +201,15 @@ class RunExecution:
     def _should_stop(self) -> bool:
         """Throttled check, between chunks, for a cancel request or a human taking over."""
         progress = self.progress
-        now = time.monotonic()
-        if now - progress.last_stop_check < STOP_CHECK_SECONDS:
+        if time.monotonic() - progress.last_stop_check < STOP_CHECK_SECONDS:
             return progress.stop_reason is not None
-        progress.last_stop_check = now
-        status, mode = transitions.stop_signals(self.run)  # a deleted thread takes its runs with it
+        return self._note_stop_signals(*transitions.stop_signals(self.run))
+
+    def _note_stop_signals(self, status: str | None, mode: str | None) -> bool:
+        """Keep what a stop check found (the run's status, its thread's mode; None if the thread is
+        gone, which takes its runs with it): True if the run should stop."""
+        progress = self.progress
+        progress.last_stop_check = time.monotonic()
         if status == S.CANCELLING:
             progress.stop_reason = "cancelled"
         elif mode not in POSTING_MODES:
@@ -273,15 +276,14 @@ class RunExecution:
             stream.discard(RunStep.Status.CANCELLED)
         run.prompt_tokens += turn.prompt_tokens
         run.completion_tokens += turn.completion_tokens
-        if turn.tool_calls and not turn.stopped:
-            # The usage is stored with the lease renewal before the tools run (_go_on): one
-            # statement fewer between the model's tool calls and their results.
-            progress.unsaved_usage = (turn.prompt_tokens, turn.completion_tokens)
-        else:
-            transitions.add_usage(run, (turn.prompt_tokens, turn.completion_tokens))
+        # The call's tokens are stored with the run's next statement: the lease renewal before the
+        # tools run (_go_on), or the transition that ends the run.
+        usage = (turn.prompt_tokens, turn.completion_tokens)
         if turn.stopped:
+            transitions.add_usage(run, usage)
             return self._stand_down()
         if turn.tool_calls:
+            progress.unsaved_usage = usage
             self._end_text_message()
             progress.pending_step = self._persist_tool_step(turn, stream)
             return True
@@ -292,12 +294,17 @@ class RunExecution:
                 incomplete_reason="max_tokens",
             )
             if run.max_completion_tokens is not None:
+                transitions.add_usage(run, usage)
                 return self._end_incomplete("max_completion_tokens")
         else:
-            if not assistant_may_post(self.thread.pk):
+            try:
+                self.writer.finish(
+                    prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens, unless_taken_over=True
+                )
+            except HumanTookOver:
+                transitions.add_usage(run, usage)
                 return self._stand_down()
-            self.writer.finish(prompt_tokens=turn.prompt_tokens, completion_tokens=turn.completion_tokens)
-        transitions.run_complete(run)
+        transitions.run_complete(run, usage)
         return False
 
     def _end_text_message(self) -> None:

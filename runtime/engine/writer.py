@@ -148,8 +148,17 @@ class MessageWriter:
             self.thread_id, message_id=self.message.public_id, run_id=self.run.public_id, text=self.text, seq=seq
         )
 
-    def finish(self, *, prompt_tokens: int, completion_tokens: int, incomplete_reason: str | None = None) -> None:
-        """Complete the message (or leave it incomplete, e.g. at max_tokens) and its step."""
+    def finish(
+        self,
+        *,
+        prompt_tokens: int,
+        completion_tokens: int,
+        incomplete_reason: str | None = None,
+        unless_taken_over: bool = False,
+    ) -> None:
+        """Complete the message (or leave it incomplete, e.g. at max_tokens) and its step. With
+        `unless_taken_over`, HumanTookOver, and the message still open, if a person took the
+        conversation over (checked as the message is stored)."""
         if self.message is None:
             return
         self.flush()
@@ -176,7 +185,8 @@ class MessageWriter:
             message.status, message.completed_at = Message.Status.COMPLETED, now
         step.status, step.completed_at = RunStep.Status.COMPLETED, now
         step.prompt_tokens, step.completion_tokens = prompt_tokens, completion_tokens
-        store_finished(message, step)
+        if not store_finished(message, step, while_thread_in=POSTING_MODES if unless_taken_over else None):
+            raise HumanTookOver()
         announced += [
             (f"thread.message.{message.status}", message_obj(message)),
             ("thread.run.step.completed", step_obj(step)),

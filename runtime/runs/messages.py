@@ -3,12 +3,15 @@ them), and the rows of the message the assistant writes as the model streams it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.db import transaction
 from django.utils import timezone
 
 from runtime import events, hooks
 from runtime.errors import InvalidRequest, ThreadBusy, UnknownFile
 from runtime.models import Message, Run, RunStep, Thread
+from runtime.runs.sql import FINISHED_MESSAGE_FIELDS, finish_message_while
 from runtime.serializers import message_obj, text_part
 
 MAX_FILE_ID = 64
@@ -141,11 +144,17 @@ def store_opened(message: Message, step: RunStep) -> None:
         step.save(force_insert=True)
 
 
-def store_finished(message: Message, step: RunStep) -> None:
-    """Store the written message's text and outcome, and its completed step."""
+def store_finished(message: Message, step: RunStep, *, while_thread_in: Iterable[str] | None = None) -> bool:
+    """Store the written message's text and outcome, and its completed step. With `while_thread_in`,
+    only while the thread's mode is one of those, checked as the message is stored: False, and
+    nothing stored, when it is not (a person took the conversation over)."""
     with transaction.atomic():
-        message.save(update_fields=["content", "status", "completed_at", "incomplete_at", "incomplete_details"])
+        if while_thread_in is None:
+            message.save(update_fields=list(FINISHED_MESSAGE_FIELDS))
+        elif not finish_message_while(message, while_thread_in):
+            return False
         step.save(update_fields=["status", "completed_at", "prompt_tokens", "completion_tokens"])
+    return True
 
 
 def message_modify(message: Message, *, metadata: dict | None) -> Message:

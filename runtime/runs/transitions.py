@@ -24,8 +24,8 @@ from django.utils import timezone
 
 from runtime import events
 from runtime.errors import InvalidRequest
-from runtime.models import Message, Run, RunStep, ToolApproval, ToolCall
-from runtime.runs.sql import UNEXPIRED, thread_mode_in, update_run
+from runtime.models import Message, Run, RunStep, Thread, ToolApproval, ToolCall
+from runtime.runs.sql import UNEXPIRED, move_status, quoted, thread_mode_in, update_run, update_run_returning
 from runtime.serializers import message_obj, run_obj, step_obj
 
 S = Run.Status
@@ -35,13 +35,19 @@ def load(run_pk: int) -> Run:
     return Run.objects.select_related("thread__customer", "assistant").get(pk=run_pk)
 
 
-def move_run(run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, **fields) -> Run | None:
-    """Compare-and-set the run's status. Returns the updated run, or None if someone else moved it."""
+def move_run(
+    run: Run, to: str, *, allowed_from: Iterable[str], publish: bool = True, usage: tuple[int, int] = (0, 0), **fields
+) -> Run | None:
+    """Compare-and-set the run's status (setting `fields`, adding `usage`: the prompt and completion
+    tokens of its last model call). Returns the updated run, read back by the same statement, or
+    None if someone else moved it."""
     with transaction.atomic():
-        updated = Run.objects.filter(pk=run.pk, status__in=list(allowed_from)).update(status=to, **fields)
-        if not updated:
+        fresh = move_status(run.pk, to, allowed_from=allowed_from, fields=fields, usage=usage)
+        if fresh is None:
             return None
-        fresh = load(run.pk)
+        for relation in (Run.thread, Run.assistant):  # what the caller loaded needs no second read
+            if relation.is_cached(run):
+                relation.field.set_cached_value(fresh, relation.field.get_cached_value(run))
         if publish:
             events.publish_on_commit(fresh.thread.public_id, f"thread.run.{to}", run_obj(fresh))
     return fresh
@@ -114,11 +120,20 @@ def add_usage(run: Run, usage: tuple[int, int]) -> None:
         )
 
 
-def count_round_trip(run: Run) -> None:
+def count_round_trip(run: Run) -> tuple[str | None, str | None]:
     """Count a model call as the model takes it (before any of its text is stored, so an execution
-    after a crash knows to look for a half-written message)."""
-    Run.objects.filter(pk=run.pk).update(round_trips=F("round_trips") + 1)
-    run.round_trips += 1
+    after a crash knows to look for a half-written message). Returns the run's status and its
+    thread's mode as they are now, read by the same statement (None, None if the thread is gone)."""
+    row = update_run_returning(
+        "round_trips = round_trips + 1",
+        "id = %(run)s",
+        {"run": run.pk},
+        returning=f"round_trips, status, (SELECT mode FROM {quoted(Thread)} t WHERE t.id = thread_id)",
+    )
+    if row is None:
+        return None, None
+    run.round_trips, status, mode = row
+    return status, mode
 
 
 def stop_signals(run: Run) -> tuple[str | None, str | None]:
@@ -174,8 +189,9 @@ def run_modify(run: Run, *, metadata: dict | None) -> Run:
     return run
 
 
-def run_complete(run: Run) -> Run | None:
-    return move_run(run, S.COMPLETED, allowed_from=[S.IN_PROGRESS], completed_at=timezone.now())
+def run_complete(run: Run, usage: tuple[int, int] = (0, 0)) -> Run | None:
+    """Complete the run, adding `usage` (its last model call's tokens) to its counts."""
+    return move_run(run, S.COMPLETED, allowed_from=[S.IN_PROGRESS], usage=usage, completed_at=timezone.now())
 
 
 def run_incomplete(run: Run, reason: str) -> Run | None:

@@ -350,6 +350,26 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
     assert not thread.messages.filter(role="assistant", status="completed").exists()
 
 
+def test_a_person_taking_over_as_the_answer_ends_leaves_it_unposted_and_its_tokens_counted(scripted, thread, assistant):
+    """The takeover lands after the run's last stop check, as the model's last words arrive: the
+    message is stored as completed only while the assistant may still post (checked as it is
+    stored), so it ends incomplete and the run stands down; the call's tokens are on the run."""
+
+    def take_over_at_the_finish(n):
+        if n == 6:  # the role chunk, then six pieces of text: before the last one
+            Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)
+
+    scripted.text("I would have answered.", pieces=5, usage=(20, 10), before_chunk=take_over_at_the_finish)
+    ask(thread)
+    run = runs.run_create(thread=thread, assistant=assistant)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+    assert (run.prompt_tokens, run.completion_tokens) == (20, 10)
+    answer = thread.messages.get(role="assistant")
+    assert answer.status == Message.Status.INCOMPLETE
+    assert answer.incomplete_details == {"reason": "run_cancelled"}
+
+
 def _take_over(run):
     Thread.objects.filter(pk=run.thread_id).update(mode=Thread.Mode.HUMAN)  # an agent claims it
 

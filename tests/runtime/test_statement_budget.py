@@ -25,10 +25,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements per turn: (SQLite, which also counts each BEGIN; PostgreSQL).
 BUDGET = {
-    "greeting": (25, 21),
-    "order question, anonymous": (38, 32),
-    "tracking question, the order proven": (37, 32),
-    "order question, signed in": (38, 32),
+    "greeting": (21, 17),
+    "order question, anonymous": (34, 28),
+    "tracking question, the order proven": (33, 28),
+    "order question, signed in": (34, 28),
 }
 
 
