@@ -102,18 +102,19 @@ def tool_step_turn(step: RunStep, calls: list[ToolCall]) -> Turn | None:
 def history(thread: Thread) -> list[Turn]:
     """The thread's turns in order, after whatever was compacted into its summary."""
     messages = thread.messages.exclude(status=Message.Status.IN_PROGRESS)
-    steps = RunStep.objects.filter(run__thread=thread, type=RunStep.Type.TOOL_CALLS)
+    # The answered tool calls with their steps, in one query (a conversation's first turns have none).
+    calls = ToolCall.objects.filter(
+        step__run__thread=thread, step__type=RunStep.Type.TOOL_CALLS, output__isnull=False
+    ).select_related("step")
     if thread.compacted_until:
         messages = messages.filter(created_at__gt=thread.compacted_until)
-        steps = steps.filter(created_at__gt=thread.compacted_until)
-    steps = list(steps)
-    calls_by_step: dict[int, list[ToolCall]] = {}
-    if steps:  # a conversation's first turns have none: no query for their calls
-        for call in ToolCall.objects.filter(step__in=[s.pk for s in steps]).order_by("step_id", "index"):
-            calls_by_step.setdefault(call.step_id, []).append(call)
+        calls = calls.filter(step__created_at__gt=thread.compacted_until)
+    steps: dict[int, tuple[RunStep, list[ToolCall]]] = {}
+    for call in calls.order_by("step_id", "index"):
+        steps.setdefault(call.step_id, (call.step, []))[1].append(call)
     items = [(m.created_at, 0, m.pk, message_turn(m)) for m in messages if m.text or m.role == "user"]
-    for step in steps:
-        turn = tool_step_turn(step, calls_by_step.get(step.pk, []))
+    for step, answered in steps.values():
+        turn = tool_step_turn(step, answered)
         if turn is not None:
             items.append((step.created_at, 1, step.pk, turn))
     items.sort(key=lambda item: item[:3])
