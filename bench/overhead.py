@@ -1,0 +1,351 @@
+"""Engine overhead: Concierge's engine against a raw openai-SDK loop, CPU per conversation (issue 20).
+
+One process alternates conversations of two kinds, both against the same offline model served over
+HTTP by `manage.py serve_offline_model` in a child process (token delay 0), so both pay the SDK's
+HTTP cost and neither pays the model's:
+
+- engine: a new thread (`runs.thread_create`) and the customer's question through
+  `runs.customer_message_create`, the run executed inline (RUN_DISPATCH=inline, DEBUG=false): the
+  model calls get_order_status, the engine runs it in its tool pool (a thread of this process),
+  calls the model again and stores the answer; then the event publisher is flushed, so its work is
+  counted here and not in the next conversation.
+- raw: a hand-written loop over the official openai SDK (`client.chat.completions.create`,
+  streamed with usage, as the engine streams): the same system prompt and tool definitions the
+  engine sent (read from its first recorded request), the tool call answered with the same
+  queries the tool makes (`orders.selectors.order_owned_by_email`, then
+  `orders.assistant.tools.order_payload`), the second call streamed, the answer kept in memory.
+
+The question is "Where is my order A1001? My email is alice@example.com" on the demo shop's data.
+CPU is `time.process_time()` of this process around each conversation: it counts every thread, so
+the engine's tool thread and event publisher are included (the model server is another process).
+A full garbage collection runs before each conversation, outside the measure, so neither side pays
+for the other's garbage. Sides alternate, and which goes first swaps every round.
+
+    .venv/bin/python bench/overhead.py                              # SQLite (a temporary file)
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_bench .venv/bin/python bench/overhead.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
+        .venv/bin/python bench/overhead.py
+    # the engine side alone, e.g. for a profiler:
+    py-spy record --format raw --rate 500 -o engine.txt -- .venv/bin/python bench/overhead.py --only engine -n 300
+
+Prints figures and asserts nothing about them; exits non-zero if a conversation does not end with the
+expected answer (the engine's run not completed, or an answer that does not give the order's status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+QUESTION = "Where is my order A1001? My email is alice@example.com"
+ORDER_NUMBER = "A1001"
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ["RUN_DISPATCH"] = "inline"  # the run executes in this process, right after its message commits
+os.environ["OFFLINE_MODEL_TOKEN_DELAY_MS"] = "0"
+os.environ["DEBUG"] = "false"  # as production runs: Django records no queries
+os.environ.setdefault("SECRET_KEY", "bench-only-" + "k" * 50)
+os.environ.setdefault("ALLOWED_HOSTS", "localhost")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.pop("CELERY_BROKER_URL", None)
+WORKDIR = Path(tempfile.mkdtemp(prefix="overhead-"))
+if "DATABASE_URL" not in os.environ:
+    os.environ["DATABASE_URL"] = f"sqlite:///{WORKDIR}/bench.sqlite3"
+RECORDED = WORKDIR / "requests.jsonl"
+
+
+def start_model_server() -> tuple[subprocess.Popen, str]:
+    """`manage.py serve_offline_model` on a free port, recording every chat request; its /v1 URL."""
+    env = {**os.environ, "OPENAI_API_KEY": ""}
+    command = [sys.executable, "manage.py", "serve_offline_model", "--port", "0", "--token-delay-ms", "0"]
+    server = subprocess.Popen(
+        [*command, "--record", str(RECORDED)],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = server.stdout.readline()  # "Offline model serving on http://127.0.0.1:PORT/v1 (…)"
+    if "serving on " not in line:
+        server.kill()
+        raise SystemExit(f"the offline model server did not start: {line!r}")
+    return server, line.split("serving on ", 1)[1].split()[0]
+
+
+SERVER, MODEL_URL = start_model_server()
+# The engine reaches the served model as it would any OpenAI-compatible provider.
+os.environ["OPENAI_API_KEY"] = "offline"
+os.environ["OPENAI_BASE_URL"] = MODEL_URL
+
+import django  # noqa: E402
+
+django.setup()
+
+import openai  # noqa: E402
+import redis.client  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.db.backends.signals import connection_created  # noqa: E402
+
+from orders.assistant.persona import default_assistant  # noqa: E402
+from orders.assistant.tools import order_payload  # noqa: E402
+from orders.models import Order  # noqa: E402
+from orders.selectors import order_owned_by_email  # noqa: E402
+from runtime import events, runs  # noqa: E402
+from runtime.models import Message, Run, ToolCall  # noqa: E402
+
+
+class WrongAnswer(Exception):
+    """A conversation that did not end with the order's status: the figures would mean nothing."""
+
+
+# --- the engine -----------------------------------------------------------------------------------
+
+
+def engine_conversation(assistant) -> Run:
+    thread = runs.thread_create(assistant=assistant)
+    _, run = runs.customer_message_create(thread=thread, text=QUESTION)
+    if run is None:
+        raise WrongAnswer("the engine queued no run for the question")
+    events.flush()  # the publisher thread's sends, counted in this conversation
+    return run
+
+
+def check_engine(run: Run, status_label: str) -> None:
+    run.refresh_from_db()
+    if run.status != Run.Status.COMPLETED:
+        raise WrongAnswer(f"the engine's run ended {run.status}: {run.last_error}")
+    answer = Message.objects.filter(run=run, role=Message.Role.ASSISTANT).order_by("-created_at", "-id").first()
+    if answer is None or status_label.lower() not in answer.text.lower():
+        raise WrongAnswer(f"the engine's answer does not give the status {status_label!r}: {answer and answer.text!r}")
+    if not ToolCall.objects.filter(step__run=run, name="get_order_status", status=ToolCall.Status.COMPLETED).exists():
+        raise WrongAnswer("the engine's run did not complete a get_order_status call")
+
+
+# --- the raw loop ---------------------------------------------------------------------------------
+
+
+class RawLoop:
+    """What a developer writes by hand over the openai SDK: two streamed calls and one tool round."""
+
+    def __init__(self, *, base_url: str, request: dict) -> None:
+        self.client = openai.OpenAI(api_key="offline", base_url=base_url, max_retries=0)
+        self.model = request["model"]
+        self.system = request["messages"][0]
+        self.tools = request["tools"]
+        self.temperature = request.get("temperature")
+        self.tool_calls = 0
+
+    def stream(self, messages: list[dict]) -> tuple[str, list[dict]]:
+        stream = self.client.chat.completions.create(
+            model=self.model,
+            messages=messages,
+            tools=self.tools,
+            temperature=self.temperature,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        text: list[str] = []
+        calls: dict[int, dict] = {}
+        for chunk in stream:
+            if not chunk.choices:
+                continue  # the usage chunk
+            delta = chunk.choices[0].delta
+            if delta.content:
+                text.append(delta.content)
+            for part in delta.tool_calls or ():
+                call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                call["id"] = part.id or call["id"]
+                if part.function is not None:
+                    call["name"] += part.function.name or ""
+                    call["arguments"] += part.function.arguments or ""
+        return "".join(text), [calls[index] for index in sorted(calls)]
+
+    def get_order_status(self, arguments: dict) -> dict:
+        # The tool's own queries, without its bookkeeping (the thread's proof of the order).
+        order = order_owned_by_email(arguments["order_number"], arguments.get("email") or "")
+        return order_payload(order) if order is not None else {"found": False}
+
+    def conversation(self) -> str:
+        messages = [self.system, {"role": "user", "content": QUESTION}]
+        for _ in range(4):  # at most a few model calls, as the engine bounds its round trips
+            text, calls = self.stream(messages)
+            if not calls:
+                return text
+            messages.append(
+                {
+                    "role": "assistant",
+                    "content": text or None,
+                    "tool_calls": [
+                        {
+                            "id": c["id"],
+                            "type": "function",
+                            "function": {"name": c["name"], "arguments": c["arguments"]},
+                        }
+                        for c in calls
+                    ],
+                }
+            )
+            for call in calls:
+                if call["name"] != "get_order_status":
+                    raise WrongAnswer(f"the model called {call['name']} in the raw loop")
+                self.tool_calls += 1
+                result = self.get_order_status(json.loads(call["arguments"]))
+                messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
+        raise WrongAnswer("the raw loop's model kept calling tools")
+
+
+def check_raw(answer: str, status_label: str) -> None:
+    if status_label.lower() not in answer.lower():
+        raise WrongAnswer(f"the raw loop's answer does not give the status {status_label!r}: {answer!r}")
+
+
+# --- measuring ------------------------------------------------------------------------------------
+
+
+def measured(work) -> tuple[float, float, object]:
+    gc.collect()
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = work()
+    return time.process_time() - cpu, time.perf_counter() - wall, result
+
+
+counts: Counter[str] = Counter()
+_count_lock = threading.Lock()
+
+
+def _count_statement(execute, sql, params, many, context):
+    with _count_lock:
+        counts["sql"] += 1
+    return execute(sql, params, many, context)
+
+
+def _counted(method):
+    def counted(self, *args, **kwargs):
+        with _count_lock:
+            counts["redis"] += 1
+        return method(self, *args, **kwargs)
+
+    return counted
+
+
+def _install_counter(sender, connection, **kwargs) -> None:
+    if _count_statement not in connection.execute_wrappers:
+        connection.execute_wrappers.append(_count_statement)
+
+
+def count_statements(work) -> tuple[int, int]:
+    """(SQL statements, Redis round trips) of one call of `work`, every connection counted (as
+    bench/statements.py counts). Installed only for this: the counting costs CPU."""
+    connection_created.connect(_install_counter)
+    _install_counter(None, connection)
+    execute_command, pipeline_execute = redis.client.Redis.execute_command, redis.client.Pipeline.execute
+    redis.client.Redis.execute_command = _counted(execute_command)
+    redis.client.Pipeline.execute = _counted(pipeline_execute)
+    counts.clear()
+    try:
+        work()
+    finally:
+        connection_created.disconnect(_install_counter)
+        redis.client.Redis.execute_command, redis.client.Pipeline.execute = execute_command, pipeline_execute
+        if _count_statement in connection.execute_wrappers:
+            connection.execute_wrappers.remove(_count_statement)
+    return counts["sql"], counts["redis"]
+
+
+def spread(values: list[float]) -> str:
+    ms = sorted(v * 1000 for v in values)
+    q1, _, q3 = statistics.quantiles(ms, n=4) if len(ms) > 1 else (ms[0], ms[0], ms[0])
+    return f"median {statistics.median(ms):6.2f} ms  (IQR {q1:.2f}–{q3:.2f}, min–max {ms[0]:.2f}–{ms[-1]:.2f})"
+
+
+def recorded_requests() -> list[dict]:
+    return [json.loads(line) for line in RECORDED.read_text().splitlines() if line.strip()]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", "--conversations", type=int, default=30, help="measured conversations per side")
+    parser.add_argument("--warmup", type=int, default=3, help="conversations per side before measuring")
+    parser.add_argument("--only", choices=["engine", "raw"], help="run one side only (to profile it)")
+    args = parser.parse_args()
+
+    if connection.vendor == "sqlite":  # the test database beside the temporary file, not in the project
+        connection.settings_dict.setdefault("TEST", {})["NAME"] = str(WORKDIR / "test.sqlite3")
+    test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        with open(os.devnull, "w") as quiet:
+            call_command("seed_demo", force=True, stdout=quiet)
+        assistant = default_assistant()
+        status_label = Order.objects.get(number=ORDER_NUMBER).get_status_display()
+
+        sides = ["engine", "raw"] if args.only is None else [args.only]
+        # The engine's first request gives the raw loop its system prompt and tool definitions.
+        check_engine(engine_conversation(assistant), status_label)
+        first = recorded_requests()[0]
+        raw = RawLoop(base_url=MODEL_URL, request=first)
+        work = {"engine": lambda: engine_conversation(assistant), "raw": raw.conversation}
+        check = {
+            "engine": lambda run: check_engine(run, status_label),
+            "raw": lambda text: check_raw(text, status_label),
+        }
+        for _ in range(args.warmup):
+            for side in sides:
+                check[side](work[side]())
+
+        cpu: dict[str, list[float]] = {side: [] for side in sides}
+        wall: dict[str, list[float]] = {side: [] for side in sides}
+        requests_before = len(recorded_requests())
+        for round_ in range(args.conversations):
+            for side in sides if round_ % 2 == 0 else sides[::-1]:
+                spent, took, result = measured(work[side])
+                check[side](result)  # outside the measure: the raw loop's answer needs no query
+                cpu[side].append(spent)
+                wall[side].append(took)
+        requests = recorded_requests()[requests_before:]
+
+        statements = {side: count_statements(work[side]) for side in sides}
+        print(f"database:      {connection.vendor} ({connection.settings_dict['NAME']})")
+        print(f"events:        {'Redis' if settings.REDIS_URL else 'in-memory layer and local-memory cache'}")
+        print(f"model:         {MODEL_URL} (served offline model, token delay 0, another process)")
+        print(f"conversations: {args.conversations} per side after {args.warmup} warm-up, alternated")
+        body_sizes = [len(json.dumps(r)) for r in requests]
+        print(f"model requests measured: {len(requests)} (mean body {statistics.mean(body_sizes):.0f} bytes)")
+        for side in sides:
+            sql, round_trips = statements[side]
+            print(f"{side:<7} CPU   {spread(cpu[side])}")
+            print(f"{side:<7} wall  {spread(wall[side])}")
+            print(f"{side:<7} {sql} SQL statements, {round_trips} Redis round trips per conversation")
+        if len(sides) == 2:
+            ratio = statistics.median(cpu["engine"]) / statistics.median(cpu["raw"])
+            pairs = sorted(e / r for e, r in zip(cpu["engine"], cpu["raw"], strict=True))
+            print(
+                f"engine/raw CPU: {ratio:.2f}x (medians; per round: median {statistics.median(pairs):.2f}x, "
+                f"min–max {pairs[0]:.2f}–{pairs[-1]:.2f}x)"
+            )
+    except WrongAnswer as wrong:
+        print(f"FAILED: {wrong}", file=sys.stderr)
+        sys.exit(1)
+    finally:
+        connection.creation.destroy_test_db(test_db, verbosity=0)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    finally:
+        SERVER.terminate()
+        SERVER.wait(timeout=10)
