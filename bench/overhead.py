@@ -38,6 +38,7 @@ import argparse
 import gc
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -107,6 +108,8 @@ from orders.selectors import order_owned_by_email  # noqa: E402
 from runtime import events, runs  # noqa: E402
 from runtime.models import Message, Run, ToolCall  # noqa: E402
 
+SIDES = ("engine", "raw", "raw-json")
+
 
 class WrongAnswer(Exception):
     """A conversation that did not end with the order's status: the figures would mean nothing."""
@@ -141,37 +144,62 @@ def check_engine(run: Run, status_label: str) -> None:
 class RawLoop:
     """What a developer writes by hand over the openai SDK: two streamed calls and one tool round."""
 
-    def __init__(self, *, base_url: str, request: dict) -> None:
+    def __init__(self, *, base_url: str, request: dict, typed: bool = True) -> None:
         self.client = openai.OpenAI(api_key="offline", base_url=base_url, max_retries=0)
         self.model = request["model"]
         self.system = request["messages"][0]
         self.tools = request["tools"]
-        self.temperature = request.get("temperature")
-        self.tool_calls = 0
+        # The rest of the engine's request, so that the model gets the same request from both sides.
+        self.options = {
+            key: request[key] for key in ("temperature", "tool_choice", "parallel_tool_calls") if key in request
+        }
+        self.typed = typed
+        self.chunks = 0
 
     def stream(self, messages: list[dict]) -> tuple[str, list[dict]]:
-        stream = self.client.chat.completions.create(
-            model=self.model,
-            messages=messages,
-            tools=self.tools,
-            temperature=self.temperature,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
+        """One streamed call: its text and its tool calls. The chunks are read as the SDK's typed
+        models (`chat.completions.create`, what a developer writes) or, with `typed` off, as the JSON
+        the server sent (`client.post(..., cast_to=object)`, as the engine's `open_stream` reads them)."""
+        request = {"model": self.model, "messages": messages, "tools": self.tools, **self.options}
+        usage = {"stream_options": {"include_usage": True}}
         text: list[str] = []
         calls: dict[int, dict] = {}
+        if self.typed:
+            for chunk in self.client.chat.completions.create(**request, stream=True, **usage):
+                self.chunks += 1
+                if not chunk.choices:
+                    continue  # the usage chunk
+                delta = chunk.choices[0].delta
+                if delta.content:
+                    text.append(delta.content)
+                for part in delta.tool_calls or ():
+                    call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
+                    call["id"] = part.id or call["id"]
+                    if part.function is not None:
+                        call["name"] += part.function.name or ""
+                        call["arguments"] += part.function.arguments or ""
+            return "".join(text), [calls[index] for index in sorted(calls)]
+        stream = self.client.post(
+            "/chat/completions",
+            body={**request, "stream": True, **usage},
+            options={"security": {"bearer_auth": True}},
+            cast_to=object,
+            stream=True,
+            stream_cls=openai.Stream[object],
+        )
         for chunk in stream:
-            if not chunk.choices:
-                continue  # the usage chunk
-            delta = chunk.choices[0].delta
-            if delta.content:
-                text.append(delta.content)
-            for part in delta.tool_calls or ():
-                call = calls.setdefault(part.index, {"id": "", "name": "", "arguments": ""})
-                call["id"] = part.id or call["id"]
-                if part.function is not None:
-                    call["name"] += part.function.name or ""
-                    call["arguments"] += part.function.arguments or ""
+            self.chunks += 1
+            if not chunk.get("choices"):
+                continue
+            delta = chunk["choices"][0].get("delta") or {}
+            if delta.get("content"):
+                text.append(delta["content"])
+            for part in delta.get("tool_calls") or ():
+                call = calls.setdefault(part["index"], {"id": "", "name": "", "arguments": ""})
+                call["id"] = part.get("id") or call["id"]
+                function = part.get("function") or {}
+                call["name"] += function.get("name") or ""
+                call["arguments"] += function.get("arguments") or ""
         return "".join(text), [calls[index] for index in sorted(calls)]
 
     def get_order_status(self, arguments: dict) -> dict:
@@ -202,7 +230,6 @@ class RawLoop:
             for call in calls:
                 if call["name"] != "get_order_status":
                     raise WrongAnswer(f"the model called {call['name']} in the raw loop")
-                self.tool_calls += 1
                 result = self.get_order_status(json.loads(call["arguments"]))
                 messages.append({"role": "tool", "tool_call_id": call["id"], "content": json.dumps(result)})
         raise WrongAnswer("the raw loop's model kept calling tools")
@@ -280,8 +307,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", "--conversations", type=int, default=30, help="measured conversations per side")
     parser.add_argument("--warmup", type=int, default=3, help="conversations per side before measuring")
-    parser.add_argument("--only", choices=["engine", "raw"], help="run one side only (to profile it)")
+    parser.add_argument(
+        "--sides",
+        default="engine,raw",
+        help="comma-separated, alternated in this order, rotated every round: engine, raw (the SDK's typed "
+        "chunks), raw-json (chunks as plain JSON, as the engine reads them); one side alone to profile it",
+    )
     args = parser.parse_args()
+    sides = args.sides.split(",")
+    if not sides or any(side not in SIDES for side in sides) or len(set(sides)) != len(sides):
+        parser.error(f"--sides takes distinct names among {', '.join(SIDES)}")
 
     if connection.vendor == "sqlite":  # the test database beside the temporary file, not in the project
         connection.settings_dict.setdefault("TEST", {})["NAME"] = str(WORKDIR / "test.sqlite3")
@@ -292,16 +327,16 @@ def main() -> None:
         assistant = default_assistant()
         status_label = Order.objects.get(number=ORDER_NUMBER).get_status_display()
 
-        sides = ["engine", "raw"] if args.only is None else [args.only]
         # The engine's first request gives the raw loop its system prompt and tool definitions.
         check_engine(engine_conversation(assistant), status_label)
         first = recorded_requests()[0]
-        raw = RawLoop(base_url=MODEL_URL, request=first)
-        work = {"engine": lambda: engine_conversation(assistant), "raw": raw.conversation}
-        check = {
-            "engine": lambda run: check_engine(run, status_label),
-            "raw": lambda text: check_raw(text, status_label),
+        loops = {
+            "raw": RawLoop(base_url=MODEL_URL, request=first),
+            "raw-json": RawLoop(base_url=MODEL_URL, request=first, typed=False),
         }
+        work = {"engine": lambda: engine_conversation(assistant), **{k: loop.conversation for k, loop in loops.items()}}
+        check = {side: (lambda text: check_raw(text, status_label)) for side in loops}
+        check["engine"] = lambda run: check_engine(run, status_label)
         for _ in range(args.warmup):
             for side in sides:
                 check[side](work[side]())
@@ -309,13 +344,17 @@ def main() -> None:
         cpu: dict[str, list[float]] = {side: [] for side in sides}
         wall: dict[str, list[float]] = {side: [] for side in sides}
         requests_before = len(recorded_requests())
+        for loop in loops.values():
+            loop.chunks = 0
         for round_ in range(args.conversations):
-            for side in sides if round_ % 2 == 0 else sides[::-1]:
+            shift = round_ % len(sides)
+            for side in sides[shift:] + sides[:shift]:
                 spent, took, result = measured(work[side])
                 check[side](result)  # outside the measure: the raw loop's answer needs no query
                 cpu[side].append(spent)
                 wall[side].append(took)
         requests = recorded_requests()[requests_before:]
+        chunks = {side: loop.chunks / args.conversations for side, loop in loops.items()}
 
         statements = {side: count_statements(work[side]) for side in sides}
         print(f"database:      {connection.vendor} ({connection.settings_dict['NAME']})")
@@ -326,16 +365,18 @@ def main() -> None:
         print(f"model requests measured: {len(requests)} (mean body {statistics.mean(body_sizes):.0f} bytes)")
         for side in sides:
             sql, round_trips = statements[side]
-            print(f"{side:<7} CPU   {spread(cpu[side])}")
-            print(f"{side:<7} wall  {spread(wall[side])}")
-            print(f"{side:<7} {sql} SQL statements, {round_trips} Redis round trips per conversation")
-        if len(sides) == 2:
-            ratio = statistics.median(cpu["engine"]) / statistics.median(cpu["raw"])
-            pairs = sorted(e / r for e, r in zip(cpu["engine"], cpu["raw"], strict=True))
-            print(
-                f"engine/raw CPU: {ratio:.2f}x (medians; per round: median {statistics.median(pairs):.2f}x, "
-                f"min–max {pairs[0]:.2f}–{pairs[-1]:.2f}x)"
-            )
+            print(f"{side:<8} CPU   {spread(cpu[side])}")
+            print(f"{side:<8} wall  {spread(wall[side])}")
+            read = f", {chunks[side]:.0f} chunks read" if side in loops else ""
+            print(f"{side:<8} {sql} SQL statements, {round_trips} Redis round trips per conversation{read}")
+        for side in ("raw", "raw-json"):
+            if "engine" in sides and side in sides:
+                ratio = statistics.median(cpu["engine"]) / statistics.median(cpu[side])
+                rounds = sorted(e / r for e, r in zip(cpu["engine"], cpu[side], strict=True))
+                print(
+                    f"engine/{side} CPU: {ratio:.2f}x (of the medians; round by round: median "
+                    f"{statistics.median(rounds):.2f}x, min–max {rounds[0]:.2f}–{rounds[-1]:.2f}x)"
+                )
     except WrongAnswer as wrong:
         print(f"FAILED: {wrong}", file=sys.stderr)
         sys.exit(1)
@@ -349,3 +390,4 @@ if __name__ == "__main__":
     finally:
         SERVER.terminate()
         SERVER.wait(timeout=10)
+        shutil.rmtree(WORKDIR, ignore_errors=True)
