@@ -1,8 +1,8 @@
 """Engine overhead: Concierge's engine against a raw openai-SDK loop, CPU per conversation (issue 20).
 
-One process alternates conversations of two kinds, both against the same offline model served over
-HTTP by `manage.py serve_offline_model` in a child process (token delay 0), so both pay the SDK's
-HTTP cost and neither pays the model's:
+One process alternates conversations of two (or three) kinds, all against the same offline model
+served over HTTP by `manage.py serve_offline_model` in a child process (token delay 0), so every side
+pays the SDK's HTTP cost and none pays the model's:
 
 - engine: a new thread (`runs.thread_create`) and the customer's question through
   `runs.customer_message_create`, the run executed inline (RUN_DISPATCH=inline, DEBUG=false): the
@@ -14,6 +14,8 @@ HTTP cost and neither pays the model's:
   engine sent (read from its first recorded request), the tool call answered with the same
   queries the tool makes (`orders.selectors.order_owned_by_email`, then
   `orders.assistant.tools.order_payload`), the second call streamed, the answer kept in memory.
+- raw-json (only when asked for, `--sides engine,raw,raw-json`): the same loop reading the stream as
+  the engine does (`client.post(..., cast_to=object)`: chunks as plain JSON, not the SDK's models).
 
 The question is "Where is my order A1001? My email is alice@example.com" on the demo shop's data.
 CPU is `time.process_time()` of this process around each conversation: it counts every thread, so
@@ -26,8 +28,12 @@ and which goes first rotates every round.
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_bench .venv/bin/python bench/overhead.py
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/concierge_bench REDIS_URL=redis://127.0.0.1:6379/9 \\
         .venv/bin/python bench/overhead.py
-    # the engine side alone, e.g. for a profiler:
-    py-spy record --format raw --rate 500 -o engine.txt -- .venv/bin/python bench/overhead.py --only engine -n 300
+    .venv/bin/python bench/overhead.py --sides engine,raw,raw-json -n 30   # the third side too
+    # the engine side alone under a profiler (py-spy is not a requirement: pip install py-spy==0.4.3)
+    .venv/bin/py-spy record --gil --format raw --rate 250 --threads -o engine.txt -- \\
+        .venv/bin/python bench/overhead.py --sides engine -n 300
+
+The database named by DATABASE_URL is left alone: the bench creates `test_<name>` and drops it.
 
 Prints figures and asserts nothing about them; exits non-zero if a conversation does not end with the
 expected answer (the engine's run not completed, or an answer that does not give the order's status).
