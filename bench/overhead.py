@@ -42,6 +42,7 @@ expected answer (the engine's run not completed, or an answer that does not give
 from __future__ import annotations
 
 import argparse
+import atexit
 import gc
 import json
 import os
@@ -92,7 +93,14 @@ def start_model_server() -> tuple[subprocess.Popen, str]:
     return server, line.split("serving on ", 1)[1].split()[0]
 
 
+def stop_model_server() -> None:
+    SERVER.terminate()
+    SERVER.wait(timeout=10)
+    shutil.rmtree(WORKDIR, ignore_errors=True)
+
+
 SERVER, MODEL_URL = start_model_server()
+atexit.register(stop_model_server)  # however the bench ends, the server goes with it
 # The engine reaches the served model as it would any OpenAI-compatible provider.
 os.environ["OPENAI_API_KEY"] = "offline"
 os.environ["OPENAI_BASE_URL"] = MODEL_URL
@@ -396,9 +404,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    finally:
-        SERVER.terminate()
-        SERVER.wait(timeout=10)
-        shutil.rmtree(WORKDIR, ignore_errors=True)
+    main()
