@@ -23,6 +23,7 @@ from django.db.models import Q
 from agents.analyst.threads import is_analyst_thread
 from agents.models import Escalation
 from agents.services import escalate, open_escalation, owner_took_back, refresh_summary_soon
+from runtime import hooks
 from runtime.models import Assistant, Message, Run, Thread, ToolCall
 
 OPT_IN = "concierge_escalation"  # a /v1 assistant's metadata key; "on" lets the rules watch its threads
@@ -120,22 +121,25 @@ def failures_since_last_person(thread: Thread) -> int:
     return runs + tools + fallbacks
 
 
-def _added_a_failure(run: Run) -> bool:
-    """Whether this run counts among the failures: only such a run can bring the count to the limit."""
+def _added_a_failure(run: Run, outcome: hooks.RunOutcome | None) -> bool:
+    """Whether this run counts among the failures: only such a run can bring the count to the limit.
+    Read from the run's calls and messages unless its worker saw the whole run (`outcome`)."""
     if run.status in (Run.Status.FAILED, Run.Status.EXPIRED):
         return True
+    if outcome is not None:
+        return outcome.tool_call_failed or any(FALLBACK_ANSWER.search(text) for text in outcome.answers)
     if ToolCall.objects.filter(step__run=run, status=ToolCall.Status.FAILED).exists():
         return True
     answers = run.messages.filter(role="assistant", author=Message.Author.ASSISTANT)
     return any(FALLBACK_ANSWER.search(message.text) for message in answers)
 
 
-def check_run_outcome(run: Run) -> Escalation | None:
+def check_run_outcome(run: Run, outcome: hooks.RunOutcome | None = None) -> Escalation | None:
     """After a run comes to rest: call a person when failures keep piling up in this conversation."""
     thread = run.thread
     if thread.mode != Thread.Mode.ASSISTANT or not rules_watch(thread, run):
         return None  # not a conversation the rules watch (an API caller's, the Analyst's)
-    if not _added_a_failure(run) or open_escalation(thread) is not None:
+    if not _added_a_failure(run, outcome) or open_escalation(thread) is not None:
         return None
     failures = failures_since_last_person(thread)
     if failures < settings.ESCALATE_AFTER_FAILURES:
@@ -159,9 +163,9 @@ def on_customer_message(sender, *, thread: Thread, message: Message, **kwargs) -
     return False
 
 
-def on_run_rested(sender, *, run: Run, **kwargs) -> None:
+def on_run_rested(sender, *, run: Run, outcome: hooks.RunOutcome | None = None, **kwargs) -> None:
     """runtime.hooks.run_rested."""
-    check_run_outcome(run)
+    check_run_outcome(run, outcome)
 
 
 def on_thread_resumed(sender, *, thread: Thread, **kwargs) -> None:

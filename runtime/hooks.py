@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.dispatch import Signal
@@ -31,9 +32,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Sent (with `run`) when a run comes to rest: completed, failed, incomplete, expired, cancelled, or
-# waiting in requires_action. The agents app checks its escalation rules here.
+# Sent (with `run` and `outcome`, a RunOutcome or None) when a run comes to rest: completed, failed,
+# incomplete, expired, cancelled, or waiting in requires_action. The agents app checks its
+# escalation rules here.
 run_rested = Signal()
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What the worker that brought a run to rest saw it do, when that worker executed the whole run
+    (the outcome is None for a run resumed after another worker or the caller's tool outputs):
+    whether one of its tool calls failed, and the texts of the messages the assistant wrote in it.
+    A receiver reads these instead of the run's calls and messages."""
+
+    tool_call_failed: bool
+    answers: tuple[str, ...]
+
 
 # Sent (with `thread`, locked, and `message`) inside the transaction that stores a customer's
 # message, before the runtime decides whether the assistant answers it. A receiver that hands the
@@ -150,9 +164,9 @@ def missing_files(owner, file_ids: list[str]) -> list[str]:
     return [file_id for file_id in file_ids if file_id not in found]
 
 
-def announce_rest(run: Run) -> None:
+def announce_rest(run: Run, outcome: RunOutcome | None = None) -> None:
     """Send run_rested; a receiver's failure is logged, never the run's."""
-    for receiver, error in run_rested.send_robust(sender=type(run), run=run):
+    for receiver, error in run_rested.send_robust(sender=type(run), run=run, outcome=outcome):
         if isinstance(error, Exception):
             log.error("run_rested receiver %r failed: %r", receiver, error)
 

@@ -61,8 +61,10 @@ def execute_run(run_pk: int) -> None:
     if run is None:
         return
     with logcontext.bound(run_id=run.public_id, thread_id=run.thread.public_id):
+        execution = None
         try:
-            RunExecution(run, worker).execute()
+            execution = RunExecution(run, worker)
+            execution.execute()
         except (OperationalError, InterfaceError):
             # The database went away mid-run (a restart, a failover). Every step is stored before it
             # is acted on, so nothing is lost: the run stays in progress under this worker's lease,
@@ -72,16 +74,19 @@ def execute_run(run_pk: int) -> None:
             return
         except Exception:
             log.exception("run %s crashed", run.public_id)
+            execution = None  # what it saw is not how the run ended
             transitions.run_fail(
                 run,
                 code="server_error",
                 message="Something went wrong on our side. Please try again, or ask for a person and someone "
                 "from our team will help.",
             )
-        rested = Run.objects.select_related("thread").get(pk=run.pk)
+        rested = execution.rested if execution is not None else None
+        if rested is None:  # it ended some other way than by this execution's own last transition
+            rested = Run.objects.select_related("thread").get(pk=run.pk)
         metrics.RUNS.labels(rested.status).inc()
         metrics.RUN_SECONDS.observe((timezone.now() - rested.created_at).total_seconds())
-        hooks.announce_rest(rested)
+        hooks.announce_rest(rested, execution.outcome() if execution is not None else None)
 
 
 @dataclass
@@ -112,8 +117,18 @@ class RunExecution:
         self.server_tools = registry.resolve([*run.server_tools, *registry.builtins_in(run.tools)], self.ctx)
         self.writer = MessageWriter(run, may_post=self._may_post)
         self.progress = Progress()
+        # What this execution sees the run do, for run_rested's receivers (hooks.RunOutcome) when it
+        # sees all of it, and the run as its completion left it (no need to read it again).
+        self.sees_whole_run = not run.round_trips
+        self.tool_call_failed = False
+        self.rested: Run | None = None
         if run.round_trips:  # asked the model before: an earlier execution may have died mid-message
             transitions.close_unfinished(run)
+
+    def outcome(self) -> hooks.RunOutcome | None:
+        if not self.sees_whole_run:
+            return None
+        return hooks.RunOutcome(tool_call_failed=self.tool_call_failed, answers=tuple(self.writer.written))
 
     # --- the loop ----------------------------------------------------------------------------
 
@@ -304,7 +319,7 @@ class RunExecution:
             except HumanTookOver:
                 transitions.add_usage(run, usage)
                 return self._stand_down()
-        transitions.run_complete(run, usage)
+        self.rested = transitions.run_complete(run, usage)
         return False
 
     def _end_text_message(self) -> None:
@@ -399,6 +414,7 @@ class RunExecution:
         """Run the step's pending server calls; True when the step is done and the run can go on."""
         step.run = self.run
         run_server_calls(calls, tools=self.server_tools, ctx=self.ctx)
+        self.tool_call_failed |= any(call.status == ToolCall.Status.FAILED for call in calls)
         tid = self.thread.public_id
         finished = [
             self._activity(call, "failed" if call.error_code else "finished")

@@ -57,6 +57,7 @@ class MessageWriter:
         # message finished; links are annotated in every message of this execution that says them.
         self._images: list[str] = []
         self._links: dict[str, str] = {}
+        self.written: list[str] = []  # the text of each message stored, completed or not
 
     @property
     def started(self) -> bool:
@@ -187,6 +188,7 @@ class MessageWriter:
         step.prompt_tokens, step.completion_tokens = prompt_tokens, completion_tokens
         if not store_finished(message, step, while_thread_in=POSTING_MODES if unless_taken_over else None):
             raise HumanTookOver()
+        self.written.append(self.text)
         announced += [
             (f"thread.message.{message.status}", message_obj(message)),
             ("thread.run.step.completed", step_obj(step)),

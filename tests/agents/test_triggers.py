@@ -110,6 +110,34 @@ def test_repeated_failed_runs_hand_the_conversation_over(scripted, settings, thr
     assert thread.mode == Thread.Mode.WAITING_HUMAN
 
 
+@pytest.mark.parametrize("failing", ["a tool call that failed", "an answer that did not understand"])
+def test_runs_that_complete_with_a_failure_in_them_hand_the_conversation_over(scripted, settings, thread, failing):
+    """A completed run counts as a failure by what its worker saw it do (runtime.hooks.RunOutcome):
+    a tool call that failed, or an answer saying the assistant did not understand."""
+    for attempt in range(settings.ESCALATE_AFTER_FAILURES):
+        assert not Escalation.objects.filter(thread=thread).exists(), attempt
+        customer_says(thread, f"Where is my parcel? ({attempt})")
+        if failing == "a tool call that failed":
+            scripted.tool_calls(("get_order_status", {"order_number": 5}))  # the wrong type: invalid_arguments
+            scripted.text("Could you give me the order number again?")
+        else:
+            scripted.text("I'm not sure I understand. Could you say it another way?")
+        run = runs.run_create(thread=thread, assistant=thread.assistant)
+        run.refresh_from_db()
+        assert run.status == Run.Status.COMPLETED
+
+    escalation = Escalation.objects.get(thread=thread)
+    assert escalation.trigger == Escalation.Trigger.REPEATED_FAILURES
+
+
+def test_runs_that_complete_without_a_failure_do_not_hand_the_conversation_over(scripted, settings, thread):
+    for attempt in range(settings.ESCALATE_AFTER_FAILURES + 1):
+        customer_says(thread, f"Hello ({attempt})")
+        scripted.text("Hello! How can I help?")
+        runs.run_create(thread=thread, assistant=thread.assistant)
+    assert not Escalation.objects.filter(thread=thread).exists()
+
+
 def test_a_supervisor_picks_a_conversation_the_assistant_is_handling(supervisor_client, thread, tap):
     customer_says(thread, "hello")
     page = supervisor_client.get(console_url(thread)).content.decode()

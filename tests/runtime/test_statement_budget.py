@@ -25,10 +25,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 # Statements per turn: (SQLite, which also counts each BEGIN; PostgreSQL).
 BUDGET = {
-    "greeting": (21, 17),
-    "order question, anonymous": (34, 28),
-    "tracking question, the order proven": (32, 27),
-    "order question, signed in": (34, 28),
+    "greeting": (18, 14),
+    "order question, anonymous": (31, 25),
+    "tracking question, the order proven": (29, 24),
+    "order question, signed in": (31, 25),
 }
 
 
