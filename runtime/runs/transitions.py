@@ -40,16 +40,16 @@ def move_run(
 ) -> Run | None:
     """Compare-and-set the run's status (setting `fields`, adding `usage`: the prompt and completion
     tokens of its last model call). Returns the updated run, read back by the same statement, or
-    None if someone else moved it."""
-    with transaction.atomic():
-        fresh = move_status(run.pk, to, allowed_from=allowed_from, fields=fields, usage=usage)
-        if fresh is None:
-            return None
-        for relation in (Run.thread, Run.assistant):  # what the caller loaded needs no second read
-            if relation.is_cached(run):
-                relation.field.set_cached_value(fresh, relation.field.get_cached_value(run))
-        if publish:
-            events.publish_on_commit(fresh.thread.public_id, f"thread.run.{to}", run_obj(fresh))
+    None if someone else moved it. One statement: outside a transaction it commits at once, and its
+    event goes out then; inside one, when that commits."""
+    fresh = move_status(run.pk, to, allowed_from=allowed_from, fields=fields, usage=usage)
+    if fresh is None:
+        return None
+    for relation in (Run.thread, Run.assistant):  # what the caller loaded needs no second read
+        if relation.is_cached(run):
+            relation.field.set_cached_value(fresh, relation.field.get_cached_value(run))
+    if publish:
+        events.publish_on_commit(fresh.thread.public_id, f"thread.run.{to}", run_obj(fresh))
     return fresh
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 
 import pytest
@@ -350,13 +351,23 @@ def test_the_assistant_does_not_post_once_a_human_owns_the_thread(scripted, thre
     assert not thread.messages.filter(role="assistant", status="completed").exists()
 
 
-def test_a_person_taking_over_as_the_answer_ends_leaves_it_unposted_and_its_tokens_counted(scripted, thread, assistant):
+def test_a_person_taking_over_as_the_answer_ends_leaves_it_unposted_and_its_tokens_counted(
+    scripted, thread, assistant, monkeypatch
+):
     """The takeover lands after the run's last stop check, as the model's last words arrive: the
     message is stored as completed only while the assistant may still post (checked as it is
     stored), so it ends incomplete and the run stands down; the call's tokens are on the run."""
+    from runtime.engine import runner
+
+    monkeypatch.setattr(runner, "STOP_CHECK_SECONDS", 3600)  # no check between chunks on a slow machine
 
     def take_over_at_the_finish(n):
         if n == 6:  # the role chunk, then six pieces of text: before the last one
+            # once the run has the first words (and made its check as the model took the request):
+            # the server writes ahead of what the client has read
+            deadline = time.monotonic() + 10
+            while not thread.messages.filter(role="assistant").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
             Thread.objects.filter(pk=thread.pk).update(mode=Thread.Mode.HUMAN)
 
     scripted.text("I would have answered.", pieces=5, usage=(20, 10), before_chunk=take_over_at_the_finish)
