@@ -47,19 +47,24 @@ from bench.chaos_services import Deployment, FaultProxy, Postgres, Redis, free_p
 SIZES = {
     # customers per phase, kills, soak; lease/sweep short so a dead worker's run resumes quickly
     "ci": dict(
-        kill_customers=6, kills=3, fault_customers=8, restart_customers=4, soak_customers=4, soak_seconds=12,
+        kill_customers=6, kills=3, kill_seconds=150, fault_customers=8, restart_customers=4, soak_customers=4,
+        soak_seconds=12,
         workers=2, threads=4, lease=4, sweep=2, think=0.3, soak_think=2.0,
     ),
     "medium": dict(
-        kill_customers=40, kills=12, fault_customers=40, restart_customers=20, soak_customers=40, soak_seconds=90,
+        kill_customers=40, kills=12, kill_seconds=600, fault_customers=40, restart_customers=20, soak_customers=40,
+        soak_seconds=90,
         workers=2, threads=8, lease=6, sweep=3, think=0.5, soak_think=8.0,
     ),
     "full": dict(
-        kill_customers=300, kills=50, fault_customers=200, restart_customers=100, soak_customers=200,
+        kill_customers=300, kills=50, kill_seconds=1800, fault_customers=200, restart_customers=100, soak_customers=200,
         soak_seconds=600, workers=2, threads=32, lease=15, sweep=5, think=1.0, soak_think=20.0,
     ),
 }  # fmt: skip
 MODEL_TIMEOUT_SECONDS = 3.0
+# The kills phase relays the model's stream this slowly (a pause before each chunk): an answer then
+# takes seconds to write, so a kill surely lands while runs are in flight, on a quiet machine too.
+KILL_PACE_SECONDS = 0.06
 MODEL_MAX_ATTEMPTS = 4
 DAPHNE_POOL = 10
 BEAT_POOL = 2
@@ -210,30 +215,62 @@ class Harness:
     # --- phases ---
 
     def phase_kills(self) -> None:
-        customers = self.customers(self.size["kill_customers"], ("cancel", "return"))
+        """SIGKILL a worker while a run of it is surely in flight, `kills` times, one worker down at a time.
+
+        The model's stream is relayed slowly (KILL_PACE_SECONDS a chunk) so runs are in flight long
+        enough to be hit, and customers keep coming (a batch at a time, for at most `kill_seconds`)
+        until the kills have landed. A worker is killed only when every worker is up: the one killed
+        before has been restarted by the supervisor and is consuming again, as a real operator's
+        supervisor would have it (docs/reliability.md, "A worker dies mid-run").
+        """
+        size = self.size
+        customers = self.customers(size["kill_customers"], ("cancel", "return"))
         began = time.time()
-        driving = self.drive(customers, ramp=max(2.0, self.size["kill_customers"] / 10))
-        kills = []
+        workers = self.deployment.worker_names()
+        tasks_before = self.deployment.log_count(workers, b"support.tasks.execute_run[")
+        self.proxy.pace_seconds = KILL_PACE_SECONDS
+        driving = [self.drive(customers, ramp=max(2.0, size["kill_customers"] / 10))]
+        kills: list[dict] = []
+        restarts: list[float] = []  # seconds from each kill until the restarted worker consumed again
+        batches = 1
         rng = random.Random(self.args.seed)
-        while len(kills) < self.size["kills"] and driving.is_alive():
+        give_up = time.monotonic() + size["kill_seconds"]
+        while len(kills) < size["kills"] and time.monotonic() < give_up:
+            if not any(thread.is_alive() for thread in driving):
+                # The customers were done before the kills landed: more come, as long as the phase lasts.
+                batch = self.customers(max(2, size["kill_customers"] // 3), ("cancel", "return"))
+                customers = [*customers, *batch]
+                driving.append(self.drive(batch, ramp=1.0))
+                batches += 1
             time.sleep(rng.uniform(0.2, 1.2))
+            if not all(self.deployment.ready(name) for name in workers):
+                continue  # the worker killed last is not back yet: one down at a time
             victim, runs = self._busy_worker(rng)
             if victim is None:
                 continue
             pid = self.deployment.kill(victim)
-            kills.append({"at": time.time(), "worker": victim, "pid": pid, "runs": runs})
+            killed_at = time.time()
             print(f"  SIGKILL {victim} (pid {pid}) with {len(runs)} run(s) in flight: {runs}", flush=True)
-        driving.join()
+            self.deployment.wait_ready(victim, timeout=120)  # the supervisor restarts it; none killed meanwhile
+            kills.append({"at": killed_at, "worker": victim, "pid": pid, "runs": runs})
+            restarts.append(round(time.time() - killed_at, 1))
+        for thread in driving:
+            thread.join()
+        self.proxy.pace_seconds = 0.0
         self.settle()
         figures = self.audit(customers, since=began)
+        figures["customer_batches"] = batches
         figures["kills"] = len(kills)
         figures["kills_landed_on"] = [r["moment"] for k in kills for r in k["runs"]]
+        figures["runs_hit"] = len({r["run"] for k in kills for r in k["runs"]})
+        figures["worker_ready_after_kill_seconds"] = restarts
+        figures["execute_run_tasks"] = self.deployment.log_count(workers, b"support.tasks.execute_run[") - tasks_before
         figures["resume_seconds_max"] = self._resume_seconds(kills)
-        bound = self.size["lease"] + self.size["sweep"]
+        bound = size["lease"] + size["sweep"]
         figures["resume_bound_seconds"] = bound
         figures["unexpected_exits"] = [e for e in self.deployment.unexpected_exits() if e["at"] >= began]
         self.expect(not figures["unexpected_exits"], f"processes exited on their own: {figures['unexpected_exits']}")
-        self.expect(len(kills) == self.size["kills"], f"only {len(kills)} of {self.size['kills']} kills landed")
+        self.expect(len(kills) == size["kills"], f"only {len(kills)} of {size['kills']} kills landed")
         self.expect(
             figures["resume_seconds_max"] <= bound + 15,
             f"a killed run took {figures['resume_seconds_max']} s to end (lease + sweep {bound} s, +15 s of its own)",
@@ -241,12 +278,19 @@ class Harness:
         self.record("kills", figures)
 
     def _busy_worker(self, rng: random.Random) -> tuple[str | None, list[dict]]:
-        """A worker executing a run now, and where each of its runs is (streaming, in a tool, …)."""
+        """A worker with a run surely in flight now (claimed by its current process, under a lease it
+        keeps renewing), and where each of its runs is (streaming, in a tool, …)."""
+        from django.utils import timezone
+
         from runtime.models import Message, Run, RunStep
 
         names = self.deployment.worker_names()
         pids = {name: self.deployment.processes[name].pid for name in names}
-        running = list(Run.objects.filter(status="in_progress").values_list("pk", "claimed_by"))
+        running = list(
+            Run.objects.filter(status="in_progress", lease_expires_at__gt=timezone.now()).values_list(
+                "pk", "claimed_by"
+            )
+        )
         busy = {}
         for pk, claimed_by in running:
             for name, pid in pids.items():
@@ -436,7 +480,17 @@ class Harness:
         for _, turn in turns:
             outcomes[turn.outcome or "none"] = outcomes.get(turn.outcome or "none", 0) + 1
         lost_turns = [
-            {"thread": c.thread_id, "text": t.text, "acked": t.acked, "runs": self._runs_of(c.thread_id)}
+            {
+                "thread": c.thread_id,
+                "text": t.text,
+                "acked": t.acked,
+                "began_at": round(t.began_at, 1),
+                "seconds": round(t.seconds, 1),
+                "runs": self._runs_of(c.thread_id),
+                "seen": t.seen,
+                "deltas": t.deltas,
+                "last_seq": t.last_seq,
+            }
             for c, t in turns
             if t.outcome in ("lost", "")
         ]
@@ -484,10 +538,22 @@ class Harness:
         return figures
 
     @staticmethod
-    def _runs_of(thread_id: str) -> list[tuple]:
+    def _runs_of(thread_id: str) -> list[dict]:
+        """A thread's runs, their statuses and when each moved (wall clock seconds, as turns' began_at)."""
         from runtime.models import Run
 
-        return list(Run.objects.filter(thread__public_id=thread_id).values_list("public_id", "status", "last_error"))
+        stamps = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at", "lease_expires_at")
+        runs = Run.objects.filter(thread__public_id=thread_id).order_by("created_at")
+        return [
+            {
+                "run": run["public_id"],
+                "status": run["status"],
+                "claimed_by": run["claimed_by"],
+                "last_error": run["last_error"],
+                **{k: round(run[k].timestamp(), 1) for k in stamps if run[k] is not None},
+            }
+            for run in runs.values("public_id", "status", "claimed_by", "last_error", *stamps)
+        ]
 
     @staticmethod
     def _screen_matches_reload(customer: Customer) -> bool:

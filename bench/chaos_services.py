@@ -210,6 +210,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.port = free_port()
         self.rate = 0.0
+        self.pace_seconds = 0.0  # a pause before each streamed chunk it relays (the kills phase's slow model)
         self.timeout_seconds = timeout_seconds
         self.random = random.Random(seed)
         self.counts = FaultCounts()
@@ -310,6 +311,8 @@ class FaultProxy:
                 break
             if line.startswith(b"data: ") and line.strip() != b"data: [DONE]":
                 events += 1
+                if self.pace_seconds:
+                    time.sleep(self.pace_seconds)
                 if fault == "stream_cut" and events > cut_after:
                     self._record(fault)
                     handler.close_connection = True
@@ -358,6 +361,8 @@ class Deployment:
         self.threads = threads
         self.web_port = web_port
         self.processes: dict[str, subprocess.Popen] = {}
+        self.log_offsets: dict[str, int] = {}  # where each process's current life begins in its log
+        self.spawned_at: dict[str, float] = {}
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.url = f"http://127.0.0.1:{web_port}"
         self.exits: list[dict] = []  # every exit the supervisor saw: who, when, how, whether the harness killed it
@@ -366,7 +371,10 @@ class Deployment:
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.commands[name] = (command, env or self.env)
-        with (self.root / f"{name}.log").open("ab") as log:
+        log_path = self.root / f"{name}.log"
+        self.log_offsets[name] = log_path.stat().st_size if log_path.exists() else 0
+        self.spawned_at[name] = time.time()
+        with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command, cwd=PROJECT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -435,9 +443,21 @@ class Deployment:
             env={**self.env, "DB_POOL_MAX_SIZE": str(self.threads + 2)},
         )  # fmt: skip
 
-    def wait_ready(self, name: str) -> None:
-        log = self.root / f"{name}.log"
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout=90, what=f"celery {name}")
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        wait_for(lambda: self.ready(name), timeout=timeout, what=f"celery {name}")
+
+    def ready(self, name: str) -> bool:
+        """The worker's current process is up and consuming (its own "ready." line, not a predecessor's)."""
+        process = self.processes[name]
+        if process.poll() is not None:
+            return False
+        with (self.root / f"{name}.log").open("rb") as log:
+            log.seek(self.log_offsets.get(name, 0))
+            return b"ready." in log.read()
+
+    def log_count(self, names: list[str], needle: bytes) -> int:
+        """How often `needle` appears in these processes' logs (every life of each)."""
+        return sum((self.root / f"{name}.log").read_bytes().count(needle) for name in names)
 
     def worker_names(self) -> list[str]:
         return [name for name in self.processes if name.startswith("worker")]
