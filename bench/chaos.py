@@ -227,7 +227,8 @@ class Harness:
         customers = self.customers(size["kill_customers"], ("cancel", "return"))
         began = time.time()
         workers = self.deployment.worker_names()
-        tasks_before = self.deployment.log_count(workers, b"support.tasks.execute_run[")
+        received = (b"support.tasks.execute_run[", b"] received")  # a worker took an execute_run task
+        tasks_before = self.deployment.log_count(workers, *received)
         self.proxy.pace_seconds = KILL_PACE_SECONDS
         driving = [self.drive(customers, ramp=max(2.0, size["kill_customers"] / 10))]
         kills: list[dict] = []
@@ -235,23 +236,30 @@ class Harness:
         batches = 1
         rng = random.Random(self.args.seed)
         give_up = time.monotonic() + size["kill_seconds"]
+        hit: set[int] = set()
+        idle = 0  # checks in a row that found no run to kill
         while len(kills) < size["kills"] and time.monotonic() < give_up:
-            if not any(thread.is_alive() for thread in driving):
-                # The customers were done before the kills landed: more come, as long as the phase lasts.
+            if idle >= 4:
+                # The customers were (nearly) done before the kills landed: more come, while the phase lasts.
                 batch = self.customers(max(2, size["kill_customers"] // 3), ("cancel", "return"))
                 customers = [*customers, *batch]
                 driving.append(self.drive(batch, ramp=1.0))
                 batches += 1
+                idle = 0
             time.sleep(rng.uniform(0.2, 1.2))
-            if not all(self.deployment.ready(name) for name in workers):
+            if not self.args.kill_eagerly and not all(self.deployment.ready(name) for name in workers):
                 continue  # the worker killed last is not back yet: one down at a time
-            victim, runs = self._busy_worker(rng)
+            victim, runs = self._busy_worker(rng, spare=hit)
             if victim is None:
+                idle += 1
                 continue
+            idle = 0
+            hit.update(r["run"] for r in runs)
             pid = self.deployment.kill(victim)
             killed_at = time.time()
             print(f"  SIGKILL {victim} (pid {pid}) with {len(runs)} run(s) in flight: {runs}", flush=True)
-            self.deployment.wait_ready(victim, timeout=120)  # the supervisor restarts it; none killed meanwhile
+            if not self.args.kill_eagerly:
+                self.deployment.wait_ready(victim, timeout=120)  # the supervisor restarts it; none killed meanwhile
             kills.append({"at": killed_at, "worker": victim, "pid": pid, "runs": runs})
             restarts.append(round(time.time() - killed_at, 1))
         for thread in driving:
@@ -264,7 +272,9 @@ class Harness:
         figures["kills_landed_on"] = [r["moment"] for k in kills for r in k["runs"]]
         figures["runs_hit"] = len({r["run"] for k in kills for r in k["runs"]})
         figures["worker_ready_after_kill_seconds"] = restarts
-        figures["execute_run_tasks"] = self.deployment.log_count(workers, b"support.tasks.execute_run[") - tasks_before
+        figures["execute_run_tasks"] = (
+            self.deployment.log_count(workers, b"support.tasks.execute_run[", b"] received") - tasks_before
+        )
         figures["resume_seconds_max"] = self._resume_seconds(kills)
         bound = size["lease"] + size["sweep"]
         figures["resume_bound_seconds"] = bound
@@ -277,9 +287,10 @@ class Harness:
         )
         self.record("kills", figures)
 
-    def _busy_worker(self, rng: random.Random) -> tuple[str | None, list[dict]]:
+    def _busy_worker(self, rng: random.Random, spare: set[int]) -> tuple[str | None, list[dict]]:
         """A worker with a run surely in flight now (claimed by its current process, under a lease it
-        keeps renewing), and where each of its runs is (streaming, in a tool, …)."""
+        keeps renewing) that no kill has hit yet (those in `spare`: killing one run over and over
+        only measures how often it was killed), and where each of its runs is (streaming, in a tool, …)."""
         from django.utils import timezone
 
         from runtime.models import Message, Run, RunStep
@@ -296,6 +307,7 @@ class Harness:
             for name, pid in pids.items():
                 if f":{pid}:" in (claimed_by or ""):
                     busy.setdefault(name, []).append(pk)
+        busy = {name: pks for name, pks in busy.items() if set(pks) - spare}
         if not busy:
             return None, []
         victim = rng.choice(sorted(busy))
@@ -594,6 +606,12 @@ def main() -> int:
     parser.add_argument("--phases", default="kills,faults,restarts,soak", help="comma-separated, in this order")
     parser.add_argument("--fault-rate", type=float, default=0.3, help="share of model requests that fail")
     parser.add_argument("--token-delay-ms", type=float, default=5.0, help="the model's pause between chunks")
+    parser.add_argument(
+        "--kill-eagerly",
+        action="store_true",
+        help="kill the next busy worker without waiting for the last one killed to be back (for comparison: "
+        "no supervisor restarts that fast; the figures in docs/reliability.md say what it does)",
+    )
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()

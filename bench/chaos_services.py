@@ -455,9 +455,14 @@ class Deployment:
             log.seek(self.log_offsets.get(name, 0))
             return b"ready." in log.read()
 
-    def log_count(self, names: list[str], needle: bytes) -> int:
-        """How often `needle` appears in these processes' logs (every life of each)."""
-        return sum((self.root / f"{name}.log").read_bytes().count(needle) for name in names)
+    def log_count(self, names: list[str], *needles: bytes) -> int:
+        """How many lines of these processes' logs (every life of each) hold all of `needles`."""
+        return sum(
+            1
+            for name in names
+            for line in (self.root / f"{name}.log").read_bytes().splitlines()
+            if all(needle in line for needle in needles)
+        )
 
     def worker_names(self) -> list[str]:
         return [name for name in self.processes if name.startswith("worker")]
