@@ -202,6 +202,14 @@ class Widget:
             kind = event.get("type")
             if kind == "pong":
                 last_ping = time.monotonic()
+            if kind == "hello":
+                # The run ended and its last events never came (its worker died after storing its end):
+                # answered to a ping, the conversation as it stands, as on a reconnect (app.js: the same).
+                self._apply_hello(event)
+                turn.seen.append((round(time.monotonic() - turn_began, 1), "hello", self.floor, self.busy, False))
+                if self._answered_in_hello(turn):
+                    return True
+                continue
             seq = event.get("seq")
             covered = isinstance(seq, int) and seq <= self.floor and kind != "ack"
             if isinstance(seq, int):
