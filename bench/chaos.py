@@ -89,6 +89,7 @@ class Harness:
         self.figures: dict = {"size": args.size, "parameters": self.size, "phases": {}}
         self.failures: list[str] = []
         self.next_index = 0
+        self.seeded = 0  # customers below this index have their orders
         self.deployment: Deployment | None = None
         self.phase_began = time.monotonic()
 
@@ -162,22 +163,32 @@ class Harness:
         print(f"deployment up in {self.figures['setup_seconds']} s (logs: {self.root})", flush=True)
 
     def seed(self) -> None:
-        """The demo assistant, and for every customer of every phase their own paid and delivered orders."""
+        """The demo assistant, and for every customer of every phase their own paid and delivered orders
+        (customers that come later, in the kills phase's extra batches or the soak's rounds, get theirs
+        when they come)."""
+        from orders.assistant.persona import ensure_demo_assistant
+
+        ensure_demo_assistant()
+        self.seeded = 0
+        self.seed_orders(sum(self.size[k] for k in ("kill_customers", "fault_customers", "restart_customers")))
+
+    def seed_orders(self, upto: int) -> None:
+        """Orders P1xxxx (paid) and D1xxxx (delivered) for the customers with an index below `upto`."""
         from datetime import timedelta
         from decimal import Decimal
 
         from django.utils import timezone
 
-        from orders.assistant.persona import ensure_demo_assistant
         from orders.models import Customer as ShopCustomer
         from orders.models import Order, OrderItem, Product
 
-        ensure_demo_assistant()
+        if upto <= self.seeded:
+            return
         napkins, _ = Product.objects.get_or_create(sku="NAP-4", defaults={"name": "Linen Napkins", "price": "9.00"})
-        total = sum(self.size[k] for k in ("kill_customers", "fault_customers", "restart_customers", "soak_customers"))
         now = timezone.now()
+        indexes = range(self.seeded, upto)
         shoppers = ShopCustomer.objects.bulk_create(
-            ShopCustomer(email=f"c{index}@chaos.test", name=f"Chaos {index}") for index in range(total)
+            ShopCustomer(email=f"c{index}@chaos.test", name=f"Chaos {index}") for index in indexes
         )
         orders = Order.objects.bulk_create(
             Order(
@@ -189,15 +200,17 @@ class Harness:
                 paid_at=now,
                 delivered_at=now - timedelta(days=2) if kind == "D" else None,
             )
-            for index, shopper in enumerate(shoppers)
+            for index, shopper in zip(indexes, shoppers, strict=True)
             for kind in ("P", "D")
         )
         OrderItem.objects.bulk_create(
             OrderItem(order=order, product=napkins, sku="NAP-4", name="Linen Napkins", quantity=1, unit_price="9.00")
             for order in orders
         )
+        self.seeded = upto
 
     def customers(self, count: int, kinds: tuple[str, ...]) -> list[Customer]:
+        self.seed_orders(self.next_index + count)
         made = [Customer(index=self.next_index + i, kind=kinds[i % len(kinds)]) for i in range(count)]
         self.next_index += count
         return made
