@@ -157,6 +157,7 @@ class Harness:
         self.seed()
         step("seed")
         self.deployment.wait_until_ready()
+        self.deployment.worker_start_delay = self.args.worker_start_delay
         self.deployment.supervise()
         step("processes")
         self.figures["setup_seconds"] = round(time.monotonic() - began, 1)
@@ -255,7 +256,7 @@ class Harness:
         hit: set[int] = set()
         idle = 0  # checks in a row that found no run to kill
         while len(kills) < size["kills"] and time.monotonic() < give_up:
-            if idle >= 4:
+            if idle >= 4 and not self._unhit_runs_active(hit):
                 # The customers were (nearly) done before the kills landed: more come, while the phase lasts.
                 batch = self.customers(max(2, size["kill_customers"] // 3), ("cancel", "return"))
                 customers = [*customers, *batch]
@@ -303,6 +304,13 @@ class Harness:
         )
         self.record("kills", figures)
 
+    @staticmethod
+    def _unhit_runs_active(hit: set[int]) -> bool:
+        """Runs queued or in flight that no kill hit yet (there is something left to kill, or soon)."""
+        from runtime.models import Run
+
+        return Run.objects.filter(status__in=("queued", "in_progress")).exclude(pk__in=hit).exists()
+
     def _busy_worker(self, rng: random.Random, spare: set[int]) -> tuple[str | None, list[dict]]:
         """A worker with a run surely in flight now (claimed by its current process, under a lease it
         keeps renewing) that no kill has hit yet (those in `spare`: killing one run over and over
@@ -311,7 +319,7 @@ class Harness:
 
         from runtime.models import Message, Run, RunStep
 
-        names = self.deployment.worker_names()
+        names = [name for name, alive in self.deployment.alive().items() if alive and name.startswith("worker")]
         pids = {name: self.deployment.processes[name].pid for name in names}
         running = list(
             Run.objects.filter(status="in_progress", lease_expires_at__gt=timezone.now()).values_list(
@@ -627,6 +635,12 @@ def main() -> int:
         action="store_true",
         help="kill the next busy worker without waiting for the last one killed to be back (for comparison: "
         "no supervisor restarts that fast; the figures in docs/reliability.md say what it does)",
+    )
+    parser.add_argument(
+        "--worker-start-delay",
+        type=float,
+        default=0.0,
+        help="seconds the supervisor waits before starting a killed worker again (a loaded machine's slow start)",
     )
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")

@@ -368,6 +368,9 @@ class Deployment:
         self.exits: list[dict] = []  # every exit the supervisor saw: who, when, how, whether the harness killed it
         self.killed: set[int] = set()
         self.supervising = threading.Event()
+        # Seconds the supervisor waits before starting a dead worker again: a loaded machine's slow start
+        # (17-18 s was seen), reproduced on a quiet one (bench/chaos.py --worker-start-delay).
+        self.worker_start_delay = 0.0
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.commands[name] = (command, env or self.env)
@@ -385,16 +388,24 @@ class Deployment:
         """Start again every process that exits, as systemd's Restart=always would (in a thread)."""
         self.supervising.set()
 
+        due: dict[str, float] = {}  # a dead worker's restart, when its start is delayed
+
         def watch() -> None:
             while self.supervising.is_set():
                 for name, process in list(self.processes.items()):
                     code = process.poll()
                     if code is None or not self.supervising.is_set():
                         continue
-                    killed = process.pid in self.killed
-                    self.exits.append({"process": name, "at": time.time(), "code": code, "killed_by_harness": killed})
-                    command, env = self.commands[name]
-                    self._spawn(name, command, env)
+                    if name not in due:
+                        killed = process.pid in self.killed
+                        self.exits.append(
+                            {"process": name, "at": time.time(), "code": code, "killed_by_harness": killed}
+                        )
+                        due[name] = time.monotonic() + (self.worker_start_delay if name.startswith("worker") else 0)
+                    if time.monotonic() >= due[name]:
+                        del due[name]
+                        command, env = self.commands[name]
+                        self._spawn(name, command, env)
                 time.sleep(0.2)
 
         threading.Thread(target=watch, daemon=True).start()
