@@ -5,8 +5,9 @@ offline model over HTTP behind a fault-injecting proxy, daphne, Celery workers a
 processes; then drives websocket customers of /ws/chat/ (as the widget does: it reconnects, resumes
 from the hello, drops what the hello covered) through four phases:
 
-    kills     customers cancel orders and open returns while workers are SIGKILLed mid-run
-              (restarted at once, as a supervisor would); the sweep hands their runs on
+    kills     customers cancel orders and open returns while workers are SIGKILLed with a run
+              surely in flight (the model's stream paced so runs last), one worker down at a
+              time (the supervisor restarts it, as systemd would); the sweep hands their runs on
     faults    the model fails `--fault-rate` of its requests (429 with and without retry-after,
               500, 503, a connection reset, no first byte before the timeout, a stream cut
               mid-answer, a malformed chunk, a tool call's arguments made invalid JSON), and
