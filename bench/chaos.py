@@ -5,8 +5,9 @@ offline model over HTTP behind a fault-injecting proxy, daphne, Celery workers a
 processes; then drives websocket customers of /ws/chat/ (as the widget does: it reconnects, resumes
 from the hello, drops what the hello covered) through four phases:
 
-    kills     customers cancel orders and open returns while workers are SIGKILLed mid-run
-              (restarted at once, as a supervisor would); the sweep hands their runs on
+    kills     customers cancel orders and open returns while workers are SIGKILLed with a run
+              surely in flight (the model's stream paced so runs last), one worker down at a
+              time (the supervisor restarts it, as systemd would); the sweep hands their runs on
     faults    the model fails `--fault-rate` of its requests (429 with and without retry-after,
               500, 503, a connection reset, no first byte before the timeout, a stream cut
               mid-answer, a malformed chunk, a tool call's arguments made invalid JSON), and
@@ -47,19 +48,24 @@ from bench.chaos_services import Deployment, FaultProxy, Postgres, Redis, free_p
 SIZES = {
     # customers per phase, kills, soak; lease/sweep short so a dead worker's run resumes quickly
     "ci": dict(
-        kill_customers=6, kills=3, fault_customers=8, restart_customers=4, soak_customers=4, soak_seconds=12,
+        kill_customers=6, kills=3, kill_seconds=150, fault_customers=8, restart_customers=4, soak_customers=4,
+        soak_seconds=12,
         workers=2, threads=4, lease=4, sweep=2, think=0.3, soak_think=2.0,
     ),
     "medium": dict(
-        kill_customers=40, kills=12, fault_customers=40, restart_customers=20, soak_customers=40, soak_seconds=90,
+        kill_customers=40, kills=12, kill_seconds=600, fault_customers=40, restart_customers=20, soak_customers=40,
+        soak_seconds=90,
         workers=2, threads=8, lease=6, sweep=3, think=0.5, soak_think=8.0,
     ),
     "full": dict(
-        kill_customers=300, kills=50, fault_customers=200, restart_customers=100, soak_customers=200,
+        kill_customers=300, kills=50, kill_seconds=1800, fault_customers=200, restart_customers=100, soak_customers=200,
         soak_seconds=600, workers=2, threads=32, lease=15, sweep=5, think=1.0, soak_think=20.0,
     ),
 }  # fmt: skip
 MODEL_TIMEOUT_SECONDS = 3.0
+# The kills phase relays the model's stream this slowly (a pause before each chunk): an answer then
+# takes seconds to write, so a kill surely lands while runs are in flight, on a quiet machine too.
+KILL_PACE_SECONDS = 0.06
 MODEL_MAX_ATTEMPTS = 4
 DAPHNE_POOL = 10
 BEAT_POOL = 2
@@ -84,6 +90,7 @@ class Harness:
         self.figures: dict = {"size": args.size, "parameters": self.size, "phases": {}}
         self.failures: list[str] = []
         self.next_index = 0
+        self.seeded = 0  # customers below this index have their orders
         self.deployment: Deployment | None = None
         self.phase_began = time.monotonic()
 
@@ -140,36 +147,50 @@ class Harness:
         # two cores their imports and the migrations overlap.
         self.proxy.start()
         self.deployment.start_processes(self.model_port, token_delay_ms=self.args.token_delay_ms)
-        self.deployment.manage("migrate", "--noinput", "-v0")
-        step("migrate")
         import django
+        from django.core.management import call_command
 
         django.setup()
+        # Every migration, in this process (it sets Django up for the seed and the audits anyway): no
+        # second interpreter importing Django and running the system checks on two busy cores.
+        call_command("migrate", interactive=False, verbosity=0)
+        step("migrate")
         self.seed()
         step("seed")
         self.deployment.wait_until_ready()
+        self.deployment.worker_start_delay = self.args.worker_start_delay
         self.deployment.supervise()
         step("processes")
         self.figures["setup_seconds"] = round(time.monotonic() - began, 1)
         print(f"deployment up in {self.figures['setup_seconds']} s (logs: {self.root})", flush=True)
 
     def seed(self) -> None:
-        """The demo assistant, and for every customer of every phase their own paid and delivered orders."""
+        """The demo assistant, and for every customer of every phase their own paid and delivered orders
+        (customers that come later, in the kills phase's extra batches or the soak's rounds, get theirs
+        when they come)."""
+        from orders.assistant.persona import ensure_demo_assistant
+
+        ensure_demo_assistant()
+        self.seeded = 0
+        self.seed_orders(sum(self.size[k] for k in ("kill_customers", "fault_customers", "restart_customers")))
+
+    def seed_orders(self, upto: int) -> None:
+        """Orders P1xxxx (paid) and D1xxxx (delivered) for the customers with an index below `upto`."""
         from datetime import timedelta
         from decimal import Decimal
 
         from django.utils import timezone
 
-        from orders.assistant.persona import ensure_demo_assistant
         from orders.models import Customer as ShopCustomer
         from orders.models import Order, OrderItem, Product
 
-        ensure_demo_assistant()
+        if upto <= self.seeded:
+            return
         napkins, _ = Product.objects.get_or_create(sku="NAP-4", defaults={"name": "Linen Napkins", "price": "9.00"})
-        total = sum(self.size[k] for k in ("kill_customers", "fault_customers", "restart_customers", "soak_customers"))
         now = timezone.now()
+        indexes = range(self.seeded, upto)
         shoppers = ShopCustomer.objects.bulk_create(
-            ShopCustomer(email=f"c{index}@chaos.test", name=f"Chaos {index}") for index in range(total)
+            ShopCustomer(email=f"c{index}@chaos.test", name=f"Chaos {index}") for index in indexes
         )
         orders = Order.objects.bulk_create(
             Order(
@@ -181,15 +202,17 @@ class Harness:
                 paid_at=now,
                 delivered_at=now - timedelta(days=2) if kind == "D" else None,
             )
-            for index, shopper in enumerate(shoppers)
+            for index, shopper in zip(indexes, shoppers, strict=True)
             for kind in ("P", "D")
         )
         OrderItem.objects.bulk_create(
             OrderItem(order=order, product=napkins, sku="NAP-4", name="Linen Napkins", quantity=1, unit_price="9.00")
             for order in orders
         )
+        self.seeded = upto
 
     def customers(self, count: int, kinds: tuple[str, ...]) -> list[Customer]:
+        self.seed_orders(self.next_index + count)
         made = [Customer(index=self.next_index + i, kind=kinds[i % len(kinds)]) for i in range(count)]
         self.next_index += count
         return made
@@ -210,48 +233,106 @@ class Harness:
     # --- phases ---
 
     def phase_kills(self) -> None:
-        customers = self.customers(self.size["kill_customers"], ("cancel", "return"))
+        """SIGKILL a worker while a run of it is surely in flight, `kills` times, one worker down at a time.
+
+        The model's stream is relayed slowly (KILL_PACE_SECONDS a chunk) so runs are in flight long
+        enough to be hit, and customers keep coming (a batch at a time, for at most `kill_seconds`)
+        until the kills have landed. A worker is killed only when every worker is up: the one killed
+        before has been restarted by the supervisor and is consuming again, as a real operator's
+        supervisor would have it (docs/reliability.md, "A worker dies mid-run").
+        """
+        size = self.size
+        customers = self.customers(size["kill_customers"], ("cancel", "return"))
         began = time.time()
-        driving = self.drive(customers, ramp=max(2.0, self.size["kill_customers"] / 10))
-        kills = []
+        workers = self.deployment.worker_names()
+        received = (b"support.tasks.execute_run[", b"] received")  # a worker took an execute_run task
+        tasks_before = self.deployment.log_count(workers, *received)
+        self.proxy.pace_seconds = KILL_PACE_SECONDS
+        driving = [self.drive(customers, ramp=max(2.0, size["kill_customers"] / 10))]
+        kills: list[dict] = []
+        restarts: list[float] = []  # seconds from each kill until the restarted worker consumed again
+        batches = 1
         rng = random.Random(self.args.seed)
-        while len(kills) < self.size["kills"] and driving.is_alive():
+        give_up = time.monotonic() + size["kill_seconds"]
+        hit: set[int] = set()
+        idle = 0  # checks in a row that found no run to kill
+        while len(kills) < size["kills"] and time.monotonic() < give_up:
+            if idle >= 4 and not self._unhit_runs_active(hit):
+                # The customers were (nearly) done before the kills landed: more come, while the phase lasts.
+                batch = self.customers(max(2, size["kill_customers"] // 3), ("cancel", "return"))
+                customers = [*customers, *batch]
+                driving.append(self.drive(batch, ramp=1.0))
+                batches += 1
+                idle = 0
             time.sleep(rng.uniform(0.2, 1.2))
-            victim, runs = self._busy_worker(rng)
+            if not self.args.kill_eagerly and not all(self.deployment.ready(name) for name in workers):
+                continue  # the worker killed last is not back yet: one down at a time
+            victim, runs = self._busy_worker(rng, spare=hit)
             if victim is None:
+                idle += 1
                 continue
+            idle = 0
+            hit.update(r["run"] for r in runs)
             pid = self.deployment.kill(victim)
-            kills.append({"at": time.time(), "worker": victim, "pid": pid, "runs": runs})
+            killed_at = time.time()
             print(f"  SIGKILL {victim} (pid {pid}) with {len(runs)} run(s) in flight: {runs}", flush=True)
-        driving.join()
+            if not self.args.kill_eagerly:
+                self.deployment.wait_ready(victim, timeout=120)  # the supervisor restarts it; none killed meanwhile
+            kills.append({"at": killed_at, "worker": victim, "pid": pid, "runs": runs})
+            restarts.append(round(time.time() - killed_at, 1))
+        for thread in driving:
+            thread.join()
+        self.proxy.pace_seconds = 0.0
         self.settle()
         figures = self.audit(customers, since=began)
+        figures["customer_batches"] = batches
         figures["kills"] = len(kills)
         figures["kills_landed_on"] = [r["moment"] for k in kills for r in k["runs"]]
+        figures["runs_hit"] = len({r["run"] for k in kills for r in k["runs"]})
+        figures["worker_ready_after_kill_seconds"] = restarts
+        figures["execute_run_tasks"] = (
+            self.deployment.log_count(workers, b"support.tasks.execute_run[", b"] received") - tasks_before
+        )
         figures["resume_seconds_max"] = self._resume_seconds(kills)
-        bound = self.size["lease"] + self.size["sweep"]
+        bound = size["lease"] + size["sweep"]
         figures["resume_bound_seconds"] = bound
         figures["unexpected_exits"] = [e for e in self.deployment.unexpected_exits() if e["at"] >= began]
         self.expect(not figures["unexpected_exits"], f"processes exited on their own: {figures['unexpected_exits']}")
-        self.expect(len(kills) == self.size["kills"], f"only {len(kills)} of {self.size['kills']} kills landed")
+        self.expect(len(kills) == size["kills"], f"only {len(kills)} of {size['kills']} kills landed")
         self.expect(
             figures["resume_seconds_max"] <= bound + 15,
             f"a killed run took {figures['resume_seconds_max']} s to end (lease + sweep {bound} s, +15 s of its own)",
         )
         self.record("kills", figures)
 
-    def _busy_worker(self, rng: random.Random) -> tuple[str | None, list[dict]]:
-        """A worker executing a run now, and where each of its runs is (streaming, in a tool, …)."""
+    @staticmethod
+    def _unhit_runs_active(hit: set[int]) -> bool:
+        """Runs queued or in flight that no kill hit yet (there is something left to kill, or soon)."""
+        from runtime.models import Run
+
+        return Run.objects.filter(status__in=("queued", "in_progress")).exclude(pk__in=hit).exists()
+
+    def _busy_worker(self, rng: random.Random, spare: set[int]) -> tuple[str | None, list[dict]]:
+        """A worker with a run surely in flight now (claimed by its current process, under a lease it
+        keeps renewing) that no kill has hit yet (those in `spare`: killing one run over and over
+        only measures how often it was killed), and where each of its runs is (streaming, in a tool, …)."""
+        from django.utils import timezone
+
         from runtime.models import Message, Run, RunStep
 
-        names = self.deployment.worker_names()
+        names = [name for name, alive in self.deployment.alive().items() if alive and name.startswith("worker")]
         pids = {name: self.deployment.processes[name].pid for name in names}
-        running = list(Run.objects.filter(status="in_progress").values_list("pk", "claimed_by"))
+        running = list(
+            Run.objects.filter(status="in_progress", lease_expires_at__gt=timezone.now()).values_list(
+                "pk", "claimed_by"
+            )
+        )
         busy = {}
         for pk, claimed_by in running:
             for name, pid in pids.items():
                 if f":{pid}:" in (claimed_by or ""):
                     busy.setdefault(name, []).append(pk)
+        busy = {name: pks for name, pks in busy.items() if set(pks) - spare}
         if not busy:
             return None, []
         victim = rng.choice(sorted(busy))
@@ -436,7 +517,17 @@ class Harness:
         for _, turn in turns:
             outcomes[turn.outcome or "none"] = outcomes.get(turn.outcome or "none", 0) + 1
         lost_turns = [
-            {"thread": c.thread_id, "text": t.text, "acked": t.acked, "runs": self._runs_of(c.thread_id)}
+            {
+                "thread": c.thread_id,
+                "text": t.text,
+                "acked": t.acked,
+                "began_at": round(t.began_at, 1),
+                "seconds": round(t.seconds, 1),
+                "runs": self._runs_of(c.thread_id),
+                "seen": t.seen,
+                "deltas": t.deltas,
+                "last_seq": t.last_seq,
+            }
             for c, t in turns
             if t.outcome in ("lost", "")
         ]
@@ -484,10 +575,22 @@ class Harness:
         return figures
 
     @staticmethod
-    def _runs_of(thread_id: str) -> list[tuple]:
+    def _runs_of(thread_id: str) -> list[dict]:
+        """A thread's runs, their statuses and when each moved (wall clock seconds, as turns' began_at)."""
         from runtime.models import Run
 
-        return list(Run.objects.filter(thread__public_id=thread_id).values_list("public_id", "status", "last_error"))
+        stamps = ("created_at", "started_at", "completed_at", "failed_at", "cancelled_at", "lease_expires_at")
+        runs = Run.objects.filter(thread__public_id=thread_id).order_by("created_at")
+        return [
+            {
+                "run": run["public_id"],
+                "status": run["status"],
+                "claimed_by": run["claimed_by"],
+                "last_error": run["last_error"],
+                **{k: round(run[k].timestamp(), 1) for k in stamps if run[k] is not None},
+            }
+            for run in runs.values("public_id", "status", "claimed_by", "last_error", *stamps)
+        ]
 
     @staticmethod
     def _screen_matches_reload(customer: Customer) -> bool:
@@ -528,6 +631,18 @@ def main() -> int:
     parser.add_argument("--phases", default="kills,faults,restarts,soak", help="comma-separated, in this order")
     parser.add_argument("--fault-rate", type=float, default=0.3, help="share of model requests that fail")
     parser.add_argument("--token-delay-ms", type=float, default=5.0, help="the model's pause between chunks")
+    parser.add_argument(
+        "--kill-eagerly",
+        action="store_true",
+        help="kill the next busy worker without waiting for the last one killed to be back (for comparison: "
+        "no supervisor restarts that fast; the figures in docs/reliability.md say what it does)",
+    )
+    parser.add_argument(
+        "--worker-start-delay",
+        type=float,
+        default=0.0,
+        help="seconds the supervisor waits before starting a killed worker again (a loaded machine's slow start)",
+    )
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--out", type=Path, help="write the figures here as JSON")
     args = parser.parse_args()

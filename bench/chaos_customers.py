@@ -38,6 +38,12 @@ class Turn:
     outcome: str = ""  # answered | failed_told | failed_untold | handoff | lost
     told: str = ""
     seconds: float = 0.0
+    began_at: float = 0.0  # wall clock, to set beside the runs' timestamps
+    # What the socket saw during the turn, for a turn that ends "lost": (seconds into the turn, frame
+    # type, seq, run state or error code, dropped as covered by a hello?); deltas counted, not listed.
+    seen: list[tuple] = field(default_factory=list)
+    deltas: int = 0
+    last_seq: int = 0
 
 
 @dataclass
@@ -133,6 +139,7 @@ class Widget:
 
     async def say(self, turn: Turn) -> None:
         started = time.monotonic()
+        turn.began_at = time.time()
         deadline = started + self.turn_timeout
         before = set(self.customer.bubbles)
         while time.monotonic() < deadline:
@@ -140,6 +147,8 @@ class Widget:
                 if self.socket is None:
                     self.customer.reconnects += 1
                     await self.connect()
+                    state = "busy" if self.busy else "idle"
+                    turn.seen.append((round(time.monotonic() - started, 1), "hello", self.floor, state, False))
                     if self._answered_in_hello(turn):
                         break
                 if not turn.acked:
@@ -150,6 +159,7 @@ class Widget:
                     break
             except (TimeoutError, websockets.ConnectionClosed, OSError) as error:
                 self.customer.errors.append(f"socket: {type(error).__name__}")
+                turn.seen.append((round(time.monotonic() - started, 1), "dropped", None, type(error).__name__, False))
                 self.socket = None
                 await asyncio.sleep(0.3)
         else:
@@ -175,6 +185,7 @@ class Widget:
     async def _read_until_done(self, turn: Turn, deadline: float) -> bool:
         c = self.customer
         last_ping = time.monotonic()
+        turn_began = deadline - self.turn_timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -191,8 +202,24 @@ class Widget:
             kind = event.get("type")
             if kind == "pong":
                 last_ping = time.monotonic()
+            if kind == "hello":
+                # The run ended and its last events never came (its worker died after storing its end):
+                # answered to a ping, the conversation as it stands, as on a reconnect (app.js: the same).
+                self._apply_hello(event)
+                turn.seen.append((round(time.monotonic() - turn_began, 1), "hello", self.floor, self.busy, False))
+                if self._answered_in_hello(turn):
+                    return True
+                continue
             seq = event.get("seq")
-            if isinstance(seq, int) and seq <= self.floor and kind != "ack":
+            covered = isinstance(seq, int) and seq <= self.floor and kind != "ack"
+            if isinstance(seq, int):
+                turn.last_seq = max(turn.last_seq, seq)
+            if kind == "delta":
+                turn.deltas += 1
+            elif kind != "pong":
+                detail = event.get("state") or event.get("code") or (event.get("message") or {}).get("status")
+                turn.seen.append((round(time.monotonic() - turn_began, 1), kind, seq, detail, covered))
+            if covered:
                 continue  # the hello covered it
             if kind == "ack" and event.get("client_id") == turn.client_id:
                 turn.acked = True

@@ -210,6 +210,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.port = free_port()
         self.rate = 0.0
+        self.pace_seconds = 0.0  # a pause before each streamed chunk it relays (the kills phase's slow model)
         self.timeout_seconds = timeout_seconds
         self.random = random.Random(seed)
         self.counts = FaultCounts()
@@ -310,6 +311,8 @@ class FaultProxy:
                 break
             if line.startswith(b"data: ") and line.strip() != b"data: [DONE]":
                 events += 1
+                if self.pace_seconds:
+                    time.sleep(self.pace_seconds)
                 if fault == "stream_cut" and events > cut_after:
                     self._record(fault)
                     handler.close_connection = True
@@ -358,15 +361,23 @@ class Deployment:
         self.threads = threads
         self.web_port = web_port
         self.processes: dict[str, subprocess.Popen] = {}
+        self.log_offsets: dict[str, int] = {}  # where each process's current life begins in its log
+        self.spawned_at: dict[str, float] = {}
         self.commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.url = f"http://127.0.0.1:{web_port}"
         self.exits: list[dict] = []  # every exit the supervisor saw: who, when, how, whether the harness killed it
         self.killed: set[int] = set()
         self.supervising = threading.Event()
+        # Seconds the supervisor waits before starting a dead worker again: a loaded machine's slow start
+        # (17-18 s was seen), reproduced on a quiet one (bench/chaos.py --worker-start-delay).
+        self.worker_start_delay = 0.0
 
     def _spawn(self, name: str, command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen:
         self.commands[name] = (command, env or self.env)
-        with (self.root / f"{name}.log").open("ab") as log:
+        log_path = self.root / f"{name}.log"
+        self.log_offsets[name] = log_path.stat().st_size if log_path.exists() else 0
+        self.spawned_at[name] = time.time()
+        with log_path.open("ab") as log:
             process = subprocess.Popen(
                 command, cwd=PROJECT, env=env or self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -377,16 +388,24 @@ class Deployment:
         """Start again every process that exits, as systemd's Restart=always would (in a thread)."""
         self.supervising.set()
 
+        due: dict[str, float] = {}  # a dead worker's restart, when its start is delayed
+
         def watch() -> None:
             while self.supervising.is_set():
                 for name, process in list(self.processes.items()):
                     code = process.poll()
                     if code is None or not self.supervising.is_set():
                         continue
-                    killed = process.pid in self.killed
-                    self.exits.append({"process": name, "at": time.time(), "code": code, "killed_by_harness": killed})
-                    command, env = self.commands[name]
-                    self._spawn(name, command, env)
+                    if name not in due:
+                        killed = process.pid in self.killed
+                        self.exits.append(
+                            {"process": name, "at": time.time(), "code": code, "killed_by_harness": killed}
+                        )
+                        due[name] = time.monotonic() + (self.worker_start_delay if name.startswith("worker") else 0)
+                    if time.monotonic() >= due[name]:
+                        del due[name]
+                        command, env = self.commands[name]
+                        self._spawn(name, command, env)
                 time.sleep(0.2)
 
         threading.Thread(target=watch, daemon=True).start()
@@ -435,9 +454,26 @@ class Deployment:
             env={**self.env, "DB_POOL_MAX_SIZE": str(self.threads + 2)},
         )  # fmt: skip
 
-    def wait_ready(self, name: str) -> None:
-        log = self.root / f"{name}.log"
-        wait_for(lambda: "ready." in log.read_text(errors="replace"), timeout=90, what=f"celery {name}")
+    def wait_ready(self, name: str, timeout: float = 90) -> None:
+        wait_for(lambda: self.ready(name), timeout=timeout, what=f"celery {name}")
+
+    def ready(self, name: str) -> bool:
+        """The worker's current process is up and consuming (its own "ready." line, not a predecessor's)."""
+        process = self.processes[name]
+        if process.poll() is not None:
+            return False
+        with (self.root / f"{name}.log").open("rb") as log:
+            log.seek(self.log_offsets.get(name, 0))
+            return b"ready." in log.read()
+
+    def log_count(self, names: list[str], *needles: bytes) -> int:
+        """How many lines of these processes' logs (every life of each) hold all of `needles`."""
+        return sum(
+            1
+            for name in names
+            for line in (self.root / f"{name}.log").read_bytes().splitlines()
+            if all(needle in line for needle in needles)
+        )
 
     def worker_names(self) -> list[str]:
         return [name for name in self.processes if name.startswith("worker")]

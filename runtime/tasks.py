@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 
 from runtime import runs
 from runtime.dispatch import enqueue_run
 from runtime.engine.runner import execute_run
+from runtime.models import Run
 
 
 @shared_task(
@@ -39,9 +41,19 @@ def sweep_runs() -> None:
 
     Nobody executes a run left queued (its task failed before claiming it, e.g. the database was
     unreachable, or a restarted server lost it) or in progress under a lapsed lease (its worker
-    died). Claiming makes a second hand-over harmless.
+    died). Claiming makes a second hand-over harmless, but not free: each sits in the queue in
+    front of the tasks that matter. So a run is handed over once per lapsed lease (a claim that
+    lapses again is a new one), and again only if that task has not claimed it within a lease (it
+    was lost, or is still queued behind others).
     """
     runs.expire_stale_runs()
     runs.expire_stale_approvals()
-    for run_id in runs.orphaned_runs(older_than_seconds=settings.RUN_SWEEP_SECONDS):
-        enqueue_run(run_id)
+    orphans = runs.orphaned_runs(older_than_seconds=settings.RUN_SWEEP_SECONDS)
+    if not orphans:
+        return
+    for run_id, public_id, lease in Run.objects.filter(pk__in=orphans).values_list(
+        "pk", "public_id", "lease_expires_at"
+    ):
+        handed = f"sweep:handed:{public_id}:{lease.timestamp() if lease else 'queued'}"
+        if cache.add(handed, 1, timeout=settings.RUN_LEASE_SECONDS):
+            enqueue_run(run_id)

@@ -20,7 +20,7 @@ from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer, client_ip
 from common.text import InputRefused, unstorable
 from common.threads import in_worker
 from runtime import events
-from runtime.models import Message, Thread
+from runtime.models import Message, Run, Thread
 from runtime.runs.ratings import rating_view
 from runtime.serializers import conversation_message, delta_text
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
@@ -50,9 +50,14 @@ def superseded(messages: list[Message]) -> set[int]:
     return gone
 
 
+# How many of a thread's ended runs a hello remembers, to drop a late state event of theirs.
+SETTLED_RUNS = 5
+
+
 class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     session: sessions.WidgetSession | None = None
-    run_state: str | None = None  # the last run state sent
+    run_state: str | None = None  # the last run state sent (or the hello's: "thinking" while busy)
+    settled: set[str] = frozenset()  # public ids of runs the last hello showed over
     widget_language = language.DEFAULT  # the widget's: what the server's own messages to it are worded in
     # Answers on the screen that their run may write again (still streaming, or cut off): run id ->
     # message ids. When the run starts another message, they are withdrawn from the screen.
@@ -118,6 +123,13 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             self.replaceable.setdefault(snapshot.get("run_id") or "", set()).add(snapshot["message_id"])
         self.delta_floor = snapshot["seq"] if streaming else floor
         active = self.thread.runs.active().exists()
+        self.run_state = "thinking" if active else None
+        # Runs already over: a state event of theirs still on its way is old news after this hello.
+        self.settled = set(
+            self.thread.runs.exclude(status__in=Run.ACTIVE)
+            .order_by("-created_at")
+            .values_list("public_id", flat=True)[:SETTLED_RUNS]
+        )
         customer = self.thread.customer
         return {
             "type": "hello",
@@ -131,6 +143,14 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             # An ended conversation offers its rating (None: not rated yet); see runtime.runs.ratings.
             "rating": rating_view(self.thread) if self.thread.mode == Thread.Mode.CLOSED else None,
         }
+
+    def _run_ended_unheard(self) -> bool:
+        """This socket thinks a run is under way, but the thread has none: the run ended and its last
+        events never came. They are published after the run's end is stored, and a worker killed in
+        between takes them with it (the channel layer delivers at most once besides). The client's
+        ping, which comes when it has heard nothing for a while, then gets a new hello: the
+        conversation as a reconnect would show it, the answer and the run's end with it."""
+        return not self.thread.runs.active().exists()
 
     async def disconnect(self, code: int) -> None:
         if getattr(self, "group", None):
@@ -155,6 +175,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                     {"who": "customer", "thread_id": self.thread.public_id},
                 )
         elif kind == "ping":
+            if self.run_state in ("thinking", "waiting") and await in_worker(self._run_ended_unheard):
+                await self.send_json(await in_worker(self._hello))
             await self.send_json({"type": "pong"})
         elif kind in ("end", "rate", "rate_comment"):
             await self._on_closing(kind, content)
@@ -259,6 +281,8 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
                 self.replaceable.get(data["run_id"], set()).discard(data["id"])
             return {"type": "message", "message": conversation_message(data)}
         if name in RUN_STATES:
+            if data.get("id") in self.settled:
+                return None  # a hello already showed this run over
             if RUN_STATES[name] == self.run_state == "thinking":
                 return None  # queued, then in progress: one "thinking" is enough
             self.run_state = RUN_STATES[name]

@@ -50,6 +50,7 @@ def no_loss_nor_duplicate(phase: dict) -> None:
 def test_workers_killed_mid_run_leave_no_duplicate_and_every_run_ends(figures):
     kills = figures["phases"]["kills"]
     assert kills["kills"] == figures["parameters"]["kills"]
+    assert len(kills["kills_landed_on"]) >= kills["kills"]  # each kill hit at least one run in flight
     assert kills["returns_opened"] + kills["orders_cancelled"] > 0  # the customers did change orders
     no_loss_nor_duplicate(kills)
     assert kills["resume_seconds_max"] <= kills["resume_bound_seconds"] + 15

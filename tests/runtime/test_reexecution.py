@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -161,3 +162,44 @@ def test_the_sweep_answers_a_run_whose_task_never_claimed_it(scripted, thread, a
     run.refresh_from_db()
     assert run.status == "completed"
     assert thread.messages.get(role="assistant").content[0]["text"]["value"] == "Hello! How can I help?"
+
+
+def test_the_sweep_hands_a_run_over_once_per_lapsed_lease(thread, assistant, monkeypatch, settings):
+    """Beat sweeps every RUN_SWEEP_SECONDS; a run whose worker died stays orphaned until a worker claims
+    it, which may be a while when the queue is long or no worker is up. Each sweep handing it over
+    again piled redundant tasks in front of the one that matters (the chaos harness counted 1,025
+    execute_run tasks for 80 runs): once per lapsed lease, and again only if that task has not claimed
+    it within a lease."""
+    settings.RUN_LEASE_SECONDS = 1
+    handed: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_run", handed.append)
+    abandoned = Run.objects.create(
+        thread=thread,
+        assistant=assistant,
+        model="m",
+        status="in_progress",
+        claimed_by="worker1:4242:t1",
+        lease_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+    queued = Run.objects.create(
+        thread=thread.__class__.objects.create(assistant=assistant),
+        assistant=assistant,
+        model="m",
+        created_at=timezone.now() - timedelta(minutes=5),
+    )
+
+    for _ in range(3):
+        tasks.sweep_runs()
+    assert sorted(handed) == sorted([abandoned.pk, queued.pk])
+
+    # A worker claimed the run and died too: its lapsed lease is a new one, handed over at once.
+    Run.objects.filter(pk=abandoned.pk).update(
+        claimed_by="worker2:4343:t1", lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    tasks.sweep_runs()
+    assert handed.count(abandoned.pk) == 2 and handed.count(queued.pk) == 1
+
+    # Nobody claimed them within a lease (the tasks were lost, or are still queued): handed over again.
+    time.sleep(1.2)
+    tasks.sweep_runs()
+    assert handed.count(abandoned.pk) == 3 and handed.count(queued.pk) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from channels.db import database_sync_to_async
 
-from runtime import runs
+from runtime import events, runs
 from runtime.engine import model
 from runtime.engine.runner import execute_run
 from runtime.models import Message, Run, Thread
@@ -102,4 +102,59 @@ async def test_an_answer_written_again_after_a_worker_died_replaces_the_cut_off_
         lambda: list(Message.objects.filter(run=run, role="assistant").order_by("id").values_list("status", flat=True))
     )()
     assert statuses == ["incomplete", "completed"]
+    await comm.disconnect()
+
+
+@pytest.fixture
+def end_of_run_lost(monkeypatch):
+    """The worker stores the run's end, then dies before its last events go out (they are published
+    after the commit; bench/chaos.py's kills phase saw a turn never end this way, its run completed)."""
+    lost = {"thread.run.completed", "thread.message.completed"}
+    real_publish, real_publish_many = events.publish, events.publish_many
+
+    def publish(thread_id, event, data):
+        if event in lost and (data.get("role") in (None, "assistant")):
+            return 0
+        return real_publish(thread_id, event, data)
+
+    def publish_many(thread_id, items):
+        kept = [(e, d) for e, d in items if not (e in lost and d.get("role") in (None, "assistant"))]
+        return real_publish_many(thread_id, kept) if kept else 0
+
+    monkeypatch.setattr(events, "publish", publish)
+    monkeypatch.setattr(events, "publish_many", publish_many)
+    return real_publish
+
+
+async def test_a_run_whose_last_events_died_with_its_worker_still_ends_on_the_customers_screen(
+    chat_ready, alice_order, end_of_run_lost
+):
+    session = await database_sync_to_async(new_session)()
+    comm, _, _ = await connect(session["ticket"])
+    await comm.receive_json_from()  # hello
+    await comm.send_json_to({"type": "message", "text": QUESTION, "client_id": "c-1"})
+    seen = []
+    while not await comm.receive_nothing(timeout=1):
+        seen.append(await comm.receive_json_from())
+    kinds = [(m["type"], m.get("state")) for m in seen]
+    assert ("ack", None) in kinds and ("run", "thinking") in kinds and ("delta", None) in kinds
+    ended = [m for m in seen if m["type"] == "run" and m["state"] == "done"]
+    assert ended == [] and [m for m in seen if m["type"] == "message" and m["message"]["role"] == "assistant"] == []
+    run = await database_sync_to_async(lambda: Run.objects.get(thread__public_id=session["thread_id"]))()
+    assert run.status == "completed"  # stored, but the socket never heard the answer end nor the run
+
+    # The widget pings when it has heard nothing for a while: it gets the conversation as it stands.
+    await comm.send_json_to({"type": "ping"})
+    hello = await comm.receive_json_from()
+    assert hello["type"] == "hello" and hello["busy"] is False
+    answer = [m for m in hello["messages"] if m["role"] == "assistant"]
+    assert len(answer) == 1 and answer[0]["status"] == "completed" and "A1001" in answer[0]["text"]
+    assert (await comm.receive_json_from())["type"] == "pong"
+
+    # Were the run's end to arrive after all, it is old news: not shown again.
+    await database_sync_to_async(end_of_run_lost)(
+        session["thread_id"], "thread.run.completed", {"id": run.public_id, "object": "thread.run"}
+    )
+    await comm.send_json_to({"type": "ping"})
+    assert (await comm.receive_json_from())["type"] == "pong"
     await comm.disconnect()
