@@ -6,6 +6,8 @@ broker during a deploy still find their code.
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 from django.conf import settings
 from django.core.cache import cache
@@ -15,6 +17,8 @@ from runtime import runs
 from runtime.dispatch import enqueue_run
 from runtime.engine.runner import execute_run
 from runtime.models import Run
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -54,6 +58,15 @@ def sweep_runs() -> None:
     for run_id, public_id, lease in Run.objects.filter(pk__in=orphans).values_list(
         "pk", "public_id", "lease_expires_at"
     ):
-        handed = f"sweep:handed:{public_id}:{lease.timestamp() if lease else 'queued'}"
-        if cache.add(handed, 1, timeout=settings.RUN_LEASE_SECONDS):
+        if _first_hand_over(f"sweep:handed:{public_id}:{lease.timestamp() if lease else 'queued'}"):
             enqueue_run(run_id)
+
+
+def _first_hand_over(key: str) -> bool:
+    """Whether no hand-over of this orphan is on record; with the cache unreachable (Redis down),
+    hand it over anyway: a redundant task is harmless, a run left orphaned is not."""
+    try:
+        return cache.add(key, 1, timeout=settings.RUN_LEASE_SECONDS)
+    except Exception:
+        log.warning("the sweep could not check the cache; handing %s over again", key, exc_info=True)
+        return True

@@ -203,3 +203,27 @@ def test_the_sweep_hands_a_run_over_once_per_lapsed_lease(thread, assistant, mon
     time.sleep(1.2)
     tasks.sweep_runs()
     assert handed.count(abandoned.pk) == 3 and handed.count(queued.pk) == 2
+
+
+def test_the_sweep_hands_orphans_over_when_the_cache_is_unreachable(thread, assistant, monkeypatch):
+    """Where the hand-overs are recorded (Redis, in production) may be down too: the sweep then hands
+    an orphan over at every pass, as it did before it kept the record, rather than fail."""
+    handed: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_run", handed.append)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.cache, "add", unreachable)
+    abandoned = Run.objects.create(
+        thread=thread,
+        assistant=assistant,
+        model="m",
+        status="in_progress",
+        claimed_by="worker1:4242:t1",
+        lease_expires_at=timezone.now() - timedelta(seconds=5),
+    )
+
+    tasks.sweep_runs()
+    tasks.sweep_runs()
+    assert handed == [abandoned.pk, abandoned.pk]
