@@ -191,6 +191,11 @@ class Widget:
             kind = event.get("type")
             if kind == "pong":
                 last_ping = time.monotonic()
+            if kind == "hello":  # the server resent the conversation (after a Redis outage): as app.js, start from it
+                self._apply_hello(event)
+                if self._answered_in_hello(turn):
+                    return True
+                continue
             seq = event.get("seq")
             if isinstance(seq, int) and seq <= self.floor and kind != "ack":
                 continue  # the hello covered it
