@@ -86,6 +86,13 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json(await in_worker(self._hello))
+        events.resync_after_outages(self)
+
+    async def resync(self) -> None:
+        """After a Redis outage (events published meanwhile were lost): the conversation again, as a
+        new hello, from the database and the stream snapshot. The widget takes a hello at any time
+        as the state to resume from (static/shared/socket.js), as after a reconnect."""
+        await self.send_json(await in_worker(self._hello))
 
     def _query(self, name: str) -> str:
         values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
@@ -133,6 +140,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         }
 
     async def disconnect(self, code: int) -> None:
+        events.stop_resyncing(self)
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
