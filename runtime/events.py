@@ -130,7 +130,12 @@ class _Publisher:
 
     async def _send_one(self, group: str, message: dict) -> None:
         try:
-            await get_channel_layer().group_send(group, message)
+            try:
+                await get_channel_layer().group_send(group, message)
+            except WIRE_ERRORS:
+                # Once: after a Redis restart the first send goes out on a connection the server
+                # closed ("Connection closed by server"); the failure drops it, a second opens another.
+                await get_channel_layer().group_send(group, message)
         except WIRE_ERRORS as error:
             # The events are a live view; the database stays the truth and subscribers resume from it.
             wire.failed("publish", error)
@@ -246,23 +251,26 @@ async def _watch_wire(url: str) -> None:
         url, single_connection_client=True, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
     )
     seen = wire.outages
-    while True:
-        await asyncio.sleep(WIRE_CHECK_SECONDS)
-        try:
-            await client.ping()
-        except WIRE_ERRORS as error:
-            wire.failed("check", error)
-            continue
-        except Exception:
-            log.exception("checking Redis failed")
-            continue
-        if wire.outages == seen:
-            continue
-        if not await _layer_carries():
-            continue  # the layer has not resubscribed yet: look again next time
-        wire.answered()
-        seen = wire.outages
-        await resync_subscribers(asyncio.get_running_loop())
+    try:
+        while True:
+            await asyncio.sleep(WIRE_CHECK_SECONDS)
+            try:
+                await client.ping()
+            except WIRE_ERRORS as error:
+                wire.failed("check", error)
+                continue
+            except Exception:
+                log.exception("checking Redis failed")
+                continue
+            if wire.outages == seen:
+                continue
+            if not await _layer_carries():
+                continue  # the layer has not resubscribed yet: look again next time
+            wire.answered()
+            seen = wire.outages
+            await resync_subscribers(asyncio.get_running_loop())
+    finally:
+        await client.aclose()
 
 
 _probes: dict[asyncio.AbstractEventLoop, str] = {}  # a channel per server loop, for _layer_carries

@@ -1,0 +1,59 @@
+"""The customer's socket across a Redis restart (bench/chaos.py's restarts): events published while
+Redis was down are lost with it, so once it is back the socket gets the conversation again from the
+database (a new hello), and the thread's next events carry numbers above what it saw before, so the
+widget does not drop them as already seen."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from runtime import runs
+from runtime.models import Message, Thread
+from tests.redis_server import own_redis
+from tests.widget.test_chat_consumer import chat_ready, connect, new_session, receive_until  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def redis(settings):
+    yield from own_redis(settings)
+
+
+def answer(thread_id: str, text: str) -> Message:
+    """An assistant's answer stored and published, as a run's writer does."""
+    thread = Thread.objects.get(public_id=thread_id)
+    return runs.message_create(
+        thread=thread, role="assistant", content=text, author=Message.Author.ASSISTANT, check_active_run=False
+    )
+
+
+async def test_after_a_redis_restart_the_socket_gets_what_it_missed_and_the_next_events(chat_ready, redis):  # noqa: F811
+    session = await database_sync_to_async(new_session)()
+    comm, connected, _ = await connect(session["ticket"])
+    assert connected
+    first = await comm.receive_json_from(timeout=5)
+    await database_sync_to_async(answer)(session["thread_id"], "Hello! How can I help?")
+    live = await receive_until(comm, lambda m: m["type"] == "message")
+    seen_seq = live[-1]["seq"]
+
+    await asyncio.to_thread(redis.stop)
+    missed = await database_sync_to_async(answer)(session["thread_id"], "Your order A1001 ships on Friday.")
+    await asyncio.sleep(1.5)  # down for a while, as in a restart
+    await asyncio.to_thread(redis.start)  # empty: its counters and snapshots are gone
+
+    resent = (await receive_until(comm, lambda m: m["type"] == "hello", timeout=15))[-1]
+    assert [m["text"] for m in resent["messages"]] == [m["text"] for m in first["messages"]] + [
+        "Hello! How can I help?",
+        "Your order A1001 ships on Friday.",
+    ]
+    assert missed.public_id in {m["id"] for m in resent["messages"]}
+
+    await database_sync_to_async(answer)(session["thread_id"], "Anything else?")
+    after = (await receive_until(comm, lambda m: m["type"] == "message"))[-1]
+    assert after["message"]["text"] == "Anything else?"
+    assert after["seq"] > max(seen_seq, resent["seq"])  # the widget drops events at or below what it saw
+    await comm.disconnect()
