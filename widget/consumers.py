@@ -20,9 +20,9 @@ from common.sockets import TYPING_EVERY_SECONDS, GuardedJsonConsumer, client_ip
 from common.text import InputRefused, unstorable
 from common.threads import in_worker
 from runtime import events
-from runtime.models import Message, Thread
+from runtime.models import Message, Run, Thread
 from runtime.runs.ratings import rating_view
-from runtime.serializers import conversation_message, delta_text
+from runtime.serializers import conversation_message, delta_text, run_obj
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
 from widget import language, services, sessions
 
@@ -91,8 +91,25 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
     async def resync(self) -> None:
         """After a Redis outage (events published meanwhile were lost): the conversation again, as a
         new hello, from the database and the stream snapshot. The widget takes a hello at any time
-        as the state to resume from (static/shared/socket.js), as after a reconnect."""
-        await self.send_json(await in_worker(self._hello))
+        as the state to resume from (static/shared/socket.js), as after a reconnect. If this socket
+        was told a run is under way and none is now, it is also told how the run ended, as the
+        run's own event would have (a failure's message offers a person)."""
+        was_running = self.run_state in ("thinking", "waiting")
+        hello = await in_worker(self._hello)
+        await self.send_json(hello)
+        if was_running and not hello["busy"]:
+            ended = await in_worker(self._last_run_ended)
+            if ended is not None:
+                with translation.override(self.widget_language):
+                    out = self._view(*ended, 0)
+                if out is not None:
+                    await self.send_json(out)  # no seq: nothing the hello covered
+
+    def _last_run_ended(self) -> tuple[str, dict] | None:
+        run = self.thread.runs.order_by("-created_at", "-id").first()
+        if run is None or run.status not in Run.TERMINAL:
+            return None
+        return f"thread.run.{run.status}", run_obj(run)
 
     def _query(self, name: str) -> str:
         values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)

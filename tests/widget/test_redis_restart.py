@@ -10,8 +10,9 @@ import asyncio
 import pytest
 from channels.db import database_sync_to_async
 
-from runtime import runs
-from runtime.models import Message, Thread
+from runtime import events, runs
+from runtime.models import Message, Run, Thread
+from runtime.serializers import run_obj
 from tests.redis_server import own_redis
 from tests.widget.test_chat_consumer import chat_ready, connect, new_session, receive_until  # noqa: F401
 
@@ -56,4 +57,32 @@ async def test_after_a_redis_restart_the_socket_gets_what_it_missed_and_the_next
     after = (await receive_until(comm, lambda m: m["type"] == "message"))[-1]
     assert after["message"]["text"] == "Anything else?"
     assert after["seq"] > max(seen_seq, resent["seq"])  # the widget drops events at or below what it saw
+    await comm.disconnect()
+
+
+def start_run(thread_id: str) -> Run:
+    """A run under way, announced to the thread's subscribers (its worker is elsewhere)."""
+    thread = Thread.objects.get(public_id=thread_id)
+    run = Run.objects.create(thread=thread, assistant=thread.assistant, status=Run.Status.IN_PROGRESS)
+    events.publish(thread_id, "thread.run.in_progress", run_obj(run))
+    return run
+
+
+async def test_a_run_that_failed_while_redis_was_down_is_told_to_the_customer(chat_ready, redis):  # noqa: F811
+    session = await database_sync_to_async(new_session)()
+    comm, connected, _ = await connect(session["ticket"])
+    assert connected
+    await comm.receive_json_from(timeout=5)
+    run = await database_sync_to_async(start_run)(session["thread_id"])
+    await receive_until(comm, lambda m: m == {"type": "run", "state": "thinking", "seq": m.get("seq")})
+
+    await asyncio.to_thread(redis.stop)
+    await database_sync_to_async(runs.run_fail)(run, code="server_error", message="Sorry, that failed.")
+    await asyncio.sleep(1.5)
+    await asyncio.to_thread(redis.start)
+
+    seen = await receive_until(comm, lambda m: m["type"] == "run", timeout=15)
+    hello = next(m for m in seen if m["type"] == "hello")
+    assert hello["busy"] is False
+    assert seen[-1] == {"type": "run", "state": "failed", "message": "Sorry, that failed."}
     await comm.disconnect()
