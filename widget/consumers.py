@@ -9,6 +9,7 @@ instructions, no tool schemas, no internal ids beyond the message's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
@@ -60,6 +61,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
 
     async def connect(self) -> None:
         self.replaceable = {}
+        self.shown: set[str] = set()  # message ids this socket was shown (from its last hello on)
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode() or None
         host = headers.get(b"host", b"").decode() or None
@@ -141,6 +143,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             floor = max(floor, snapshot["seq"]) if snapshot["seq"] else floor
             self.replaceable.setdefault(snapshot.get("run_id") or "", set()).add(snapshot["message_id"])
         self.delta_floor = snapshot["seq"] if streaming else floor
+        self.shown = {m["id"] for m in messages} | ({streaming["id"]} if streaming else set())
         active = self.thread.runs.active().exists()
         customer = self.thread.customer
         return {
@@ -257,11 +260,27 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
 
     async def thread_event(self, event: dict) -> None:
         name, data, seq = event["event"], event["data"], event["seq"]
+        if name == "thread.message.delta" and seq > self.delta_floor and data["id"] not in self.shown:
+            await self._catch_up(data["id"], seq)
         with translation.override(self.widget_language):
             out = self._view(name, data, seq)
         if out is not None:
             out["seq"] = seq
             await self.send_json(out)
+
+    async def _catch_up(self, message_id: str, seq: int) -> None:
+        """Words of an answer this socket never saw start: its start was lost (Redis restarted while it
+        was being written) or came before the hello's snapshot was saved. Relayed as they are, the
+        screen would show the answer without its beginning. So wait (a second at most) for the
+        writer's snapshot to reach these words, and send the conversation again from it; the words
+        it holds are then dropped here (delta_floor) and by the widget (the hello's seq)."""
+        self.shown.add(message_id)  # once: if the snapshot never comes, the words go on as they are
+        for _attempt in range(20):
+            snapshot = await in_worker(events.stream_snapshot, self.thread.public_id)
+            if snapshot and snapshot["message_id"] == message_id and snapshot["seq"] >= seq:
+                await self.send_json(await in_worker(self._hello))
+                return
+            await asyncio.sleep(0.05)
 
     def _view(self, name: str, data: dict, seq: int) -> dict | None:
         if name == "thread.message.delta":
@@ -270,6 +289,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             return {"type": "delta", "id": data["id"], "text": delta_text(data)}
         if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
             out = {"type": "message_started", "message": conversation_message(data)}
+            self.shown.add(data["id"])
             if data.get("role") == "assistant" and data.get("run_id"):
                 same_run = self.replaceable.setdefault(data["run_id"], set())
                 replaces = sorted(same_run - {data["id"]})

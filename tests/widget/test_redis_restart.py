@@ -86,3 +86,48 @@ async def test_a_run_that_failed_while_redis_was_down_is_told_to_the_customer(ch
     assert hello["busy"] is False
     assert seen[-1] == {"type": "run", "state": "failed", "message": "Sorry, that failed."}
     await comm.disconnect()
+
+
+def delta(message_id: str, text: str) -> dict:
+    return {
+        "id": message_id,
+        "object": "thread.message.delta",
+        "delta": {"content": [{"index": 0, "type": "text", "text": {"value": text}}]},
+    }
+
+
+def write_on(thread_id: str, message_id: str, text_so_far: str, words: str) -> None:
+    """A writer's next words, as runtime.engine.writer sends them: published, then the snapshot."""
+    seq = events.publish_many(thread_id, [("thread.message.delta", delta(message_id, words))])
+    events.save_stream_snapshot(thread_id, message_id=message_id, run_id="run_x", text=text_so_far + words, seq=seq)
+
+
+async def test_an_answer_whose_start_was_lost_with_redis_is_shown_whole(chat_ready, redis):  # noqa: F811
+    session = await database_sync_to_async(new_session)()
+    thread_id = session["thread_id"]
+    comm, connected, _ = await connect(session["ticket"])
+    assert connected
+    await comm.receive_json_from(timeout=5)
+
+    await asyncio.to_thread(redis.stop)
+    await database_sync_to_async(write_on)(thread_id, "msg_lost_start", "", "Your order A1001 ")  # lost
+    await asyncio.sleep(1.5)
+    await asyncio.to_thread(redis.start)
+    await receive_until(comm, lambda m: m["type"] == "hello", timeout=15)  # nothing streaming: the snapshot is gone
+
+    await database_sync_to_async(write_on)(thread_id, "msg_lost_start", "Your order A1001 ", "ships on Friday")
+    resent = await comm.receive_json_from(timeout=5)
+    assert resent["type"] == "hello"
+    assert resent["streaming"] == {
+        "id": "msg_lost_start",
+        "text": "Your order A1001 ships on Friday",
+        "seq": resent["seq"],
+    }
+    await database_sync_to_async(write_on)(thread_id, "msg_lost_start", "Your order A1001 ships on Friday", ".")
+    assert await comm.receive_json_from(timeout=5) == {
+        "type": "delta",
+        "id": "msg_lost_start",
+        "text": ".",
+        "seq": resent["seq"] + 1,
+    }
+    await comm.disconnect()
