@@ -65,7 +65,8 @@ class _Wire:
         self._missed = 0
 
     def failed(self, what: str, error: BaseException) -> None:
-        metrics.EVENTS_UNPUBLISHED.labels(what).inc()
+        if what != "check":  # the wire check's own failures lose no event
+            metrics.EVENTS_UNPUBLISHED.labels(what).inc()
         with self._lock:
             first = self.down_since is None
             if first:
@@ -247,8 +248,10 @@ async def _watch_wire(url: str) -> None:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
+    # A restart closes this connection (a failure, however short the restart); a slow answer on a
+    # loaded machine is no outage, hence the timeout well above the interval.
     client = Redis.from_url(
-        url, single_connection_client=True, socket_timeout=1, socket_connect_timeout=1, retry=Retry(NoBackoff(), 0)
+        url, single_connection_client=True, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
     )
     seen = wire.outages
     try:
