@@ -480,6 +480,23 @@ class Harness:
             "streamed_differs_from_final": sum(len(c.mismatched) for c in customers),
             "same_words_twice_on_screen": [w for c in customers for w in c.repeated_words],
             "screen_differs_from_reload": reload_mismatch,
+            # What each of them saw live and what a reload showed (the answers' first words), to look into.
+            "screen_and_reload": {
+                c.index: {
+                    "live": [t[:40] for t in c.bubbles.values() if t.strip()],
+                    "reload": [m["text"][:40] for m in c.reloaded if m["role"] == "assistant" and m["text"].strip()],
+                    "errors": c.errors[:12],
+                    "trace": c.trace[-60:],
+                    "stored": [
+                        (m.status, m.run.status if m.run else None, m.text[:40])
+                        for m in Message.objects.filter(thread__public_id=c.thread_id, role="assistant")
+                        .select_related("run")
+                        .order_by("created_at", "id")
+                    ],
+                }
+                for c in customers
+                if c.index in reload_mismatch
+            },
             "failed_without_offering_a_person": not_offered,
             "reconnects": sum(c.reconnects for c in customers),
             "customer_errors": _tally(e for c in customers for e in c.errors),

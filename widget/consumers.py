@@ -94,18 +94,17 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         """After a Redis outage (events published meanwhile were lost): the conversation again, as a
         new hello, from the database and the stream snapshot. The widget takes a hello at any time
         as the state to resume from (static/shared/socket.js), as after a reconnect. If this socket
-        was told a run is under way and none is now, it is also told how the run ended, as the
-        run's own event would have (a failure's message offers a person)."""
+        was told a run is under way and none is now, the hello also says how the run ended (`run`,
+        the frame the run's own event would have made: a failure's message offers a person); in the
+        hello, not after it, so it is never read as the end of a later run."""
         was_running = self.run_state in ("thinking", "waiting")
         hello = await in_worker(self._hello)
-        await self.send_json(hello)
         if was_running and not hello["busy"]:
             ended = await in_worker(self._last_run_ended)
             if ended is not None:
                 with translation.override(self.widget_language):
-                    out = self._view(*ended, 0)
-                if out is not None:
-                    await self.send_json(out)  # no seq: nothing the hello covered
+                    hello["run"] = self._view(*ended, 0)
+        await self.send_json(hello)
 
     def _last_run_ended(self) -> tuple[str, dict] | None:
         run = self.thread.runs.order_by("-created_at", "-id").first()

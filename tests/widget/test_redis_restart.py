@@ -81,10 +81,9 @@ async def test_a_run_that_failed_while_redis_was_down_is_told_to_the_customer(ch
     await asyncio.sleep(1.5)
     await asyncio.to_thread(redis.start)
 
-    seen = await receive_until(comm, lambda m: m["type"] == "run", timeout=15)
-    hello = next(m for m in seen if m["type"] == "hello")
+    hello = (await receive_until(comm, lambda m: m["type"] == "hello", timeout=15))[-1]
     assert hello["busy"] is False
-    assert seen[-1] == {"type": "run", "state": "failed", "message": "Sorry, that failed."}
+    assert hello["run"] == {"type": "run", "state": "failed", "message": "Sorry, that failed."}
     await comm.disconnect()
 
 
