@@ -44,11 +44,19 @@ class ConsoleConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         await self.channel_layer.group_add(events.STAFF_GROUP, self.channel_name)
         await self.accept()
         await self.send_json(await database_sync_to_async(self._hello)())
+        events.resync_after_outages(self)
+
+    async def resync(self) -> None:
+        """After a Redis outage (the queue's and the watched threads' events meanwhile were lost):
+        close with 1012 (service restart); the console reconnects at once, gets a new hello and
+        watches its threads again, each sent from the database (static/console/console.js)."""
+        await self.close(code=1012)
 
     def _hello(self) -> dict:
         return {"type": "hello", "queue": selectors.queue(), "approvals": selectors.pending_approvals()}
 
     async def disconnect(self, code: int) -> None:
+        events.stop_resyncing(self)
         if not hasattr(self, "watching"):
             return
         await self.channel_layer.group_discard(events.STAFF_GROUP, self.channel_name)

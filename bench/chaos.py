@@ -411,17 +411,38 @@ class Harness:
             customers = self.customers(self.size["restart_customers"], ("status", "return"))
             began = time.time()
             driving = self.drive(customers, ramp=2.0)
-            time.sleep(2.5)
-            print(f"  restarting {service} mid-load", flush=True)
+            time.sleep(1.0)
+            in_flight = self._streaming_runs(timeout=10.0)  # the restart lands on answers being written
+            print(f"  restarting {service} mid-load ({in_flight} runs streaming)", flush=True)
             (self.pg if service == "postgres" else self.redis).restart(down_seconds=2.0)
             driving.join()
             self.settle()
             figures[service] = self.audit(customers, since=began)
+            figures[service]["runs_streaming_at_restart"] = in_flight
             exits = [e for e in self.deployment.unexpected_exits() if e["at"] >= began]
             figures[service]["processes_exited"] = sorted({e["process"] for e in exits})
             figures[service]["processes_alive_after"] = all(self.deployment.alive().values())
             self.expect(figures[service]["processes_alive_after"], f"a process is down after the {service} restart")
+            # The model does not fail in this phase: every run completes, every turn is answered.
+            failed = figures[service]["runs"].get("failed", 0)
+            self.expect(failed == 0, f"{failed} runs failed across the {service} restart")
+            untold = {k: n for k, n in figures[service]["outcomes"].items() if k not in ("answered", "handoff")}
+            self.expect(not untold, f"turns not answered across the {service} restart: {untold}")
         self.record("restarts", figures)
+
+    def _streaming_runs(self, timeout: float) -> int:
+        """Wait (up to `timeout`) until an answer is being streamed; how many are."""
+        from django.db import close_old_connections
+
+        from runtime.models import Message
+
+        deadline = time.monotonic() + timeout
+        while True:
+            close_old_connections()
+            count = Message.objects.filter(status="in_progress", role="assistant").count()
+            if count or time.monotonic() > deadline:
+                return count
+            time.sleep(0.02)
 
     def phase_soak(self) -> None:
         customers = self.customers(self.size["soak_customers"], ("status",))
@@ -550,6 +571,23 @@ class Harness:
             "streamed_differs_from_final": sum(len(c.mismatched) for c in customers),
             "same_words_twice_on_screen": [w for c in customers for w in c.repeated_words],
             "screen_differs_from_reload": reload_mismatch,
+            # What each of them saw live and what a reload showed (the answers' first words), to look into.
+            "screen_and_reload": {
+                c.index: {
+                    "live": [t[:40] for t in c.bubbles.values() if t.strip()],
+                    "reload": [m["text"][:40] for m in c.reloaded if m["role"] == "assistant" and m["text"].strip()],
+                    "errors": c.errors[:12],
+                    "trace": c.trace[-60:],
+                    "stored": [
+                        (m.status, m.run.status if m.run else None, m.text[:40])
+                        for m in Message.objects.filter(thread__public_id=c.thread_id, role="assistant")
+                        .select_related("run")
+                        .order_by("created_at", "id")
+                    ],
+                }
+                for c in customers
+                if c.index in reload_mismatch
+            },
             "failed_without_offering_a_person": not_offered,
             "reconnects": sum(c.reconnects for c in customers),
             "customer_errors": _tally(e for c in customers for e in c.errors),

@@ -63,6 +63,7 @@ class Customer:
     errors: list[str] = field(default_factory=list)
     thread_id: str = ""
     reloaded: list[dict] = field(default_factory=list)  # the transcript a fresh page load shows at the end
+    trace: list[str] = field(default_factory=list)  # what the socket said, in short, to look into a failure
 
 
 class Widget:
@@ -79,6 +80,7 @@ class Widget:
         self.floor = 0
         self.busy = False
         self.hello_messages: list[dict] = []
+        self.hello_run: dict | None = None
 
     async def open_session(self) -> None:
         deadline = time.monotonic() + self.turn_timeout
@@ -110,6 +112,7 @@ class Widget:
                 if hello.get("type") != "hello":
                     raise RuntimeError(f"no hello: {hello}")
                 self._apply_hello(hello)
+                self.customer.trace.append(f"{time.monotonic():.2f} connect-hello busy={hello.get('busy')}")
                 return
             except Exception as error:
                 self.customer.errors.append(f"connect: {type(error).__name__}")
@@ -124,6 +127,7 @@ class Widget:
         self.floor = hello.get("seq") or 0
         self.busy = bool(hello.get("busy"))
         self.hello_messages = hello["messages"]
+        self.hello_run = hello.get("run")  # how the run this socket waited on ended, after a server's resync
         c.bubbles = {m["id"]: m["text"] for m in hello["messages"] if m["role"] == "assistant"}
         streaming = hello.get("streaming")
         if streaming:
@@ -178,6 +182,8 @@ class Widget:
             return False
         if any(m["role"] == "assistant" and m["status"] == "completed" for m in after):
             turn.outcome = turn.outcome or "answered"
+        elif self.hello_run and self.hello_run.get("state") == "failed":
+            turn.outcome, turn.told = turn.outcome or "failed_told", self.hello_run.get("message", "")
         else:
             turn.outcome = turn.outcome or "failed_untold"  # ended while this socket was away
         return True
@@ -200,11 +206,17 @@ class Widget:
                 continue
             event = json.loads(raw)
             kind = event.get("type")
+            if kind not in ("delta", "pong"):
+                detail = event.get("state") or (event.get("message") or {}).get("status") or event.get("busy")
+                c.trace.append(f"{time.monotonic():.2f} {kind} {detail} {event.get('seq')}"[:80])
+            elif kind == "delta" and (not c.trace or not c.trace[-1].endswith("delta")):
+                c.trace.append(f"{time.monotonic():.2f} delta")
             if kind == "pong":
                 last_ping = time.monotonic()
             if kind == "hello":
-                # The run ended and its last events never came (its worker died after storing its end):
-                # answered to a ping, the conversation as it stands, as on a reconnect (app.js: the same).
+                # The conversation resent as it stands, as on a reconnect (app.js starts from it too):
+                # after a Redis outage, or answered to a ping when a run ended and its last events never
+                # came (its worker died after storing its end).
                 self._apply_hello(event)
                 turn.seen.append((round(time.monotonic() - turn_began, 1), "hello", self.floor, self.busy, False))
                 if self._answered_in_hello(turn):

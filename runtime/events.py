@@ -8,6 +8,13 @@ the /v1 SSE view subscribe. Neither side knows the other.
 Each event carries a per-thread sequence number, so a subscriber can tell a gap or a repeat. The
 Redis channel layer delivers at most once, so the text of a message still being written is also
 kept as a snapshot (`stream_snapshot`), from which a reconnecting subscriber resumes.
+
+The database is the record; Redis is the live wire. When Redis does not answer, publishing does not
+fail the caller (a run goes on and is stored): what could not be sent is counted
+(`concierge_events_unpublished`) and logged once per outage (`_Wire`). Each ASGI server watches the
+wire (`attach_server`) and, once Redis answers again and its subscriptions carry messages again,
+has every subscriber that asked for it (`resync_after_outages`) send its conversation again from
+the database, so no socket is left on events it missed.
 """
 
 from __future__ import annotations
@@ -21,12 +28,18 @@ import weakref
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from redis.exceptions import RedisError
 
 from common.cache import redis_client_for
+from runtime import metrics
 
 log = logging.getLogger(__name__)
+
+WIRE_ERRORS = (RedisError, OSError)  # Redis down, restarting or out of reach
+WIRE_CHECK_SECONDS = 1.0  # how often each ASGI server asks Redis whether it is there
 
 EVENT_TYPE = "thread.event"  # the consumer method name channels dispatches to: thread_event
 BATCH_TYPE = "thread.events"  # several events of one thread in one group message (see publish_many)
@@ -35,6 +48,52 @@ STAFF_EVENT_TYPE = "staff.event"
 SNAPSHOT_TTL_SECONDS = 60 * 30
 
 SHARDS = 8  # groups are spread over this many ordered senders
+
+
+class _Wire:
+    """Redis as this process sees it: down from the first failure until the next answer.
+
+    Every failure is counted; the first of an outage is logged, and the end with what it cost, so
+    an outage is two log lines however many events fell into it. `outages` only grows: a watcher
+    that remembers it can tell that an outage happened since it last looked, however short.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.down_since: float | None = None
+        self.outages = 0
+        self._missed = 0
+
+    def failed(self, what: str, error: BaseException) -> None:
+        if what != "check":  # the wire check's own failures lose no event
+            metrics.EVENTS_UNPUBLISHED.labels(what).inc()
+        with self._lock:
+            first = self.down_since is None
+            if first:
+                self.down_since = time.monotonic()
+                self.outages += 1
+            self._missed += 1
+        if first:
+            metrics.REDIS_OUTAGES.inc()
+            log.warning(
+                "Redis does not answer (%s: %s): thread events are not delivered live until it does; "
+                "runs go on, the database keeps everything, sockets are resynced from it afterwards",
+                what,
+                error or type(error).__name__,
+            )
+
+    def answered(self) -> None:
+        if self.down_since is None:  # the hot path: no lock
+            return
+        with self._lock:
+            if self.down_since is None:
+                return
+            seconds, missed = time.monotonic() - self.down_since, self._missed
+            self.down_since, self._missed = None, 0
+        log.warning("Redis answers again after %.1f s; %d publications failed meanwhile", seconds, missed)
+
+
+wire = _Wire()
 
 
 class _Publisher:
@@ -72,10 +131,19 @@ class _Publisher:
 
     async def _send_one(self, group: str, message: dict) -> None:
         try:
-            await get_channel_layer().group_send(group, message)
-        except Exception:
+            try:
+                await get_channel_layer().group_send(group, message)
+            except WIRE_ERRORS:
+                # Once: after a Redis restart the first send goes out on a connection the server
+                # closed ("Connection closed by server"); the failure drops it, a second opens another.
+                await get_channel_layer().group_send(group, message)
+        except WIRE_ERRORS as error:
             # The events are a live view; the database stays the truth and subscribers resume from it.
+            wire.failed("publish", error)
+        except Exception:
             log.exception("could not publish %s to %s", message.get("event"), group)
+        else:
+            wire.answered()
         finally:
             with self._idle:
                 self._pending -= 1
@@ -149,6 +217,92 @@ async def attach_server() -> None:
     if loop not in _listening:
         _listening.add(loop)
         await get_channel_layer().new_channel()
+        if not _in_memory_layer() and getattr(settings, "REDIS_URL", ""):
+            _watchers[loop] = loop.create_task(_watch_wire(settings.REDIS_URL))
+
+
+# --- After an outage: subscribers resume from the database --------------------------------------
+# While Redis is down, group messages are lost, and a socket does not learn it: the channel layer
+# reconnects by itself, and the socket hears from it again only from then on. So each ASGI server
+# asks Redis every WIRE_CHECK_SECONDS on a connection of its own (no retries, so a restart shows as
+# a failure even when shorter than the interval), and after an outage, seen by that check or by
+# any publish of the process, waits until a message of its own goes through the channel layer
+# again (its subscriptions are back), then calls `resync()` of every subscriber of that server.
+
+_resyncing: dict[asyncio.AbstractEventLoop, weakref.WeakSet] = {}
+_watchers: dict[asyncio.AbstractEventLoop, asyncio.Task] = {}
+
+
+def resync_after_outages(subscriber: Any) -> None:
+    """From now on, `await subscriber.resync()` after every Redis outage (call on the server's loop)."""
+    _resyncing.setdefault(asyncio.get_running_loop(), weakref.WeakSet()).add(subscriber)
+
+
+def stop_resyncing(subscriber: Any) -> None:
+    for subscribers in _resyncing.values():
+        subscribers.discard(subscriber)
+
+
+async def _watch_wire(url: str) -> None:
+    from redis.asyncio import Redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    # A restart closes this connection (a failure, however short the restart); a slow answer on a
+    # loaded machine is no outage, hence the timeout well above the interval.
+    client = Redis.from_url(
+        url, single_connection_client=True, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
+    )
+    seen = wire.outages
+    try:
+        while True:
+            await asyncio.sleep(WIRE_CHECK_SECONDS)
+            try:
+                await client.ping()
+            except WIRE_ERRORS as error:
+                wire.failed("check", error)
+                continue
+            except Exception:
+                log.exception("checking Redis failed")
+                continue
+            if wire.outages == seen:
+                continue
+            if not await _layer_carries():
+                continue  # the layer has not resubscribed yet: look again next time
+            wire.answered()
+            seen = wire.outages
+            await resync_subscribers(asyncio.get_running_loop())
+    finally:
+        await client.aclose()
+
+
+_probes: dict[asyncio.AbstractEventLoop, str] = {}  # a channel per server loop, for _layer_carries
+
+
+async def _layer_carries(timeout: float = 1.0) -> bool:
+    """A message sent to a channel of this server comes back through the layer's subscription."""
+    loop, layer = asyncio.get_running_loop(), get_channel_layer()
+    try:
+        if loop not in _probes:
+            _probes[loop] = await layer.new_channel("wire-check.")
+        await layer.send(_probes[loop], {"type": "wire.check"})
+        await asyncio.wait_for(layer.receive(_probes[loop]), timeout)
+    except (*WIRE_ERRORS, TimeoutError):
+        _probes.pop(loop, None)  # a receive that timed out let go of its channel
+        return False
+    return True
+
+
+async def resync_subscribers(loop: asyncio.AbstractEventLoop) -> int:
+    """Have every subscriber of this server send its conversation again; returns how many did."""
+    subscribers = list(_resyncing.get(loop, ()))
+    results = await asyncio.gather(*(s.resync() for s in subscribers), return_exceptions=True)
+    for failure in (r for r in results if isinstance(r, BaseException)):
+        log.warning("a subscriber could not resync after a Redis outage: %r", failure)
+    done = sum(1 for r in results if not isinstance(r, BaseException))
+    metrics.SOCKETS_RESYNCED.inc(done)
+    log.warning("Redis outage over: %d of %d sockets sent their conversation again", done, len(subscribers))
+    return done
 
 
 def _in_memory_layer() -> bool:
@@ -167,20 +321,56 @@ def flush(timeout: float = 5.0) -> bool:
     return _get_publisher().flush(timeout)
 
 
+def seq_floor() -> int:
+    """Where a thread's sequence starts when its counter is missing: a new thread, or a Redis that
+    restarted without its data. The clock in microseconds is above every number the lost counter
+    handed out (it started at the floor of its own time and went up by one an event, and no thread
+    has an event a microsecond), so subscribers never take a new event for one they already saw.
+    Below 2**53 until the year 2255: JavaScript reads it exactly."""
+    return time.time_ns() // 1000
+
+
+_offline_lock = threading.Lock()
+_offline_seq = 0  # the last number handed out while Redis was down
+
+
+def _offline_next(count: int) -> int:
+    """Sequence numbers while Redis is down: from the clock, rising in this process. Their events
+    are not delivered (the channel layer is down too); callers only need a number."""
+    global _offline_seq
+    with _offline_lock:
+        _offline_seq = max(_offline_seq, seq_floor()) + count
+        return _offline_seq
+
+
 def next_seq(thread_public_id: str, count: int = 1) -> int:
     """Reserve `count` sequence numbers of the thread; returns the last one."""
     key = f"events:seq:{thread_public_id}"
     redis = redis_client_for(key)
     if redis is not None:
-        # One atomic INCRBY (it creates the key) instead of Django's add + exists + incr: this runs per event.
+        # SET NX and INCRBY pipelined: one round trip per event, as INCRBY alone was.
         client, full_key = redis
-        return client.incrby(full_key, count)
-    cache.add(key, 0, timeout=None)
+        pipe = client.pipeline(transaction=False)
+        pipe.set(full_key, seq_floor(), nx=True)
+        pipe.incrby(full_key, count)
+        try:
+            last = pipe.execute()[1]
+        except WIRE_ERRORS as error:
+            wire.failed("seq", error)
+            return _offline_next(count)
+        wire.answered()
+        return last
+    cache.add(key, seq_floor(), timeout=None)
     return cache.incr(key, count)
 
 
 def current_seq(thread_public_id: str) -> int:
-    return cache.get(f"events:seq:{thread_public_id}", 0)
+    """The thread's last sequence number (0 when Redis does not answer: every later one is above)."""
+    try:
+        return cache.get(f"events:seq:{thread_public_id}", 0)
+    except WIRE_ERRORS as error:
+        wire.failed("seq", error)
+        return 0
 
 
 def publish(thread_public_id: str, event: str, data: Any) -> int:
@@ -241,20 +431,36 @@ def _snapshot_key(thread_public_id: str) -> str:
 
 
 def save_stream_snapshot(thread_public_id: str, *, message_id: str, run_id: str, text: str, seq: int) -> None:
-    cache.set(
-        _snapshot_key(thread_public_id),
-        {"message_id": message_id, "run_id": run_id, "text": text, "seq": seq},
-        timeout=SNAPSHOT_TTL_SECONDS,
-    )
+    """Keep the text so far (a no-op while Redis is down: the writer saves it whole with its next words)."""
+    if wire.down_since is not None:
+        return  # its seq may be made up (Redis down): a snapshot carries only numbers the counter gave
+    try:
+        cache.set(
+            _snapshot_key(thread_public_id),
+            {"message_id": message_id, "run_id": run_id, "text": text, "seq": seq},
+            timeout=SNAPSHOT_TTL_SECONDS,
+        )
+    except WIRE_ERRORS as error:
+        wire.failed("snapshot", error)
 
 
 def stream_snapshot(thread_public_id: str) -> dict | None:
-    """The message being written right now in this thread (its text so far and the seq it reached)."""
-    return cache.get(_snapshot_key(thread_public_id))
+    """The message being written right now in this thread (its text so far and the seq it reached);
+    None when Redis does not answer (the hello then shows what the database holds)."""
+    try:
+        return cache.get(_snapshot_key(thread_public_id))
+    except WIRE_ERRORS as error:
+        wire.failed("snapshot", error)
+        return None
 
 
 def clear_stream_snapshot(thread_public_id: str) -> None:
-    cache.delete(_snapshot_key(thread_public_id))
+    """Forget the snapshot (left behind when Redis does not answer: a hello skips a snapshot of a
+    message the database shows ended, and it expires)."""
+    try:
+        cache.delete(_snapshot_key(thread_public_id))
+    except WIRE_ERRORS as error:
+        wire.failed("snapshot", error)
 
 
 # --- The barrier between announcing a message and storing it -----------------------------------
@@ -278,7 +484,10 @@ def release_message(message_public_id: str) -> None:
     target = redis_client_for(_stored_key(message_public_id))
     if target is not None:
         client, key = target
-        client.pipeline(transaction=False).rpush(key, 1).expire(key, STORED_TTL_SECONDS).execute()
+        try:
+            client.pipeline(transaction=False).rpush(key, 1).expire(key, STORED_TTL_SECONDS).execute()
+        except WIRE_ERRORS as error:
+            wire.failed("release", error)  # a waiter looks again after its timeout
         return
     now = time.monotonic()
     with _released_lock:

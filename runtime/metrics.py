@@ -31,3 +31,12 @@ MODEL_TOKENS = Counter("concierge_model_tokens", "Tokens of completed model call
 MODEL_COST = Counter(
     "concierge_model_cost", "Cost of completed model calls at COST_PER_MILLION_*_TOKENS (in that currency)."
 )
+EVENTS_UNPUBLISHED = Counter(
+    "concierge_events_unpublished",
+    "Thread events, sequence numbers and stream snapshots Redis did not take (it was down), by what failed.",
+    ["what"],
+)
+REDIS_OUTAGES = Counter("concierge_redis_outages", "Times this process found Redis, the live wire, not answering.")
+SOCKETS_RESYNCED = Counter(
+    "concierge_sockets_resynced", "Sockets sent the conversation again from the database after Redis came back."
+)

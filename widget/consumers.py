@@ -9,6 +9,7 @@ instructions, no tool schemas, no internal ids beyond the message's.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from urllib.parse import parse_qs
 
@@ -22,7 +23,7 @@ from common.threads import in_worker
 from runtime import events
 from runtime.models import Message, Run, Thread
 from runtime.runs.ratings import rating_view
-from runtime.serializers import conversation_message, delta_text
+from runtime.serializers import conversation_message, delta_text, run_obj
 from runtime.subscribers import RUN_STATES, RelaysThreadEvents
 from widget import language, services, sessions
 
@@ -65,6 +66,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
 
     async def connect(self) -> None:
         self.replaceable = {}
+        self.shown: set[str] = set()  # message ids this socket was shown (from its last hello on)
         headers = dict(self.scope.get("headers") or [])
         origin = headers.get(b"origin", b"").decode() or None
         host = headers.get(b"host", b"").decode() or None
@@ -91,6 +93,29 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_json(await in_worker(self._hello))
+        events.resync_after_outages(self)
+
+    async def resync(self) -> None:
+        """After a Redis outage (events published meanwhile were lost): the conversation again, as a
+        new hello, from the database and the stream snapshot. The widget takes a hello at any time
+        as the state to resume from (static/shared/socket.js), as after a reconnect. If this socket
+        was told a run is under way and none is now, the hello also says how the run ended (`run`,
+        the frame the run's own event would have made: a failure's message offers a person); in the
+        hello, not after it, so it is never read as the end of a later run."""
+        was_running = self.run_state in ("thinking", "waiting")
+        hello = await in_worker(self._hello)
+        if was_running and not hello["busy"]:
+            ended = await in_worker(self._last_run_ended)
+            if ended is not None:
+                with translation.override(self.widget_language):
+                    hello["run"] = self._view(*ended, 0)
+        await self.send_json(hello)
+
+    def _last_run_ended(self) -> tuple[str, dict] | None:
+        run = self.thread.runs.order_by("-created_at", "-id").first()
+        if run is None or run.status not in Run.TERMINAL:
+            return None
+        return f"thread.run.{run.status}", run_obj(run)
 
     def _query(self, name: str) -> str:
         values = parse_qs((self.scope.get("query_string") or b"").decode()).get(name)
@@ -122,6 +147,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             floor = max(floor, snapshot["seq"]) if snapshot["seq"] else floor
             self.replaceable.setdefault(snapshot.get("run_id") or "", set()).add(snapshot["message_id"])
         self.delta_floor = snapshot["seq"] if streaming else floor
+        self.shown = {m["id"] for m in messages} | ({streaming["id"]} if streaming else set())
         active = self.thread.runs.active().exists()
         self.run_state = "thinking" if active else None
         # Runs already over: a state event of theirs still on its way is old news after this hello.
@@ -153,6 +179,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         return not self.thread.runs.active().exists()
 
     async def disconnect(self, code: int) -> None:
+        events.stop_resyncing(self)
         if getattr(self, "group", None):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -254,11 +281,27 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
 
     async def thread_event(self, event: dict) -> None:
         name, data, seq = event["event"], event["data"], event["seq"]
+        if name == "thread.message.delta" and seq > self.delta_floor and data["id"] not in self.shown:
+            await self._catch_up(data["id"], seq)
         with translation.override(self.widget_language):
             out = self._view(name, data, seq)
         if out is not None:
             out["seq"] = seq
             await self.send_json(out)
+
+    async def _catch_up(self, message_id: str, seq: int) -> None:
+        """Words of an answer this socket never saw start: its start was lost (Redis restarted while it
+        was being written) or came before the hello's snapshot was saved. Relayed as they are, the
+        screen would show the answer without its beginning. So wait (a second at most) for the
+        writer's snapshot to reach these words, and send the conversation again from it; the words
+        it holds are then dropped here (delta_floor) and by the widget (the hello's seq)."""
+        self.shown.add(message_id)  # once: if the snapshot never comes, the words go on as they are
+        for _attempt in range(20):
+            snapshot = await in_worker(events.stream_snapshot, self.thread.public_id)
+            if snapshot and snapshot["message_id"] == message_id and snapshot["seq"] >= seq:
+                await self.send_json(await in_worker(self._hello))
+                return
+            await asyncio.sleep(0.05)
 
     def _view(self, name: str, data: dict, seq: int) -> dict | None:
         if name == "thread.message.delta":
@@ -267,6 +310,7 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
             return {"type": "delta", "id": data["id"], "text": delta_text(data)}
         if name == "thread.message.created":  # its in_progress twin says nothing new to a customer
             out = {"type": "message_started", "message": conversation_message(data)}
+            self.shown.add(data["id"])
             if data.get("role") == "assistant" and data.get("run_id"):
                 same_run = self.replaceable.setdefault(data["run_id"], set())
                 replaces = sorted(same_run - {data["id"]})

@@ -166,6 +166,8 @@ export async function start(script) {
         const lastAgent = [...event.messages].reverse().find((m) => m.author === "agent");
         rating.rating = event.rating || null;
         applyMode(event.mode, lastAgent && lastAgent.author_name);
+        // Resent after the server lost events (Redis restarted): how the run we waited on ended.
+        if (event.run) handleEvent(event.run);
         break;
       }
       case "message_started":
