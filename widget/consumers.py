@@ -102,13 +102,15 @@ class ChatConsumer(RelaysThreadEvents, GuardedJsonConsumer):
         was told a run is under way and none is now, the hello also says how the run ended (`run`,
         the frame the run's own event would have made: a failure's message offers a person); in the
         hello, not after it, so it is never read as the end of a later run."""
-        was_running = self.run_state in ("thinking", "waiting")
-        hello = await in_worker(self._hello)
-        if was_running and not hello["busy"]:
+        ended_view = None
+        if self.run_state in ("thinking", "waiting"):
             ended = await in_worker(self._last_run_ended)
-            if ended is not None:
+            if ended is not None:  # its view before the hello, which counts the run among those settled
                 with translation.override(self.widget_language):
-                    hello["run"] = self._view(*ended, 0)
+                    ended_view = self._view(*ended, 0)
+        hello = await in_worker(self._hello)
+        if ended_view is not None and not hello["busy"]:
+            hello["run"] = ended_view
         await self.send_json(hello)
 
     def _last_run_ended(self) -> tuple[str, dict] | None:
