@@ -51,9 +51,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -110,12 +108,11 @@ import django  # noqa: E402
 django.setup()
 
 import openai  # noqa: E402
-import redis.client  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.db.backends.signals import connection_created  # noqa: E402
 
+from bench.counting import counting  # noqa: E402
 from orders.assistant.persona import default_assistant  # noqa: E402
 from orders.assistant.tools import order_payload  # noqa: E402
 from orders.models import Order  # noqa: E402
@@ -265,47 +262,12 @@ def measured(work) -> tuple[float, float, object]:
     return time.process_time() - cpu, time.perf_counter() - wall, result
 
 
-counts: Counter[str] = Counter()
-_count_lock = threading.Lock()
-
-
-def _count_statement(execute, sql, params, many, context):
-    with _count_lock:
-        counts["sql"] += 1
-    return execute(sql, params, many, context)
-
-
-def _counted(method):
-    def counted(self, *args, **kwargs):
-        with _count_lock:
-            counts["redis"] += 1
-        return method(self, *args, **kwargs)
-
-    return counted
-
-
-def _install_counter(sender, connection, **kwargs) -> None:
-    if _count_statement not in connection.execute_wrappers:
-        connection.execute_wrappers.append(_count_statement)
-
-
 def count_statements(work) -> tuple[int, int]:
     """(SQL statements, Redis round trips) of one call of `work`, every connection counted (as
     bench/statements.py counts). Installed only for this: the counting costs CPU."""
-    connection_created.connect(_install_counter)
-    _install_counter(None, connection)
-    execute_command, pipeline_execute = redis.client.Redis.execute_command, redis.client.Pipeline.execute
-    redis.client.Redis.execute_command = _counted(execute_command)
-    redis.client.Pipeline.execute = _counted(pipeline_execute)
-    counts.clear()
-    try:
+    with counting() as counted:
         work()
-    finally:
-        connection_created.disconnect(_install_counter)
-        redis.client.Redis.execute_command, redis.client.Pipeline.execute = execute_command, pipeline_execute
-        if _count_statement in connection.execute_wrappers:
-            connection.execute_wrappers.remove(_count_statement)
-    return counts["sql"], counts["redis"]
+    return counted.sql, counted.redis
 
 
 def spread(values: list[float]) -> str:

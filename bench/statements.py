@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import threading
-from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -30,70 +28,44 @@ import django
 
 django.setup()
 
-import redis.client  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from django.db.backends.signals import connection_created  # noqa: E402
 
+from bench.counting import Counted, counting  # noqa: E402
 from orders.assistant.persona import default_assistant  # noqa: E402
 from orders.models import Customer  # noqa: E402
 from runtime import runs  # noqa: E402
 
-counts: Counter[str] = Counter()
-shown: list[str] = []  # with --show, each statement of a turn, in order
-lock = threading.Lock()
 
-
-def count_statement(execute, sql, params, many, context):
-    with lock:
-        counts["sql"] += 1
-        shown.append(f"{threading.current_thread().name:<12} {' '.join(sql.split())[:160]}")
-    return execute(sql, params, many, context)
-
-
-def count_redis(method):
-    def counted(self, *args, **kwargs):
-        with lock:
-            counts["redis"] += 1
-        return method(self, *args, **kwargs)
-
-    return counted
-
-
-def install(sender, connection, **kwargs) -> None:
-    if count_statement not in connection.execute_wrappers:
-        connection.execute_wrappers.append(count_statement)
-
-
-def turn(thread, text: str) -> tuple[int, int]:
-    counts.clear()
-    shown.clear()
+def turn(counted: Counted, thread, text: str) -> tuple[int, int]:
+    counted.clear()
     runs.customer_message_create(thread=thread, text=text)
     if "--show" in sys.argv:
-        print(f"--- {text}", *shown, sep="\n")
-    return counts["sql"], counts["redis"]
+        print(f"--- {text}", *counted.shown, sep="\n")
+    return counted.sql, counted.redis
 
 
 def main() -> None:
-    connection_created.connect(install)
-    redis.client.Redis.execute_command = count_redis(redis.client.Redis.execute_command)
-    redis.client.Pipeline.execute = count_redis(redis.client.Pipeline.execute)
     test_db = connection.creation.create_test_db(verbosity=0, autoclobber=True)
     try:
         with open(os.devnull, "w") as quiet:
             call_command("seed_demo", force=True, stdout=quiet)
-        install(None, connection)
         assistant = default_assistant()
         alice = Customer.objects.get(email="alice@example.com")
         for _ in range(2):  # the first pass warms caches; the second is printed
             anonymous = runs.thread_create(assistant=assistant)
             signed_in = runs.thread_create(assistant=assistant, customer=alice)
-            figures = {
-                "greeting": turn(anonymous, "Hello!"),
-                "order question, anonymous": turn(anonymous, "Where is my order A1001? My email is alice@example.com"),
-                "tracking question, the order proven": turn(anonymous, "Can you track the parcel for A1001?"),
-                "order question, signed in": turn(signed_in, "Where is my order A1001?"),
-            }
+            with counting() as counted:
+                figures = {
+                    "greeting": turn(counted, anonymous, "Hello!"),
+                    "order question, anonymous": turn(
+                        counted, anonymous, "Where is my order A1001? My email is alice@example.com"
+                    ),
+                    "tracking question, the order proven": turn(
+                        counted, anonymous, "Can you track the parcel for A1001?"
+                    ),
+                    "order question, signed in": turn(counted, signed_in, "Where is my order A1001?"),
+                }
         print(f"database: {connection.vendor}")
         for name, (sql, round_trips) in figures.items():
             print(f"{name:<38} {sql:>3} statements  {round_trips:>3} Redis round trips")

@@ -123,16 +123,22 @@ def test_a_run_delivered_twice_at_once_is_executed_once(scripted, settings, thre
     assert thread.messages.filter(role="assistant").count() == 1
 
 
-def test_the_sweep_finds_runs_nobody_executes(thread, assistant):
-    old = timezone.now() - timedelta(minutes=5)
-    stale_queued = Run.objects.create(thread=thread, assistant=assistant, model="m", created_at=old)
-    abandoned = Run.objects.create(
-        thread=thread.__class__.objects.create(assistant=assistant),
+def lapsed_run(thread, assistant, **fields) -> Run:
+    """A run in progress whose worker's lease lapsed 5 s ago: its worker died."""
+    return Run.objects.create(
+        thread=thread,
         assistant=assistant,
         model="m",
         status="in_progress",
         lease_expires_at=timezone.now() - timedelta(seconds=5),
+        **fields,
     )
+
+
+def test_the_sweep_finds_runs_nobody_executes(thread, assistant):
+    old = timezone.now() - timedelta(minutes=5)
+    stale_queued = Run.objects.create(thread=thread, assistant=assistant, model="m", created_at=old)
+    abandoned = lapsed_run(thread.__class__.objects.create(assistant=assistant), assistant)
     running = Run.objects.create(
         thread=thread.__class__.objects.create(assistant=assistant),
         assistant=assistant,
@@ -173,14 +179,7 @@ def test_the_sweep_hands_a_run_over_once_per_lapsed_lease(thread, assistant, mon
     settings.RUN_LEASE_SECONDS = 1
     handed: list[int] = []
     monkeypatch.setattr(tasks, "enqueue_run", handed.append)
-    abandoned = Run.objects.create(
-        thread=thread,
-        assistant=assistant,
-        model="m",
-        status="in_progress",
-        claimed_by="worker1:4242:t1",
-        lease_expires_at=timezone.now() - timedelta(seconds=5),
-    )
+    abandoned = lapsed_run(thread, assistant, claimed_by="worker1:4242:t1")
     queued = Run.objects.create(
         thread=thread.__class__.objects.create(assistant=assistant),
         assistant=assistant,
@@ -215,14 +214,7 @@ def test_the_sweep_hands_orphans_over_when_the_cache_is_unreachable(thread, assi
         raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     monkeypatch.setattr(tasks.cache, "add", unreachable)
-    abandoned = Run.objects.create(
-        thread=thread,
-        assistant=assistant,
-        model="m",
-        status="in_progress",
-        claimed_by="worker1:4242:t1",
-        lease_expires_at=timezone.now() - timedelta(seconds=5),
-    )
+    abandoned = lapsed_run(thread, assistant, claimed_by="worker1:4242:t1")
 
     tasks.sweep_runs()
     tasks.sweep_runs()
