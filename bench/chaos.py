@@ -450,6 +450,7 @@ class Harness:
         began = time.time()
         soak_until = time.monotonic() + self.size["soak_seconds"]
         connections = []
+        rss_by_round = []  # every process's RSS after each round: flat after the first (the warm-up)?
         rounds = 0
         batch = customers
         while time.monotonic() < soak_until:
@@ -459,6 +460,7 @@ class Harness:
                 connections.append(self._connections())
                 driving.join(timeout=1)
             rounds += 1
+            rss_by_round.append(self.deployment.rss())
             if time.monotonic() < soak_until:
                 batch = self.customers(self.size["soak_customers"], ("status",))
                 customers = [*customers, *batch]
@@ -467,6 +469,7 @@ class Harness:
         figures["seconds"] = round(time.time() - began, 1)
         figures["rss_mb_start"] = rss_start
         figures["rss_mb_end"] = self.deployment.rss()
+        figures["rss_mb_by_round"] = rss_by_round
         figures["db_connections_max"] = max(connections or [0])
         figures["db_connections_bound"] = self.pool_bound
         self.expect(figures["db_connections_max"] <= self.pool_bound, "more database connections than the pools allow")
