@@ -256,6 +256,7 @@ class Harness:
         give_up = time.monotonic() + size["kill_seconds"]
         hit: set[int] = set()
         idle = 0  # checks in a row that found no run to kill
+        takeovers = TakeoverWatch()
         while len(kills) < size["kills"] and time.monotonic() < give_up:
             if idle >= 4 and not self._unhit_runs_active(hit):
                 # The customers were (nearly) done before the kills landed: more come, while the phase lasts.
@@ -278,12 +279,14 @@ class Harness:
             print(f"  SIGKILL {victim} (pid {pid}) with {len(runs)} run(s) in flight: {runs}", flush=True)
             if not self.args.kill_eagerly:
                 self.deployment.wait_ready(victim, timeout=120)  # the supervisor restarts it; none killed meanwhile
+            takeovers.killed([r["run"] for r in runs], pid=pid, at=killed_at)
             kills.append({"at": killed_at, "worker": victim, "pid": pid, "runs": runs})
             restarts.append(round(time.time() - killed_at, 1))
         for thread in driving:
             thread.join()
         self.proxy.pace_seconds = 0.0
         self.settle()
+        takeovers.stop()
         figures = self.audit(customers, since=began)
         figures["customer_batches"] = batches
         figures["kills"] = len(kills)
@@ -293,12 +296,18 @@ class Harness:
         figures["execute_run_tasks"] = (
             self.deployment.log_count(workers, b"support.tasks.execute_run[", b"] received") - tasks_before
         )
-        figures["resume_seconds_max"] = self._resume_seconds(kills)
+        figures["resume_seconds_max"] = self._resume_seconds(kills)  # to the run's end
+        figures["takeover_seconds_max"] = max(takeovers.seconds.values(), default=0.0)
+        figures["runs_never_taken_over"] = sorted(takeovers.pending)
         bound = size["lease"] + size["sweep"]
         figures["resume_bound_seconds"] = bound
         figures["unexpected_exits"] = [e for e in self.deployment.unexpected_exits() if e["at"] >= began]
         self.expect(not figures["unexpected_exits"], f"processes exited on their own: {figures['unexpected_exits']}")
         self.expect(len(kills) == size["kills"], f"only {len(kills)} of {size['kills']} kills landed")
+        never = figures["runs_never_taken_over"]
+        self.expect(not never, f"killed runs never taken over: {never}")
+        # The takeover (TakeoverWatch, polled) is reported: it waits for the lease to lapse, the sweep
+        # and then a free worker thread, which the issue's bound of lease + sweep does not count.
         self.expect(
             figures["resume_seconds_max"] <= bound + 15,
             f"a killed run took {figures['resume_seconds_max']} s to end (lease + sweep {bound} s, +15 s of its own)",
@@ -657,6 +666,56 @@ class Harness:
         self.redis.stop()
         self.pg.stop("immediate")
         shutil.rmtree(self.pg.data, ignore_errors=True)  # the logs stay, for a look after a failure
+
+
+TAKEOVER_POLL_SECONDS = 0.25
+
+
+class TakeoverWatch:
+    """When each killed run is taken over: first seen claimed by another process than the killed
+    worker's (or ended), looked for every TAKEOVER_POLL_SECONDS in a thread of its own."""
+
+    def __init__(self) -> None:
+        self.pending: dict[int, tuple[str, float]] = {}  # run -> (the killed process's mark, killed at)
+        self.seconds: dict[int, float] = {}  # run -> seconds from its kill to its takeover
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="takeovers", daemon=True)
+        self._thread.start()
+
+    def killed(self, runs: list[int], *, pid: int, at: float) -> None:
+        with self._lock:
+            self.pending.update({run: (f":{pid}:", at) for run in runs})
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._look()  # a last look: whatever is left was never taken over
+
+    def _watch(self) -> None:
+        from django.db import close_old_connections, connection
+
+        try:
+            while not self._stop.wait(TAKEOVER_POLL_SECONDS):
+                close_old_connections()
+                self._look()
+        finally:
+            connection.close()
+
+    def _look(self) -> None:
+        from runtime.models import Run
+
+        with self._lock:
+            watched = dict(self.pending)
+        if not watched:
+            return
+        seen = time.time()
+        for pk, claimed_by, status in Run.objects.filter(pk__in=watched).values_list("pk", "claimed_by", "status"):
+            mark, killed_at = watched[pk]
+            if mark not in (claimed_by or "") or status in Run.TERMINAL:
+                with self._lock:
+                    self.pending.pop(pk, None)
+                    self.seconds[pk] = round(seen - killed_at, 1)
 
 
 def _tally(items) -> dict[str, int]:

@@ -53,6 +53,7 @@ def test_workers_killed_mid_run_leave_no_duplicate_and_every_run_ends(figures):
     assert len(kills["kills_landed_on"]) >= kills["kills"]  # each kill hit at least one run in flight
     assert kills["returns_opened"] + kills["orders_cancelled"] > 0  # the customers did change orders
     no_loss_nor_duplicate(kills)
+    assert kills["runs_never_taken_over"] == []  # every killed run was taken over by another worker
     assert kills["resume_seconds_max"] <= kills["resume_bound_seconds"] + 15
     assert kills["unexpected_exits"] == []
 
