@@ -65,7 +65,8 @@ def move_status(
         f"UPDATE {quoted(Run)} SET {', '.join(assignments)} "
         f"WHERE id = %(run)s AND status IN ({statuses}) RETURNING {run_columns()}"
     )
-    return next(iter(Run.objects.raw(sql, params)), None)
+    moved = list(Run.objects.raw(sql, params))  # read to the end: SQLite ends the statement there
+    return moved[0] if moved else None
 
 
 @cache
